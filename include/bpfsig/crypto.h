@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+// Keys, certificates and PKCS#7/CMS, all through OpenSSL 3. The verifier
+// applies the Linux kernel's PKCS#7 rules (crypto/asymmetric_keys/pkcs7_*.c,
+// certs/system_keyring.c) and reports the errno the kernel would return.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bpfsig/bytes.h"
+
+typedef struct evp_pkey_st EVP_PKEY;
+typedef struct x509_st X509;
+
+namespace bpfsig::crypto {
+
+using Digest = std::array<uint8_t, 32>;
+Digest sha256(ByteView data);
+// SHA-256 of data zero-padded to a multiple of 8 bytes: what the kernel's
+// array_map_get_hash computes for a one-entry ARRAY map holding data.
+Digest sha256_padded8(ByteView data);
+
+// The kernel's limit on attr->signature_size (KMALLOC_MAX_CACHE_SIZE on x86-64).
+inline constexpr size_t kMaxKernelSignatureSize = 8192;
+
+enum class KeyAlgo { kRsa2048, kRsa3072, kRsa4096, kP256, kP384 };
+// "rsa2048" ... "p384"; parse throws Error(EINVAL, "bad_argument").
+KeyAlgo parse_key_algo(const std::string& name);
+std::string key_algo_name(KeyAlgo algo);
+
+struct PkeyDeleter { void operator()(EVP_PKEY* k) const; };
+struct X509Deleter { void operator()(X509* c) const; };
+using PrivateKey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+using Certificate = std::unique_ptr<X509, X509Deleter>;
+
+struct KeygenOptions {
+  KeyAlgo algo = KeyAlgo::kRsa2048;
+  std::string subject = "CN=bpfsig signer";  // "/CN=x/O=y" or "CN=x,O=y"
+  int days = 365;
+};
+// Writes a PKCS#8 PEM private key (mode 0600) and a self-signed X.509 v3
+// certificate the kernel accepts: subjectKeyIdentifier, authorityKeyIdentifier,
+// basicConstraints CA:FALSE, keyUsage digitalSignature, signed with SHA-256.
+// The certificate is DER, or PEM when cert_path ends in ".pem". Both files are
+// written atomically.
+void keygen(const KeygenOptions& opts, const std::string& key_path, const std::string& cert_path);
+
+// PEM or DER, detected from the content. passphrase may be empty.
+PrivateKey load_private_key(const std::string& path, const std::string& passphrase = "");
+Certificate load_certificate(const std::string& path);
+Certificate parse_certificate(ByteView pem_or_der, const std::string& what);
+// A file, or every *.der, *.pem, *.crt, *.cer file in a directory.
+std::vector<Certificate> load_certificates(const std::string& path_or_dir);
+Bytes certificate_der(const X509* cert);
+
+struct CertInfo {
+  std::string subject;      // RFC 2253, e.g. "CN=anchor"
+  std::string issuer;
+  std::string serial_hex;   // lower-case hex, no separators
+  std::string skid_hex;     // empty when the certificate has none
+  std::string key_algo;     // "rsa2048", "p256", ... or the OpenSSL name
+  std::string not_before;   // "2026-01-01T00:00:00Z"
+  std::string not_after;
+  std::string sha256_hex;   // fingerprint of the DER
+};
+CertInfo describe(const X509* cert);
+
+// bpftool's profile (tools/bpf/bpftool/sign.c): detached, no certificates, no
+// signed attributes, signer named by subjectKeyIdentifier, SHA-256, DER.
+// Throws Error(EINVAL, "cert_no_skid") when the certificate has no SKID.
+Bytes sign_bpftool(ByteView content, const X509* cert, EVP_PKEY* key);
+
+struct SignerSummary {
+  bool by_skid = false;       // signer identified by subjectKeyIdentifier
+  std::string skid_hex;       // when by_skid
+  std::string issuer;         // when identified by issuer and serial
+  std::string serial_hex;
+  std::string digest_alg;     // "sha256"
+  std::string signature_alg;  // "rsaEncryption", "ecdsa-with-SHA256", ...
+  std::vector<std::string> signed_attr_oids;  // dotted OIDs, in order
+};
+struct CmsSummary {
+  std::string content_type;   // dotted OID of the encapsulated content type
+  bool detached = true;
+  size_t certificate_count = 0;
+  std::vector<SignerSummary> signers;
+};
+// Throws Error(EBADMSG, "cms_parse") when the bytes are not a DER CMS SignedData.
+CmsSummary inspect_cms(ByteView der);
+
+// Outcome of a kernel-rules verification. err is 0 on success, else the
+// positive errno the kernel returns (EBADMSG, EKEYREJECTED, ENOKEY, ENOPKG,
+// EINVAL); kind and detail explain it.
+struct SigCheck {
+  int err = 0;
+  std::string kind;    // "ok", "sig_too_large", "cms_parse", "cms_embedded", "bad_digest", "bad_signature", "no_key", ...
+  std::string detail;  // one sentence
+  std::optional<CertInfo> signer;  // the trusted certificate that verified
+};
+// As the kernel: size over kMaxKernelSignatureSize -> EINVAL; unparsable ->
+// EBADMSG; embedded content -> EBADMSG; content type not id-data ->
+// EKEYREJECTED; signed attributes without contentType/messageDigest ->
+// EBADMSG; messageDigest mismatch -> EKEYREJECTED; unsupported digest ->
+// ENOPKG; no trusted certificate matches a signer (SKID or issuer+serial) ->
+// ENOKEY; signature does not verify -> EKEYREJECTED.
+SigCheck verify_kernel_rules(ByteView signature, ByteView content, const std::vector<Certificate>& trusted);
+
+}  // namespace bpfsig::crypto

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// Signed light skeletons: what a signed loader is made of, how bpfsig makes one
+// from a BPF object (libbpf's gen_loader plus the hash-match block), and the two
+// containers it is stored in: the bpfsig bundle and a bpftool-style C header.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bpfsig/bytes.h"
+#include "bpfsig/crypto.h"
+
+namespace bpfsig::skel {
+
+enum class Scheme : uint16_t { kLoaderHash = 1 };
+std::string scheme_name(Scheme s);                // "loader-hash"
+Scheme parse_scheme(const std::string& name);     // throws Error(EINVAL, "unknown_scheme")
+
+// Which hash-match block the loader carries.
+enum class MatchLayout {
+  k618 = 28,   // Linux 6.18 / libbpf 1.7: 4 x 7 instructions
+  kExcl = 33,  // later libbpf: a 5-instruction prefix checks map->excl == 1 first
+};
+
+// Everything the kernel receives when a light skeleton loads (skel_internal.h's
+// bpf_load_and_run_opts) plus what a user needs to name the results.
+struct SignedLoader {
+  Scheme scheme = Scheme::kLoaderHash;
+  std::string name;                      // skeleton name, e.g. "prog_bpf"
+  Bytes insns;                           // loader instructions, as passed to BPF_PROG_LOAD
+  Bytes data;                            // metadata blob, the value of "__loader.map"
+  Bytes signature;                       // DER PKCS#7 over insns
+  Bytes excl_hash;                       // 32 bytes: SHA-256 of insns (exclusive map)
+  std::vector<std::string> map_names;    // in the loader's map index order
+  std::vector<std::string> prog_names;   // in the loader's program index order
+  Bytes signer_cert;                     // DER, optional
+};
+
+// Size of the loader's ctx (struct bpf_loader_ctx + map and prog descriptors),
+// the value a light skeleton stores in ctx.sz.
+uint32_t loader_ctx_size(const SignedLoader& loader);
+
+struct SignOptions {
+  Scheme scheme = Scheme::kLoaderHash;
+  MatchLayout layout = MatchLayout::kExcl;
+  bool embed_cert = true;  // store the signer certificate in the bundle
+};
+// Opens the BPF object with libbpf, generates its loader with gen_loader,
+// inserts and patches the hash-match block, computes the exclusive-map hash and
+// signs the final instructions with bpftool's CMS profile.
+SignedLoader sign_object(const std::string& bpf_object_path, const X509* cert, EVP_PKEY* key,
+                         const SignOptions& opts);
+
+// The bundle format (docs/formats.md). encode/decode are exact inverses;
+// decode throws Error(EBADMSG, "bundle_format") for malformed input and
+// Error(EINVAL, "bundle_version" | "unknown_scheme") for what it cannot read.
+Bytes encode_bundle(const SignedLoader& loader);
+SignedLoader decode_bundle(ByteView bytes, const std::string& what);
+
+// A C header shaped like `bpftool gen skeleton -L -S` output, including
+// <bpfsig/skel_internal.h> (shipped with bpfsig) for the load sequence.
+std::string render_header(const SignedLoader& loader);
+// Reads a header written by render_header or by bpftool 7.7 (opts_data,
+// opts_insn, opts_sig, opts_excl_hash and the map/prog descriptors).
+// Throws Error(EBADMSG, "header_format").
+SignedLoader parse_header(const std::string& text, const std::string& what);
+
+// Reads a bundle or a header, deciding by content.
+SignedLoader read_signed_file(const std::string& path);
+
+}  // namespace bpfsig::skel

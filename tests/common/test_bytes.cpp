@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+
+#include "bpfsig/bytes.h"
+#include "bpfsig/error.h"
+#include "support/support.h"
+
+using namespace bpfsig;
+
+TEST(Hex, RoundTrip) {
+  Bytes b = {0x00, 0x7f, 0xff, 0x10};
+  EXPECT_EQ(to_hex(b), "007fff10");
+  EXPECT_EQ(from_hex("007FFF10"), b);
+}
+
+TEST(Hex, RejectsOddAndNonHex) {
+  EXPECT_THROW(from_hex("abc"), Error);
+  try {
+    from_hex("zz");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.err(), EINVAL);
+    EXPECT_EQ(e.kind(), "hex");
+  }
+}
+
+TEST(Files, AtomicWriteReplacesAndKeepsMode) {
+  test::TempDir dir;
+  std::string p = dir.file("out.bin");
+  write_file_atomic(p, std::string("first"), 0600);
+  write_file_atomic(p, std::string("second"), 0600);
+  EXPECT_EQ(test::read_text(p), "second");
+  struct stat st {};
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(Files, AtomicWriteIntoMissingDirFailsCleanly) {
+  test::TempDir dir;
+  try {
+    write_file_atomic(dir.file("nope/out.bin"), std::string("x"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.err(), ENOENT);
+    EXPECT_NE(std::string(e.what()).find("nope/out.bin"), std::string::npos);
+  }
+}
+
+TEST(Files, ReadRefusesOversizedBeforeReading) {
+  test::TempDir dir;
+  test::write_text(dir.file("big"), std::string(100, 'x'));
+  try {
+    read_file(dir.file("big"), 10);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.err(), EFBIG);
+    EXPECT_EQ(e.kind(), "input_too_large");
+  }
+  EXPECT_EQ(read_file(dir.file("big"), 100).size(), 100u);
+}
+
+TEST(Files, ReadMissingNamesPath) {
+  try {
+    read_file("/nonexistent/bpfsig");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.err(), ENOENT);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/bpfsig"), std::string::npos);
+  }
+}
+
+TEST(Endian, LittleEndianHelpers) {
+  uint8_t buf[8];
+  store_le64(buf, 0x0102030405060708ull);
+  EXPECT_EQ(buf[0], 0x08);
+  EXPECT_EQ(load_le64(buf), 0x0102030405060708ull);
+  store_le32(buf, 0xa1b2c3d4);
+  EXPECT_EQ(load_le32(buf), 0xa1b2c3d4u);
+  store_le16(buf, 0xbeef);
+  EXPECT_EQ(load_le16(buf), 0xbeef);
+}

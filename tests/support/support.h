@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// Small helpers every test executable shares: paths, scratch directories and
+// running external commands (openssl, clang, the bpfsig CLI).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace bpfsig::test {
+
+// A fresh directory under $TMPDIR, removed with its content on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;   // -1 when the command could not be run or was killed
+  std::string out;      // standard output
+  std::string err;      // standard error
+};
+// Runs argv (no shell) with the given standard input; collects both streams.
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+
+std::string examples_dir();     // build/examples (compiled *.bpf.o)
+std::string shared_testdata();  // ../shared/testdata beside the checkout
+std::string cli_path();         // the bpfsig executable
+std::string source_dir();
+bool is_root();
+bool file_exists(const std::string& path);
+std::string read_text(const std::string& path);
+void write_text(const std::string& path, const std::string& text);
+
+}  // namespace bpfsig::test
