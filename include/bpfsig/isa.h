@@ -8,41 +8,80 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpfsig/bytes.h"
 
 namespace bpfsig::isa {
 
-// Instruction classes and fields, as in linux/bpf.h and linux/bpf_common.h.
-enum : uint8_t {
-  kClassLd = 0x00, kClassLdx = 0x01, kClassSt = 0x02, kClassStx = 0x03,
-  kClassAlu = 0x04, kClassJmp = 0x05, kClassJmp32 = 0x06, kClassAlu64 = 0x07,
-};
-enum : uint8_t { kSizeW = 0x00, kSizeH = 0x08, kSizeB = 0x10, kSizeDW = 0x18 };
-enum : uint8_t { kModeImm = 0x00, kModeAbs = 0x20, kModeInd = 0x40, kModeMem = 0x60, kModeMemSx = 0x80, kModeAtomic = 0xc0 };
-enum : uint8_t { kSrcK = 0x00, kSrcX = 0x08 };
-enum : uint8_t {
-  kAluAdd = 0x00, kAluSub = 0x10, kAluMul = 0x20, kAluDiv = 0x30, kAluOr = 0x40, kAluAnd = 0x50,
-  kAluLsh = 0x60, kAluRsh = 0x70, kAluNeg = 0x80, kAluMod = 0x90, kAluXor = 0xa0, kAluMov = 0xb0,
-  kAluArsh = 0xc0, kAluEnd = 0xd0,
-};
-enum : uint8_t {
-  kJmpJa = 0x00, kJmpJeq = 0x10, kJmpJgt = 0x20, kJmpJge = 0x30, kJmpJset = 0x40, kJmpJne = 0x50,
-  kJmpJsgt = 0x60, kJmpJsge = 0x70, kJmpCall = 0x80, kJmpExit = 0x90, kJmpJlt = 0xa0, kJmpJle = 0xb0,
-  kJmpJslt = 0xc0, kJmpJsle = 0xd0,
-};
+// Instruction classes and fields, as in linux/bpf.h and linux/bpf_common.h
+// (plain constants, so they combine with | without enum conversions).
+inline constexpr uint8_t kClassLd = 0x00;
+inline constexpr uint8_t kClassLdx = 0x01;
+inline constexpr uint8_t kClassSt = 0x02;
+inline constexpr uint8_t kClassStx = 0x03;
+inline constexpr uint8_t kClassAlu = 0x04;
+inline constexpr uint8_t kClassJmp = 0x05;
+inline constexpr uint8_t kClassJmp32 = 0x06;
+inline constexpr uint8_t kClassAlu64 = 0x07;
+inline constexpr uint8_t kSizeW = 0x00;
+inline constexpr uint8_t kSizeH = 0x08;
+inline constexpr uint8_t kSizeB = 0x10;
+inline constexpr uint8_t kSizeDW = 0x18;
+inline constexpr uint8_t kModeImm = 0x00;
+inline constexpr uint8_t kModeAbs = 0x20;
+inline constexpr uint8_t kModeInd = 0x40;
+inline constexpr uint8_t kModeMem = 0x60;
+inline constexpr uint8_t kModeMemSx = 0x80;
+inline constexpr uint8_t kModeAtomic = 0xc0;
+inline constexpr uint8_t kSrcK = 0x00;
+inline constexpr uint8_t kSrcX = 0x08;
+inline constexpr uint8_t kAluAdd = 0x00;
+inline constexpr uint8_t kAluSub = 0x10;
+inline constexpr uint8_t kAluMul = 0x20;
+inline constexpr uint8_t kAluDiv = 0x30;
+inline constexpr uint8_t kAluOr = 0x40;
+inline constexpr uint8_t kAluAnd = 0x50;
+inline constexpr uint8_t kAluLsh = 0x60;
+inline constexpr uint8_t kAluRsh = 0x70;
+inline constexpr uint8_t kAluNeg = 0x80;
+inline constexpr uint8_t kAluMod = 0x90;
+inline constexpr uint8_t kAluXor = 0xa0;
+inline constexpr uint8_t kAluMov = 0xb0;
+inline constexpr uint8_t kAluArsh = 0xc0;
+inline constexpr uint8_t kAluEnd = 0xd0;
+inline constexpr uint8_t kJmpJa = 0x00;
+inline constexpr uint8_t kJmpJeq = 0x10;
+inline constexpr uint8_t kJmpJgt = 0x20;
+inline constexpr uint8_t kJmpJge = 0x30;
+inline constexpr uint8_t kJmpJset = 0x40;
+inline constexpr uint8_t kJmpJne = 0x50;
+inline constexpr uint8_t kJmpJsgt = 0x60;
+inline constexpr uint8_t kJmpJsge = 0x70;
+inline constexpr uint8_t kJmpCall = 0x80;
+inline constexpr uint8_t kJmpExit = 0x90;
+inline constexpr uint8_t kJmpJlt = 0xa0;
+inline constexpr uint8_t kJmpJle = 0xb0;
+inline constexpr uint8_t kJmpJslt = 0xc0;
+inline constexpr uint8_t kJmpJsle = 0xd0;
 // Atomic operations (imm of a BPF_ATOMIC instruction).
-enum : int32_t {
-  kAtomicAdd = 0x00, kAtomicOr = 0x40, kAtomicAnd = 0x50, kAtomicXor = 0xa0, kAtomicFetch = 0x01,
-  kAtomicXchg = 0xe0 | 0x01, kAtomicCmpxchg = 0xf0 | 0x01,
-};
+inline constexpr int32_t kAtomicAdd = 0x00;
+inline constexpr int32_t kAtomicOr = 0x40;
+inline constexpr int32_t kAtomicAnd = 0x50;
+inline constexpr int32_t kAtomicXor = 0xa0;
+inline constexpr int32_t kAtomicFetch = 0x01;
+inline constexpr int32_t kAtomicXchg = 0xe0 | 0x01;
+inline constexpr int32_t kAtomicCmpxchg = 0xf0 | 0x01;
 // ld_imm64 src values and call src values.
-enum : uint8_t {
-  kPseudoMapFd = 1, kPseudoMapValue = 2, kPseudoBtfId = 3, kPseudoFunc = 4, kPseudoMapIdx = 5,
-  kPseudoMapIdxValue = 6,
-};
-enum : uint8_t { kPseudoCall = 1, kPseudoKfuncCall = 2 };
+inline constexpr uint8_t kPseudoMapFd = 1;
+inline constexpr uint8_t kPseudoMapValue = 2;
+inline constexpr uint8_t kPseudoBtfId = 3;
+inline constexpr uint8_t kPseudoFunc = 4;
+inline constexpr uint8_t kPseudoMapIdx = 5;
+inline constexpr uint8_t kPseudoMapIdxValue = 6;
+inline constexpr uint8_t kPseudoCall = 1;
+inline constexpr uint8_t kPseudoKfuncCall = 2;
 
 struct Insn {
   uint8_t code = 0;
@@ -95,6 +134,18 @@ void insert(std::vector<Insn>& prog, size_t pos, const std::vector<Insn>& block)
 // from inside it) throws Error(EINVAL, "insn_rewrite"); a target just after it
 // keeps pointing at the same instruction.
 void remove(std::vector<Insn>& prog, size_t pos, size_t count);
+// A target exactly at pos does not count as inside: as in insert(), it moves
+// to the instruction that follows the removed range, so remove() undoes
+// insert(). Both refuse, with Error(EINVAL, "insn_rewrite"), a range past the
+// end or a boundary that splits an ld_imm64.
+
+// Kernel name of helper id ("bpf_map_lookup_elem" for 1, all of linux/bpf.h's
+// __BPF_FUNC_MAPPER up to 211), or "" for an id the table does not know.
+std::string_view helper_name(int32_t id);
+// True when the pc-relative offset of i lives in imm (gotol, bpf-to-bpf call,
+// ld_imm64 func pointer) rather than in off; meaningful when
+// has_relative_target(i).
+bool target_offset_in_imm(const Insn& i);
 
 // Builders for the instructions bpfsig emits.
 std::vector<Insn> ld_imm64(uint8_t dst, uint8_t src, uint64_t imm);  // two slots

@@ -37,14 +37,28 @@ struct SignedLoader {
   Bytes signer_cert;                     // DER, optional
 };
 
+// prog->digest as the kernel computes it (bpf_prog_calc_tag): SHA-256 of the
+// instructions with both imm fields of every ld_imm64 whose src is
+// BPF_PSEUDO_MAP_FD or BPF_PSEUDO_MAP_VALUE zeroed. An exclusive map admits
+// only the program with this digest.
+crypto::Digest prog_digest(ByteView insns);
+
 // Size of the loader's ctx (struct bpf_loader_ctx + map and prog descriptors),
 // the value a light skeleton stores in ctx.sz.
 uint32_t loader_ctx_size(const SignedLoader& loader);
+
+// Where the block's mismatch jumps land.
+enum class MismatchTarget {
+  kCleanup,         // the cleanup label (fixed in 2026)
+  kCleanupPlusOne,  // libbpf 1.7 / Linux 6.18: one instruction too far, still failing closed
+};
 
 struct SignOptions {
   Scheme scheme = Scheme::kLoaderHash;
   MatchLayout layout = MatchLayout::kExcl;
   bool embed_cert = true;  // store the signer certificate in the bundle
+  // kCleanupPlusOne reproduces libbpf 1.7's loader byte for byte.
+  MismatchTarget mismatch_target = MismatchTarget::kCleanup;
 };
 // Opens the BPF object with libbpf, generates its loader with gen_loader,
 // inserts and patches the hash-match block, computes the exclusive-map hash and

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// Offline verification of a signed loader with the kernel's rules: the PKCS#7
+// signature over the instructions, the exclusive-map hash, and the hash chain
+// from the signed instructions to the metadata (the hash-match block).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bpfsig/crypto.h"
+#include "bpfsig/skel.h"
+
+namespace bpfsig::verify {
+
+// Named after the Hornet/LSM integrity verdicts, so offline results read the
+// same as what an integrity LSM would report.
+enum class Verdict { kOk, kUnsigned, kPartialSig, kUnknownKey, kUnexpected, kFault, kBadSig };
+std::string verdict_name(Verdict v);  // "OK", "UNSIGNED", "PARTIALSIG", ...
+
+// What the hash-match block says and whether the metadata matches it.
+struct ChainCheck {
+  bool block_found = false;
+  std::string layout;            // "6.18" (28 insns) or "excl" (33 insns)
+  size_t block_start = 0;        // instruction index
+  size_t block_length = 0;
+  size_t cleanup_pc = 0;
+  std::string mismatch_target;   // "cleanup" or "cleanup+1" (libbpf 1.7's off-by-one)
+  std::string shape_error;       // empty when the block is exactly as libbpf emits it
+  std::string signed_metadata_sha256;  // the four immediates
+  std::string metadata_sha256;         // recomputed over the metadata, zero-padded to 8
+  bool metadata_ok = false;
+  std::string excl_hash;         // what the exclusive map will demand
+  std::string loader_digest;     // the loader's prog->digest
+  bool excl_ok = false;
+};
+
+struct Report {
+  Verdict verdict = Verdict::kFault;
+  int err = 0;           // 0 when verified; else the errno the kernel (or loader) would give
+  std::string kind;      // machine-readable reason (docs/errors.md)
+  std::string message;   // one sentence for humans
+  crypto::SigCheck signature;
+  ChainCheck chain;
+};
+
+// Checks in the kernel's order: signature (at BPF_PROG_LOAD), exclusive map
+// (in the verifier), then what the loader checks when it runs. The first
+// failure decides the verdict; the report still describes every part.
+Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted);
+
+// The chain part alone (no certificates needed): used by inspect.
+ChainCheck check_chain(const skel::SignedLoader& loader);
+
+}  // namespace bpfsig::verify

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// The bpfsig command: one function per subcommand, each a thin layer that turns
+// options into library calls and library results into human or JSON output.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bpfsig/crypto.h"
+#include "bpfsig/verify.h"
+
+namespace bpfsig::cli {
+
+using Json = nlohmann::ordered_json;
+
+// Options every subcommand has.
+struct Common {
+  bool json = false;
+};
+
+void add_keygen(CLI::App& app, Common& common);
+void add_sign(CLI::App& app, Common& common);
+void add_verify(CLI::App& app, Common& common);
+void add_inspect(CLI::App& app, Common& common);
+void add_load(CLI::App& app, Common& common);
+
+// Shared rendering.
+void print_json(const Json& j);
+Json cert_json(const crypto::CertInfo& c);
+Json chain_json(const verify::ChainCheck& c);
+Json sigcheck_json(const crypto::SigCheck& s);
+Json report_json(const verify::Report& r);
+std::string describe_layout(const verify::ChainCheck& c);
+std::string describe_target(const verify::ChainCheck& c);
+
+// -i arguments: files or directories of certificates.
+std::vector<crypto::Certificate> load_trusted(const std::vector<std::string>& paths);
+
+// Set by a subcommand whose result is "no" (verification failed, load
+// refused): main() exits with it after the output is printed.
+extern int g_exit_code;
+
+}  // namespace bpfsig::cli

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpfsig keygen: a signing key and a certificate the kernel accepts.
+#include <iostream>
+
+#include "cli/cli.h"
+
+namespace bpfsig::cli {
+
+namespace {
+
+struct KeygenArgs {
+  std::string key_path, cert_path, algo = "rsa2048", subject = "CN=bpfsig signer";
+  int days = 365;
+};
+
+void run_keygen(const KeygenArgs& a, const Common& common) {
+  crypto::KeygenOptions opts;
+  opts.algo = crypto::parse_key_algo(a.algo);
+  opts.subject = a.subject;
+  opts.days = a.days;
+  crypto::keygen(opts, a.key_path, a.cert_path);
+  crypto::CertInfo info = crypto::describe(crypto::load_certificate(a.cert_path).get());
+  if (common.json) {
+    print_json(Json{{"ok", true}, {"key", a.key_path}, {"cert", a.cert_path}, {"algo", crypto::key_algo_name(opts.algo)},
+                    {"certificate", cert_json(info)}});
+    return;
+  }
+  std::cout << "key:  " << a.key_path << " (" << crypto::key_algo_name(opts.algo) << ", mode 0600)\n"
+            << "cert: " << a.cert_path << "\n"
+            << "      subject " << info.subject << ", serial " << info.serial_hex << "\n"
+            << "      skid " << info.skid_hex << ", valid until " << info.not_after << "\n";
+}
+
+}  // namespace
+
+void add_keygen(CLI::App& app, Common& common) {
+  auto args = std::make_shared<KeygenArgs>();
+  CLI::App* sub = app.add_subcommand("keygen", "Generate a signing key and a self-signed X.509 certificate");
+  sub->add_option("--key", args->key_path, "Private key output (PEM, mode 0600)")->required();
+  sub->add_option("--cert", args->cert_path, "Certificate output (DER; PEM when the name ends in .pem)")->required();
+  sub->add_option("--algo", args->algo, "rsa2048 (default), rsa3072, rsa4096, p256 or p384");
+  sub->add_option("--subject", args->subject, "Subject, e.g. CN=signer,O=example");
+  sub->add_option("--days", args->days, "Validity in days")->check(CLI::Range(1, 36500));
+  sub->add_flag("-j,--json", common.json, "JSON output");
+  sub->callback([args, &common] { run_keygen(*args, common); });
+}
+
+}  // namespace bpfsig::cli

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpfsig sign: BPF object -> signed light-skeleton loader (bundle and/or header).
+#include <cerrno>
+#include <iostream>
+
+#include "bpfsig/error.h"
+#include "bpfsig/skel.h"
+#include "cli/cli.h"
+
+namespace bpfsig::cli {
+
+namespace {
+
+struct SignArgs {
+  std::string key_path, cert_path, object_path, out_path, header_path, pass;
+  std::string scheme = "loader-hash", layout = "excl", mismatch_target = "cleanup";
+  bool no_embed_cert = false;
+};
+
+skel::MatchLayout parse_layout(const std::string& s) {
+  if (s == "6.18" || s == "28") return skel::MatchLayout::k618;
+  if (s == "excl" || s == "33") return skel::MatchLayout::kExcl;
+  throw Error(EINVAL, "bad_argument", "--layout must be 6.18 or excl, not '" + s + "'");
+}
+
+// "dir/prog.bpf.o" -> "prog.bpfsig" in the current directory.
+std::string default_bundle_path(const std::string& object_path) {
+  std::string base = object_path.substr(object_path.find_last_of('/') + 1);
+  for (const char* suffix : {".bpf.o", ".o"}) {
+    std::string s(suffix);
+    if (base.size() > s.size() && base.compare(base.size() - s.size(), s.size(), s) == 0) {
+      base.resize(base.size() - s.size());
+      break;
+    }
+  }
+  return base + ".bpfsig";
+}
+
+void run_sign(SignArgs a, const Common& common) {
+  skel::SignOptions opts;
+  opts.scheme = skel::parse_scheme(a.scheme);
+  opts.layout = parse_layout(a.layout);
+  opts.embed_cert = !a.no_embed_cert;
+  if (a.mismatch_target == "cleanup+1")
+    opts.mismatch_target = skel::MismatchTarget::kCleanupPlusOne;
+  else if (a.mismatch_target != "cleanup")
+    throw Error(EINVAL, "bad_argument", "--mismatch-target must be cleanup or cleanup+1, not '" + a.mismatch_target + "'");
+  crypto::PrivateKey key = crypto::load_private_key(a.key_path, a.pass);
+  crypto::Certificate cert = crypto::load_certificate(a.cert_path);
+  skel::SignedLoader loader = skel::sign_object(a.object_path, cert.get(), key.get(), opts);
+
+  // Outputs are written only once everything has been signed.
+  if (a.out_path.empty() && a.header_path.empty()) a.out_path = default_bundle_path(a.object_path);
+  if (!a.out_path.empty()) write_file_atomic(a.out_path, encode_bundle(loader));
+  if (!a.header_path.empty()) write_file_atomic(a.header_path, skel::render_header(loader));
+
+  crypto::Digest meta = crypto::sha256_padded8(loader.data);
+  if (common.json) {
+    Json j{{"ok", true},
+           {"scheme", skel::scheme_name(loader.scheme)},
+           {"layout", opts.layout == skel::MatchLayout::kExcl ? "excl" : "6.18"},
+           {"skeleton", loader.name},
+           {"bundle", a.out_path.empty() ? Json(nullptr) : Json(a.out_path)},
+           {"header", a.header_path.empty() ? Json(nullptr) : Json(a.header_path)},
+           {"insn_count", loader.insns.size() / 8},
+           {"data_size", loader.data.size()},
+           {"signature_size", loader.signature.size()},
+           {"metadata_sha256", to_hex(meta)},
+           {"excl_hash", to_hex(loader.excl_hash)},
+           {"programs", loader.prog_names},
+           {"maps", loader.map_names}};
+    print_json(j);
+    return;
+  }
+  std::cout << "signed " << a.object_path << " (scheme " << skel::scheme_name(loader.scheme) << ", match block "
+            << (opts.layout == skel::MatchLayout::kExcl ? "excl/33" : "6.18/28") << ")\n"
+            << "  loader:    " << loader.insns.size() / 8 << " instructions, digest " << to_hex(loader.excl_hash) << "\n"
+            << "  metadata:  " << loader.data.size() << " bytes, sha256 " << to_hex(meta) << "\n"
+            << "  signature: " << loader.signature.size() << " bytes (PKCS#7, bpftool profile)\n";
+  if (!a.out_path.empty()) std::cout << "  bundle:    " << a.out_path << "\n";
+  if (!a.header_path.empty()) std::cout << "  header:    " << a.header_path << "\n";
+}
+
+}  // namespace
+
+void add_sign(CLI::App& app, Common& common) {
+  auto args = std::make_shared<SignArgs>();
+  CLI::App* sub = app.add_subcommand("sign", "Generate, hash-chain and sign the light-skeleton loader of a BPF object");
+  sub->add_option("-k,--key", args->key_path, "Private key (PEM or DER)")->required();
+  sub->add_option("-i,--cert", args->cert_path, "Signer certificate (with subjectKeyIdentifier)")->required();
+  sub->add_option("--pass", args->pass, "Passphrase of the private key");
+  sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash");
+  sub->add_option("--layout", args->layout, "Hash-match block: excl (33 insns, default) or 6.18 (28 insns)");
+  sub->add_option("--mismatch-target", args->mismatch_target,
+                  "Where the block's mismatch jumps land: cleanup (default) or cleanup+1 (libbpf 1.7, byte for byte)");
+  sub->add_option("-o,--out", args->out_path, "Bundle output (default: <name>.bpfsig)");
+  sub->add_option("--header", args->header_path, "Also write a bpftool-style signed light-skeleton header");
+  sub->add_flag("--no-embed-cert", args->no_embed_cert, "Do not store the signer certificate in the bundle");
+  sub->add_option("object", args->object_path, "BPF object file (clang -target bpf)")->required();
+  sub->add_flag("-j,--json", common.json, "JSON output");
+  sub->callback([args, &common] { run_sign(*args, common); });
+}
+
+}  // namespace bpfsig::cli

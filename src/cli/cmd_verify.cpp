@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpfsig verify: offline, unprivileged, with the kernel's rules.
+#include <cerrno>
+#include <iostream>
+
+#include "bpfsig/error.h"
+#include "bpfsig/skel.h"
+#include "cli/cli.h"
+
+namespace bpfsig::cli {
+
+namespace {
+
+struct VerifyArgs {
+  std::vector<std::string> trusted;
+  std::string file, insns, data, sig, excl;
+};
+
+// --insns/--data/--sig: raw files as the kernel receives them.
+skel::SignedLoader loader_from_raw(const VerifyArgs& a) {
+  if (a.insns.empty() || a.sig.empty())
+    throw Error(EINVAL, "bad_argument", "raw input needs at least --insns and --sig");
+  skel::SignedLoader l;
+  l.name = "raw";
+  l.insns = read_file(a.insns);
+  l.signature = read_file(a.sig);
+  if (!a.data.empty()) l.data = read_file(a.data);
+  if (!a.excl.empty()) {
+    l.excl_hash = read_file(a.excl);
+  } else {
+    // Without an exclusive hash there is nothing to compare: use the digest.
+    crypto::Digest d = skel::prog_digest(l.insns);
+    l.excl_hash.assign(d.begin(), d.end());
+  }
+  return l;
+}
+
+void print_human(const std::string& what, const verify::Report& r) {
+  const verify::ChainCheck& c = r.chain;
+  std::cout << what << ": " << verify::verdict_name(r.verdict) << ": " << r.message << "\n";
+  if (r.signature.err == 0 && r.signature.signer)
+    std::cout << "  signature:   good, signer " << r.signature.signer->subject << " (skid "
+              << r.signature.signer->skid_hex << ")\n";
+  else if (!r.signature.kind.empty())
+    std::cout << "  signature:   rejected, " << errno_name(r.signature.err) << " (" << r.signature.kind << ")\n";
+  std::cout << "  excl hash:   " << c.excl_hash << (c.excl_ok ? " (the loader's digest)" : " (NOT the loader's digest)")
+            << "\n";
+  if (!c.block_found) {
+    std::cout << "  match block: none: nothing in the loader checks the metadata\n";
+  } else if (!c.shape_error.empty()) {
+    std::cout << "  match block: malformed: " << c.shape_error << "\n";
+  } else {
+    std::cout << "  match block: insns " << c.block_start << "-" << c.block_start + c.block_length - 1 << ", layout "
+              << describe_layout(c) << "\n"
+              << "               mismatch jumps land on " << describe_target(c) << "\n";
+  }
+  std::cout << "  metadata:    sha256 " << c.metadata_sha256
+            << (c.metadata_ok ? " (matches the signed hash)" : c.block_found ? " (does NOT match)" : " (not covered)")
+            << "\n";
+}
+
+void run_verify(const VerifyArgs& a, const Common& common) {
+  if (a.trusted.empty()) throw Error(EINVAL, "bad_argument", "verify needs at least one -i CERT (file or directory)");
+  const bool raw = !a.insns.empty() || !a.sig.empty();
+  if (raw == !a.file.empty())
+    throw Error(EINVAL, "bad_argument", "give either FILE or --insns/--data/--sig, not both or neither");
+  std::vector<crypto::Certificate> trusted = load_trusted(a.trusted);
+  skel::SignedLoader loader = raw ? loader_from_raw(a) : skel::read_signed_file(a.file);
+  verify::Report r = verify::verify_loader(loader, trusted);
+  const std::string what = raw ? a.insns : a.file;
+  if (common.json) {
+    Json j = report_json(r);
+    j["file"] = what;
+    print_json(j);
+  } else {
+    print_human(what, r);
+  }
+  if (r.err != 0) {
+    std::cerr << "bpfsig verify: " << what << ": " << verify::verdict_name(r.verdict) << ": " << r.message << " ["
+              << errno_name(r.err) << ", " << r.kind << "]\n";
+    g_exit_code = 1;
+  }
+}
+
+}  // namespace
+
+void add_verify(CLI::App& app, Common& common) {
+  auto args = std::make_shared<VerifyArgs>();
+  CLI::App* sub = app.add_subcommand("verify", "Verify a signed loader offline, with the kernel's rules");
+  sub->add_option("-i,--cert", args->trusted, "Trusted certificate file or directory (repeatable)")
+      ->allow_extra_args(false);
+  sub->add_option("--insns", args->insns, "Raw loader instructions");
+  sub->add_option("--data", args->data, "Raw metadata blob");
+  sub->add_option("--sig", args->sig, "Raw DER PKCS#7 signature");
+  sub->add_option("--excl-hash", args->excl, "Raw 32-byte exclusive-map hash");
+  sub->add_option("file", args->file, "Bundle or signed light-skeleton header");
+  sub->add_flag("-j,--json", common.json, "JSON output");
+  sub->callback([args, &common] { run_verify(*args, common); });
+}
+
+}  // namespace bpfsig::cli

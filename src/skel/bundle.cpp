@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+// The bpfsig bundle: a small versioned container of tagged sections
+// (docs/formats.md is the specification).
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <set>
+
+#include "bpfsig/error.h"
+#include "bpfsig/skel.h"
+#include "skel/internal.h"
+
+namespace bpfsig::skel {
+
+namespace {
+
+constexpr uint8_t kMagic[8] = {0x89, 'B', 'P', 'F', 'S', 'I', 'G', '\n'};
+constexpr uint16_t kVersion = 1;
+constexpr size_t kHeaderSize = 24;
+constexpr size_t kSectionHeaderSize = 8;
+constexpr uint32_t kOptionalSectionBit = 0x80000000u;  // readers may skip unknown sections with this bit
+
+enum SectionType : uint32_t {
+  kSecInsns = 1,
+  kSecData = 2,
+  kSecSignature = 3,
+  kSecExclHash = 4,
+  kSecName = 5,
+  kSecMapNames = 6,
+  kSecProgNames = 7,
+  kSecSignerCert = 8,
+};
+
+size_t padded8(size_t n) { return (n + 7) & ~size_t{7}; }
+
+void put_section(Bytes& out, uint32_t type, ByteView payload) {
+  size_t at = out.size();
+  out.resize(at + kSectionHeaderSize + padded8(payload.size()), 0);
+  store_le32(&out[at], type);
+  store_le32(&out[at + 4], static_cast<uint32_t>(payload.size()));
+  std::copy(payload.begin(), payload.end(), out.begin() + static_cast<long>(at + kSectionHeaderSize));
+}
+
+Bytes join_names(const std::vector<std::string>& names) {
+  Bytes out;
+  for (const auto& n : names) {
+    out.insert(out.end(), n.begin(), n.end());
+    out.push_back(0);
+  }
+  return out;
+}
+
+ByteView view(const std::string& s) { return ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+
+Error format_error(const std::string& what, size_t offset, const std::string& why) {
+  return Error(EBADMSG, "bundle_format", what + ": offset " + std::to_string(offset) + ": " + why);
+}
+
+std::vector<std::string> split_names(ByteView payload, const std::string& what, size_t offset) {
+  std::vector<std::string> names;
+  if (payload.empty()) return names;
+  if (payload.back() != 0) throw format_error(what, offset, "name list is not NUL-terminated");
+  std::string cur;
+  for (uint8_t c : payload) {
+    if (c == 0) {
+      if (cur.empty()) throw format_error(what, offset, "empty name in name list");
+      names.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(static_cast<char>(c));
+    }
+  }
+  return names;
+}
+
+void check_sizes(const SignedLoader& l, const std::string& what) {
+  if (l.insns.empty() || l.insns.size() % 8 != 0)
+    throw Error(EBADMSG, "bundle_format", what + ": instruction section is " + std::to_string(l.insns.size()) + " bytes, not a non-zero multiple of 8");
+  if (l.insns.size() / 8 > kMaxLoaderInsns)
+    throw Error(E2BIG, "limit_insns", what + ": " + std::to_string(l.insns.size() / 8) + " instructions, over the limit of " + std::to_string(kMaxLoaderInsns));
+  if (l.excl_hash.size() != 32)
+    throw Error(EBADMSG, "bundle_format", what + ": exclusive-map hash is " + std::to_string(l.excl_hash.size()) + " bytes, not 32");
+  if (l.prog_names.empty()) throw Error(EBADMSG, "bundle_format", what + ": no program names");
+}
+
+}  // namespace
+
+Bytes encode_bundle(const SignedLoader& l) {
+  check_sizes(l, "bundle");
+  Bytes out(kHeaderSize, 0);
+  std::copy(std::begin(kMagic), std::end(kMagic), out.begin());
+  store_le16(&out[8], kVersion);
+  store_le16(&out[10], static_cast<uint16_t>(l.scheme));
+  uint32_t count = 0;
+  auto add = [&](uint32_t type, ByteView payload) {
+    put_section(out, type, payload);
+    ++count;
+  };
+  add(kSecName, view(l.name));
+  add(kSecInsns, l.insns);
+  add(kSecData, l.data);
+  add(kSecSignature, l.signature);
+  add(kSecExclHash, l.excl_hash);
+  add(kSecMapNames, join_names(l.map_names));
+  add(kSecProgNames, join_names(l.prog_names));
+  if (!l.signer_cert.empty()) add(kSecSignerCert, l.signer_cert);
+  store_le32(&out[12], count);
+  store_le32(&out[16], static_cast<uint32_t>(out.size()));
+  return out;
+}
+
+bool looks_like_bundle(ByteView bytes) {
+  return bytes.size() >= sizeof kMagic && std::equal(std::begin(kMagic), std::end(kMagic), bytes.begin());
+}
+
+SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
+  if (bytes.size() > kMaxBundleSize)
+    throw Error(EFBIG, "input_too_large", what + ": " + std::to_string(bytes.size()) + " bytes, over the bundle limit of " + std::to_string(kMaxBundleSize));
+  if (!looks_like_bundle(bytes)) throw format_error(what, 0, "not a bpfsig bundle (bad magic)");
+  if (bytes.size() < kHeaderSize) throw format_error(what, 0, "truncated header");
+  uint16_t version = load_le16(&bytes[8]);
+  if (version != kVersion)
+    throw Error(EINVAL, "bundle_version", what + ": offset 8: bundle version " + std::to_string(version) + " is not supported (this bpfsig reads version " + std::to_string(kVersion) + ")");
+  uint16_t scheme = load_le16(&bytes[10]);
+  if (scheme != static_cast<uint16_t>(Scheme::kLoaderHash))
+    throw Error(EINVAL, "unknown_scheme", what + ": offset 10: unknown signing scheme " + std::to_string(scheme));
+  uint32_t count = load_le32(&bytes[12]);
+  uint32_t total = load_le32(&bytes[16]);
+  if (total != bytes.size())
+    throw format_error(what, 16, "length field says " + std::to_string(total) + " bytes, the file has " + std::to_string(bytes.size()));
+  if (load_le32(&bytes[20]) != 0) throw format_error(what, 20, "reserved field is not zero");
+
+  SignedLoader l;
+  l.scheme = static_cast<Scheme>(scheme);
+  std::set<uint32_t> seen;
+  size_t off = kHeaderSize;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (bytes.size() - off < kSectionHeaderSize) throw format_error(what, off, "truncated section header");
+    uint32_t type = load_le32(&bytes[off]);
+    uint32_t len = load_le32(&bytes[off + 4]);
+    size_t body = off + kSectionHeaderSize;
+    if (bytes.size() - body < padded8(len)) throw format_error(what, off, "section " + std::to_string(type) + " runs past the end");
+    if (!seen.insert(type).second) throw format_error(what, off, "duplicate section " + std::to_string(type));
+    ByteView payload = bytes.subspan(body, len);
+    for (size_t p = body + len; p < body + padded8(len); ++p)
+      if (bytes[p] != 0) throw format_error(what, p, "non-zero padding");
+    switch (type) {
+      case kSecName: l.name.assign(payload.begin(), payload.end()); break;
+      case kSecInsns: l.insns.assign(payload.begin(), payload.end()); break;
+      case kSecData: l.data.assign(payload.begin(), payload.end()); break;
+      case kSecSignature: l.signature.assign(payload.begin(), payload.end()); break;
+      case kSecExclHash: l.excl_hash.assign(payload.begin(), payload.end()); break;
+      case kSecMapNames: l.map_names = split_names(payload, what, off); break;
+      case kSecProgNames: l.prog_names = split_names(payload, what, off); break;
+      case kSecSignerCert: l.signer_cert.assign(payload.begin(), payload.end()); break;
+      default:
+        if (!(type & kOptionalSectionBit)) throw format_error(what, off, "unknown required section " + std::to_string(type));
+    }
+    off = body + padded8(len);
+  }
+  if (off != bytes.size()) throw format_error(what, off, "trailing bytes after the last section");
+  for (uint32_t required : {kSecName, kSecInsns, kSecData, kSecSignature, kSecExclHash, kSecMapNames, kSecProgNames})
+    if (!seen.count(required)) throw format_error(what, kHeaderSize, "missing section " + std::to_string(required));
+  check_sizes(l, what);
+  return l;
+}
+
+}  // namespace bpfsig::skel

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+// Light-skeleton loader generation through libbpf's gen_loader.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bpfsig/bytes.h"
+
+namespace bpfsig::skel {
+
+struct GeneratedLoader {
+  std::string name;                     // skeleton name, as bpftool derives it
+  Bytes insns;                          // gen_loader's loader program
+  Bytes data;                           // gen_loader's metadata blob
+  std::vector<std::string> map_names;   // skeleton identifiers, map index order
+  std::vector<std::string> prog_names;  // program index order
+};
+
+// Runs gen_loader on a BPF ELF object. Nothing touches the kernel: libbpf
+// assumes the newest kernel when generating a loader. Throws
+// Error(errno, "bpf_object", "<path>: <libbpf's message>").
+GeneratedLoader generate_loader(const std::string& bpf_object_path);
+
+// bpftool's naming: "dir/prog.bpf.o" -> "prog_bpf"; an internal map
+// "prog.rodata.str1.1" -> "rodata_str1_1"; every other character that cannot
+// be in a C identifier becomes '_'.
+std::string skeleton_name_for(const std::string& object_path);
+std::string map_identifier(const std::string& libbpf_map_name, bool internal);
+
+}  // namespace bpfsig::skel

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the skel module's files share: input limits (checked before anything
+// is allocated for an input) and format detection.
+#pragma once
+
+#include <cstddef>
+
+#include "bpfsig/bytes.h"
+
+namespace bpfsig::skel {
+
+// BPF_COMPLEXITY_LIMIT_INSNS: the kernel refuses longer programs.
+inline constexpr size_t kMaxLoaderInsns = 1000000;
+// A bundle holds a loader, its metadata (one map value) and a signature.
+inline constexpr size_t kMaxBundleSize = 64u << 20;
+// bpftool-style headers print every byte as up to four characters.
+inline constexpr size_t kMaxHeaderSize = 4 * kMaxBundleSize;
+
+// True when the bytes start with the bundle magic.
+bool looks_like_bundle(ByteView bytes);
+
+}  // namespace bpfsig::skel

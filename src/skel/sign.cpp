@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+// From a BPF object to a signed light-skeleton loader (scheme loader-hash).
+#include <cerrno>
+
+#include "bpfsig/error.h"
+#include "bpfsig/isa.h"
+#include "bpfsig/skel.h"
+#include "skel/genloader.h"
+#include "skel/internal.h"
+#include "skel/matchblock.h"
+
+namespace bpfsig::skel {
+
+namespace {
+
+// skel_internal.h: struct bpf_loader_ctx, bpf_map_desc and bpf_prog_desc.
+constexpr uint32_t kLoaderCtxSize = 24;
+constexpr uint32_t kMapDescSize = 16;
+constexpr uint32_t kProgDescSize = 4;
+
+}  // namespace
+
+std::string scheme_name(Scheme s) {
+  switch (s) {
+    case Scheme::kLoaderHash: return "loader-hash";
+  }
+  return "unknown(" + std::to_string(static_cast<int>(s)) + ")";
+}
+
+Scheme parse_scheme(const std::string& name) {
+  if (name == "loader-hash") return Scheme::kLoaderHash;
+  throw Error(EINVAL, "unknown_scheme", "unknown signing scheme '" + name + "' (this version supports: loader-hash)");
+}
+
+uint32_t loader_ctx_size(const SignedLoader& l) {
+  return kLoaderCtxSize + kMapDescSize * static_cast<uint32_t>(l.map_names.size()) +
+         kProgDescSize * static_cast<uint32_t>(l.prog_names.size());
+}
+
+crypto::Digest prog_digest(ByteView insns) {
+  Bytes copy(insns.begin(), insns.end());
+  for (size_t off = 0; off + 16 <= copy.size(); off += 8) {
+    const uint8_t code = copy[off], src = copy[off + 1] >> 4;
+    if (code != (isa::kClassLd | isa::kSizeDW | isa::kModeImm)) continue;
+    if (src == isa::kPseudoMapFd || src == isa::kPseudoMapValue) {
+      store_le32(&copy[off + 4], 0);
+      store_le32(&copy[off + 12], 0);
+    }
+    off += 8;  // skip the second slot
+  }
+  return crypto::sha256(copy);
+}
+
+SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* key, const SignOptions& opts) {
+  if (opts.scheme != Scheme::kLoaderHash)
+    throw Error(EINVAL, "unknown_scheme", "scheme " + scheme_name(opts.scheme) + " cannot be signed by this version");
+  GeneratedLoader gen = generate_loader(path);
+
+  std::vector<isa::Insn> prog = isa::decode(gen.insns, path + ": generated loader");
+  // The kernel hashes the map value padded to 8 bytes; the loader compares that.
+  insert_match_block(prog, opts.layout, crypto::sha256_padded8(gen.data), opts.mismatch_target);
+  isa::validate(prog);
+
+  SignedLoader out;
+  out.scheme = opts.scheme;
+  out.name = gen.name;
+  out.insns = isa::encode(prog);
+  if (out.insns.size() / 8 > kMaxLoaderInsns)
+    throw Error(E2BIG, "limit_insns", path + ": loader has " + std::to_string(out.insns.size() / 8) + " instructions");
+  out.data = std::move(gen.data);
+  out.map_names = std::move(gen.map_names);
+  out.prog_names = std::move(gen.prog_names);
+  // The loader is the only program that may use its metadata map: the map's
+  // exclusive hash is the loader's digest, a plain SHA-256 of its instructions
+  // (it has no BPF_PSEUDO_MAP_FD/VALUE immediates to zero).
+  crypto::Digest excl = prog_digest(out.insns);
+  out.excl_hash.assign(excl.begin(), excl.end());
+  out.signature = crypto::sign_bpftool(out.insns, cert, key);
+  if (opts.embed_cert) out.signer_cert = crypto::certificate_der(cert);
+  return out;
+}
+
+SignedLoader read_signed_file(const std::string& path) {
+  Bytes bytes = read_file(path, kMaxHeaderSize);
+  if (looks_like_bundle(bytes)) return decode_bundle(bytes, path);
+  std::string text(bytes.begin(), bytes.end());
+  if (text.find("struct bpf_loader_ctx") != std::string::npos) return parse_header(text, path);
+  throw Error(EBADMSG, "unknown_format", path + ": neither a bpfsig bundle nor a signed light-skeleton header");
+}
+
+}  // namespace bpfsig::skel

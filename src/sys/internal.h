@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// Helpers shared by the files of src/sys (not part of the public API).
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "bpfsig/bytes.h"
+
+namespace bpfsig::sys::detail {
+
+// Owns one file descriptor; closes it on destruction unless released.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = other.release();
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// bpf(2) with errno turned into Error(errno, "bpf_syscall", "<command>: <strerror>").
+long bpf_call(int cmd, void* attr, size_t attr_size);
+// The name of a bpf command as the kernel headers spell it ("BPF_PROG_LOAD").
+std::string bpf_command_name(int cmd);
+// The message of a failed bpf command, e.g. "BPF_PROG_LOAD: Permission denied".
+std::string bpf_error_message(int cmd, int err);
+
+// Type names as bpftool prints them.
+std::string map_type_name(uint32_t type);
+std::string prog_type_name(uint32_t type);
+
+}  // namespace bpfsig::sys::detail

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "bpfsig/verify.h"
+
+#include <cerrno>
+
+#include "bpfsig/error.h"
+#include "bpfsig/isa.h"
+#include "skel/matchblock.h"
+
+namespace bpfsig::verify {
+
+std::string verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kOk: return "OK";
+    case Verdict::kUnsigned: return "UNSIGNED";
+    case Verdict::kPartialSig: return "PARTIALSIG";
+    case Verdict::kUnknownKey: return "UNKNOWNKEY";
+    case Verdict::kUnexpected: return "UNEXPECTED";
+    case Verdict::kFault: return "FAULT";
+    case Verdict::kBadSig: return "BADSIG";
+  }
+  return "FAULT";
+}
+
+namespace {
+
+void read_block(const skel::SignedLoader& loader, ChainCheck& c) {
+  std::vector<isa::Insn> prog;
+  try {
+    prog = isa::decode(loader.insns, "loader");
+    skel::MatchBlockInfo info = skel::read_match_block(prog);
+    c.block_found = info.found;
+    if (!info.found) return;
+    c.layout = info.layout == skel::MatchLayout::kExcl ? "excl" : "6.18";
+    c.block_start = info.start_pc;
+    c.block_length = info.length;
+    c.cleanup_pc = info.cleanup_pc;
+    c.shape_error = info.shape_error;
+    if (info.shape_error.empty()) {
+      c.mismatch_target = skel::mismatch_target_name(info.target);
+      c.signed_metadata_sha256 = to_hex(info.digest);
+    }
+  } catch (const Error& e) {
+    // A loader that does not even start like one still "has" a block position
+    // for the report; the verdict treats it as a malformed block.
+    c.block_found = true;
+    c.shape_error = e.what();
+  }
+}
+
+}  // namespace
+
+ChainCheck check_chain(const skel::SignedLoader& loader) {
+  ChainCheck c;
+  c.metadata_sha256 = to_hex(crypto::sha256_padded8(loader.data));
+  c.loader_digest = to_hex(skel::prog_digest(loader.insns));
+  c.excl_hash = to_hex(loader.excl_hash);
+  c.excl_ok = c.excl_hash == c.loader_digest;
+  read_block(loader, c);
+  c.metadata_ok = c.block_found && c.shape_error.empty() && c.signed_metadata_sha256 == c.metadata_sha256;
+  return c;
+}
+
+namespace {
+
+Report decide(Report r, Verdict v, int err, std::string kind, std::string message) {
+  r.verdict = v;
+  r.err = err;
+  r.kind = std::move(kind);
+  r.message = std::move(message);
+  return r;
+}
+
+}  // namespace
+
+Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted) {
+  Report r;
+  r.chain = check_chain(loader);
+  const ChainCheck& c = r.chain;
+
+  if (loader.signature.empty())
+    return decide(std::move(r), Verdict::kUnsigned, ENODATA, "unsigned", "the loader carries no signature");
+  r.signature = crypto::verify_kernel_rules(loader.signature, loader.insns, trusted);
+  if (r.signature.err != 0) {
+    Verdict v = r.signature.err == ENOKEY ? Verdict::kUnknownKey : Verdict::kBadSig;
+    std::string msg = "signature over the instructions rejected (" + errno_name(r.signature.err) + "): " + r.signature.detail;
+    int err = r.signature.err;
+    std::string kind = r.signature.kind;
+    return decide(std::move(r), v, err, kind, msg);
+  }
+  if (!c.excl_ok)
+    return decide(std::move(r), Verdict::kBadSig, EACCES, "excl_mismatch",
+                  "exclusive-map hash " + c.excl_hash + " is not the loader's digest " + c.loader_digest +
+                      ": the kernel refuses the load with EACCES");
+  if (!c.block_found)
+    return decide(std::move(r), Verdict::kPartialSig, EPERM, "metadata_not_covered",
+                  "signature good over the instructions, but the loader has no hash-match block: the " +
+                      std::to_string(loader.data.size()) +
+                      "-byte metadata is not covered by the signature on any kernel");
+  if (!c.shape_error.empty())
+    return decide(std::move(r), Verdict::kUnexpected, EBADMSG, "match_block_shape",
+                  "hash-match block at insn " + std::to_string(c.block_start) + " is malformed: " + c.shape_error);
+  if (!c.metadata_ok)
+    return decide(std::move(r), Verdict::kBadSig, EINVAL, "metadata_mismatch",
+                  "metadata SHA-256 " + c.metadata_sha256 + " differs from the signed " + c.signed_metadata_sha256 +
+                      ": the loader would return -22 (EINVAL)");
+  return decide(std::move(r), Verdict::kOk, 0, "ok",
+                "signature good over the instructions; the hash-match block covers the metadata");
+}
+
+}  // namespace bpfsig::verify

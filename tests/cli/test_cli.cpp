@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+// End-to-end tests of the bpfsig command, with openssl as the independent
+// verifier of every signature bpfsig writes.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "bpfsig/skel.h"
+#include "support/support.h"
+
+using namespace bpfsig;
+using Json = nlohmann::json;
+
+namespace {
+
+test::CommandResult bpfsig_cmd(std::vector<std::string> args) {
+  args.insert(args.begin(), test::cli_path());
+  return test::run_command(args);
+}
+
+std::string example(const std::string& name) { return test::examples_dir() + "/" + name + ".bpf.o"; }
+std::string bpftool_file(const std::string& f) { return test::shared_testdata() + "/bpftool-7.7/" + f; }
+
+size_t count_lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// keygen + sign, returning the bundle path.
+std::string make_signed(const test::TempDir& d, const std::string& algo, const std::string& ex,
+                        const std::string& layout = "excl") {
+  auto k = bpfsig_cmd({"keygen", "--key", d.file(algo + ".pem"), "--cert", d.file(algo + ".der"), "--algo", algo});
+  EXPECT_EQ(k.exit_code, 0) << k.err;
+  std::string out = d.file(ex + "-" + algo + "-" + layout + ".bpfsig");
+  auto s = bpfsig_cmd({"sign", "-k", d.file(algo + ".pem"), "-i", d.file(algo + ".der"), "--layout", layout, "-o", out,
+                       example(ex)});
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+  return out;
+}
+
+}  // namespace
+
+class RoundTrip : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RoundTrip, KeygenSignVerifyAndOpensslAgrees) {
+  test::TempDir d;
+  const std::string algo = GetParam();
+  std::string bundle = make_signed(d, algo, "execcount");
+  auto v = bpfsig_cmd({"verify", "-i", d.file(algo + ".der"), bundle});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find(": OK:"), std::string::npos) << v.out;
+
+  // The independent check: openssl cms over the raw instructions.
+  skel::SignedLoader l = skel::read_signed_file(bundle);
+  write_file_atomic(d.file("insns.bin"), l.insns);
+  write_file_atomic(d.file("sig.p7s"), l.signature);
+  auto o = test::run_command({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", d.file("sig.p7s"),
+                              "-content", d.file("insns.bin"), "-certfile", d.file(algo + ".der"), "-noverify", "-out",
+                              "/dev/null"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.err.find("Verification successful"), std::string::npos) << o.err;
+
+  struct stat st {};
+  ASSERT_EQ(::stat(d.file(algo + ".pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllKeyTypes, RoundTrip, ::testing::Values("rsa2048", "rsa3072", "rsa4096", "p256", "p384"));
+
+TEST(Cli, EveryExampleInBothLayoutsVerifiesAndOpensslAgrees) {
+  test::TempDir d;
+  for (const char* ex : {"execcount", "multimap", "xdpfilter"}) {
+    for (const char* layout : {"6.18", "excl"}) {
+      std::string bundle = make_signed(d, "rsa2048", ex, layout);
+      auto v = bpfsig_cmd({"verify", "-j", "-i", d.file("rsa2048.der"), bundle});
+      ASSERT_EQ(v.exit_code, 0) << ex << " " << layout << ": " << v.err;
+      Json j = Json::parse(v.out);
+      EXPECT_EQ(j["verdict"], "OK");
+      EXPECT_EQ(j["chain"]["layout"], layout);
+      skel::SignedLoader l = skel::read_signed_file(bundle);
+      write_file_atomic(d.file("i.bin"), l.insns);
+      write_file_atomic(d.file("s.p7s"), l.signature);
+      auto o = test::run_command({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", d.file("s.p7s"),
+                                  "-content", d.file("i.bin"), "-certfile", d.file("rsa2048.der"), "-noverify", "-out",
+                                  "/dev/null"});
+      EXPECT_EQ(o.exit_code, 0) << o.err;
+    }
+  }
+}
+
+TEST(Cli, HeaderOutputVerifiesLikeTheBundle) {
+  test::TempDir d;
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("k.pem"), "--cert", d.file("c.pem")}).exit_code, 0);
+  auto s = bpfsig_cmd({"sign", "-k", d.file("k.pem"), "-i", d.file("c.pem"), "--header", d.file("x.lskel.h"),
+                       "-o", d.file("x.bpfsig"), example("multimap")});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto v = bpfsig_cmd({"verify", "-i", d.file("c.pem"), d.file("x.lskel.h")});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  std::string h = test::read_text(d.file("x.lskel.h"));
+  for (const char* needle : {"opts_data[]", "opts_insn[]", "opts_sig[]", "opts_excl_hash[]", "__s32 keyring_id;",
+                             "#include <bpfsig/skel_internal.h>", "multimap_bpf__open_and_load"})
+    EXPECT_NE(h.find(needle), std::string::npos) << needle;
+}
+
+TEST(Cli, RawFilesVerify) {
+  test::TempDir d;
+  std::string bundle = make_signed(d, "p256", "xdpfilter");
+  skel::SignedLoader l = skel::read_signed_file(bundle);
+  write_file_atomic(d.file("insns"), l.insns);
+  write_file_atomic(d.file("data"), l.data);
+  write_file_atomic(d.file("sig"), l.signature);
+  auto v = bpfsig_cmd({"verify", "-i", d.file("p256.der"), "--insns", d.file("insns"), "--data", d.file("data"),
+                       "--sig", d.file("sig")});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  Bytes data = l.data;
+  data[3] ^= 1;
+  write_file_atomic(d.file("data"), data);
+  v = bpfsig_cmd({"verify", "-i", d.file("p256.der"), "--insns", d.file("insns"), "--data", d.file("data"), "--sig",
+                  d.file("sig")});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.err.find("EINVAL"), std::string::npos) << v.err;
+}
+
+TEST(Cli, TrustedCertificatesFromADirectory) {
+  test::TempDir d;
+  std::string bundle = make_signed(d, "rsa2048", "execcount");
+  test::TempDir certs;
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", certs.file("other.key"), "--cert", certs.file("other.der")}).exit_code, 0);
+  auto v = bpfsig_cmd({"verify", "-i", certs.path(), bundle});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.err.find("ENOKEY"), std::string::npos) << v.err;
+  ::rename(d.file("rsa2048.der").c_str(), certs.file("signer.der").c_str());
+  v = bpfsig_cmd({"verify", "-i", certs.path(), bundle});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+}
+
+TEST(Cli, VerifiesBpftool77Header) {
+  auto v = bpfsig_cmd({"verify", "-i", bpftool_file("cert.der"), bpftool_file("prog.lskel.h")});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("cleanup+1"), std::string::npos) << v.out;
+}
+
+TEST(Cli, BpftoolMasterHeaderFailsClosedAsPartial) {
+  auto v = bpfsig_cmd({"verify", "-j", "-i", bpftool_file("cert.pem"), bpftool_file("prog.master.lskel.h")});
+  EXPECT_EQ(v.exit_code, 1);
+  Json j = Json::parse(v.out);
+  EXPECT_EQ(j["verdict"], "PARTIALSIG");
+  EXPECT_EQ(j["signature"]["errno"], 0);
+  EXPECT_EQ(j["chain"]["match_block"], false);
+  EXPECT_EQ(count_lines(v.err), 1u) << v.err;
+  EXPECT_NE(v.err.find("not covered"), std::string::npos);
+}
+
+TEST(Cli, InspectShowsBothBpftoolHeaders) {
+  auto a = bpfsig_cmd({"inspect", bpftool_file("prog.lskel.h")});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  for (const char* needle : {"handle_execve", "counts", "cleanup+1", "375 bytes", "skid", "M   36: (18) r1 = map[idx:0]",
+                             "2288 bytes", "3656 bytes"})
+    EXPECT_NE(a.out.find(needle), std::string::npos) << needle << "\n" << a.out.substr(0, 3000);
+  auto b = bpfsig_cmd({"inspect", "-j", bpftool_file("prog.master.lskel.h")});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  Json j = Json::parse(b.out);
+  EXPECT_EQ(j["insn_count"], 223);
+  EXPECT_EQ(j["chain"]["match_block"], false);
+  EXPECT_EQ(j["disassembly"].size() > 100, true);
+  EXPECT_EQ(j["signature"]["signers"][0]["by_skid"], true);
+}
+
+TEST(Cli, GarbageAndMissingInputsGiveOneLineErrors) {
+  test::TempDir d;
+  test::write_text(d.file("garbage"), std::string(1000, '\x5a'));
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"verify", "-i", bpftool_file("cert.der"), d.file("garbage")},
+           {"inspect", d.file("garbage")},
+           {"inspect", d.file("missing")},
+           {"sign", "-k", d.file("garbage"), "-i", bpftool_file("cert.der"), example("execcount")},
+           {"verify", "-i", d.file("garbage"), bpftool_file("prog.lskel.h")}}) {
+    auto r = bpfsig_cmd(args);
+    EXPECT_EQ(r.exit_code, 1) << args[0] << " " << args.back();
+    EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind("bpfsig ", 0), 0u) << r.err;
+  }
+  auto j = bpfsig_cmd({"inspect", "-j", d.file("garbage")});
+  Json e = Json::parse(j.out);
+  EXPECT_EQ(e["ok"], false);
+  EXPECT_EQ(e["error"]["errno_name"], "EBADMSG");
+  EXPECT_EQ(e["error"]["kind"], "unknown_format");
+  EXPECT_EQ(bpfsig_cmd({"frobnicate"}).exit_code, 2);
+}
+
+TEST(Cli, FailedSignLeavesExistingOutputUntouched) {
+  test::TempDir d;
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("a.pem"), "--cert", d.file("a.der")}).exit_code, 0);
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("b.pem"), "--cert", d.file("b.der")}).exit_code, 0);
+  test::write_text(d.file("out.bpfsig"), "previous content");
+  // Key and certificate do not belong together.
+  auto r = bpfsig_cmd({"sign", "-k", d.file("a.pem"), "-i", d.file("b.der"), "-o", d.file("out.bpfsig"),
+                       example("execcount")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(test::read_text(d.file("out.bpfsig")), "previous content");
+  r = bpfsig_cmd({"sign", "-k", d.file("a.pem"), "-i", d.file("a.der"), "-o", d.file("out.bpfsig"),
+                  d.file("a.der")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(test::read_text(d.file("out.bpfsig")), "previous content");
+}
+
+TEST(Cli, UnknownSchemeIsRefused) {
+  test::TempDir d;
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("a.pem"), "--cert", d.file("a.der")}).exit_code, 0);
+  auto r = bpfsig_cmd({"sign", "-k", d.file("a.pem"), "-i", d.file("a.der"), "--scheme", "rot13", example("execcount")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown_scheme"), std::string::npos) << r.err;
+}

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: Apache-2.0
+// The skel module: loader generation, the hash-match block, bundles, headers.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+#include "bpfsig/crypto.h"
+#include "bpfsig/error.h"
+#include "bpfsig/isa.h"
+#include "bpfsig/skel.h"
+#include "skel/genloader.h"
+#include "skel/matchblock.h"
+#include "support/support.h"
+
+using namespace bpfsig;
+using namespace bpfsig::skel;
+
+namespace {
+
+std::string example(const std::string& name) { return test::examples_dir() + "/" + name + ".bpf.o"; }
+std::string bpftool_dir() { return test::shared_testdata() + "/bpftool-7.7"; }
+
+// A key and certificate made once for the whole file.
+struct Signer {
+  test::TempDir dir;
+  crypto::PrivateKey key;
+  crypto::Certificate cert;
+  Signer() {
+    crypto::keygen({}, dir.file("k.pem"), dir.file("c.der"));
+    key = crypto::load_private_key(dir.file("k.pem"));
+    cert = crypto::load_certificate(dir.file("c.der"));
+  }
+};
+Signer& signer() {
+  static Signer s;
+  return s;
+}
+
+SignedLoader sign_example(const std::string& name, MatchLayout layout = MatchLayout::kExcl) {
+  SignOptions o;
+  o.layout = layout;
+  return sign_object(example(name), signer().cert.get(), signer().key.get(), o);
+}
+
+SignedLoader bpftool_header(const std::string& file) {
+  std::string text = test::read_text(bpftool_dir() + "/" + file);
+  return parse_header(text, file);
+}
+
+int expect_error(const std::function<void()>& f, const std::string& kind) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), kind) << e.what();
+    return e.err();
+  }
+  ADD_FAILURE() << "no error, expected " << kind;
+  return 0;
+}
+
+}  // namespace
+
+TEST(GenLoader, NamesFollowBpftool) {
+  EXPECT_EQ(skeleton_name_for("/a/b/prog.bpf.o"), "prog_bpf");
+  EXPECT_EQ(skeleton_name_for("x-y.o"), "x_y");
+  EXPECT_EQ(map_identifier("prog.bss", true), "bss");
+  EXPECT_EQ(map_identifier("multimap.rodata", true), "rodata");
+  EXPECT_EQ(map_identifier("xdp.rodata.str1.1", true), "rodata_str1_1");
+  EXPECT_EQ(map_identifier("counts", false), "counts");
+}
+
+TEST(GenLoader, ExamplesGenerateLoaders) {
+  GeneratedLoader g = generate_loader(example("multimap"));
+  EXPECT_EQ(g.name, "multimap_bpf");
+  EXPECT_EQ(g.prog_names, (std::vector<std::string>{"on_enter", "on_exit"}));
+  EXPECT_EQ(g.map_names, (std::vector<std::string>{"start_ts", "histogram", "slow_events", "dropped", "rodata"}));
+  EXPECT_EQ(g.insns.size() % 8, 0u);
+  EXPECT_GT(g.data.size(), 0u);
+}
+
+TEST(GenLoader, RejectsNonObjects) {
+  test::TempDir d;
+  test::write_text(d.file("junk.o"), "this is not an ELF file");
+  EXPECT_NE(expect_error([&] { generate_loader(d.file("junk.o")); }, "bpf_object"), 0);
+  expect_error([&] { generate_loader(d.file("missing.o")); }, "bpf_object");
+}
+
+// libbpf 1.1's loader for the object bpftool 7.7 signed is the same size as
+// bpftool's once the 28-instruction block is in: the layouts agree.
+TEST(MatchBlock, SameLayoutAsBpftool77) {
+  SignedLoader ours = sign_object(bpftool_dir() + "/prog.bpf.o", signer().cert.get(), signer().key.get(),
+                                  SignOptions{Scheme::kLoaderHash, MatchLayout::k618, true});
+  SignedLoader theirs = bpftool_header("prog.lskel.h");
+  ASSERT_EQ(ours.insns.size(), theirs.insns.size());
+  ASSERT_EQ(ours.data, theirs.data) << "gen_loader metadata differs from bpftool 7.7's";
+  auto a = isa::decode(ours.insns), b = isa::decode(theirs.insns);
+  MatchBlockInfo ia = read_match_block(a), ib = read_match_block(b);
+  ASSERT_TRUE(ia.found && ia.shape_error.empty()) << ia.shape_error;
+  ASSERT_TRUE(ib.found && ib.shape_error.empty()) << ib.shape_error;
+  EXPECT_EQ(ia.start_pc, 36u);
+  EXPECT_EQ(ib.start_pc, 36u);
+  EXPECT_EQ(ia.digest, ib.digest);
+  EXPECT_EQ(ia.target, MismatchTarget::kCleanup);
+  EXPECT_EQ(ib.target, MismatchTarget::kCleanupPlusOne);
+  // Instruction for instruction, the only differences are the four mismatch
+  // jumps, each one instruction shorter in ours.
+  size_t differing = 0;
+  for (size_t pc = 0; pc < a.size(); ++pc) {
+    if (a[pc] == b[pc]) continue;
+    ++differing;
+    EXPECT_EQ(a[pc].code, b[pc].code) << "pc " << pc;
+    EXPECT_EQ(a[pc].off + 1, b[pc].off) << "pc " << pc;
+  }
+  EXPECT_EQ(differing, 4u);
+}
+
+// With libbpf 1.7's jump targets, the loader is bpftool 7.7's byte for byte.
+TEST(MatchBlock, ReproducesBpftool77ByteForByte) {
+  SignOptions o{Scheme::kLoaderHash, MatchLayout::k618, true, MismatchTarget::kCleanupPlusOne};
+  SignedLoader ours = sign_object(bpftool_dir() + "/prog.bpf.o", signer().cert.get(), signer().key.get(), o);
+  SignedLoader theirs = bpftool_header("prog.lskel.h");
+  EXPECT_EQ(ours.insns, theirs.insns);
+  EXPECT_EQ(ours.data, theirs.data);
+  EXPECT_EQ(ours.excl_hash, theirs.excl_hash);
+  EXPECT_EQ(ours.map_names, theirs.map_names);
+  EXPECT_EQ(ours.prog_names, theirs.prog_names);
+  EXPECT_EQ(ours.name, theirs.name);
+}
+
+TEST(MatchBlock, BothLayoutsRoundTrip) {
+  for (MatchLayout layout : {MatchLayout::k618, MatchLayout::kExcl}) {
+    SignedLoader l = sign_example("execcount", layout);
+    auto prog = isa::decode(l.insns);
+    MatchBlockInfo info = read_match_block(prog);
+    ASSERT_TRUE(info.found);
+    ASSERT_EQ(info.shape_error, "");
+    EXPECT_EQ(info.layout, layout);
+    EXPECT_EQ(info.length, static_cast<size_t>(layout));
+    EXPECT_EQ(info.target, MismatchTarget::kCleanup);
+    EXPECT_EQ(info.digest, crypto::sha256_padded8(l.data));
+    EXPECT_NO_THROW(isa::validate(prog));
+  }
+}
+
+TEST(MatchBlock, FrameOfAPlainLoader) {
+  GeneratedLoader g = generate_loader(example("xdpfilter"));
+  auto prog = isa::decode(g.insns);
+  LoaderFrame f = find_loader_frame(prog);
+  EXPECT_EQ(f.ja_pc, 6u);
+  EXPECT_EQ(f.cleanup_pc, 7u);
+  EXPECT_GT(f.body_pc, f.cleanup_pc);
+  EXPECT_FALSE(read_match_block(prog).found);
+}
+
+TEST(MatchBlock, InsertionKeepsEveryJumpOnItsInstruction) {
+  GeneratedLoader g = generate_loader(example("multimap"));
+  auto before = isa::decode(g.insns);
+  auto after = before;
+  size_t pos = insert_match_block(after, MatchLayout::kExcl, crypto::sha256_padded8(g.data));
+  const size_t k = static_cast<size_t>(MatchLayout::kExcl);
+  ASSERT_EQ(after.size(), before.size() + k);
+  auto moved = [&](size_t pc) { return pc < pos ? pc : pc + k; };
+  for (size_t pc = 0; pc < before.size(); ++pc) {
+    auto t = isa::relative_target(before, pc);
+    if (!t) continue;
+    auto t2 = isa::relative_target(after, moved(pc));
+    ASSERT_TRUE(t2.has_value());
+    if (static_cast<size_t>(*t) == pos)
+      EXPECT_EQ(*t2, static_cast<int64_t>(pos)) << "jump to the insertion point must run the block (pc " << pc << ")";
+    else
+      EXPECT_EQ(*t2, static_cast<int64_t>(moved(static_cast<size_t>(*t)))) << "pc " << pc;
+  }
+}
+
+TEST(MatchBlock, ShapeDeviationsAreNamed) {
+  SignedLoader l = sign_example("execcount", MatchLayout::k618);
+  auto prog = isa::decode(l.insns);
+  MatchBlockInfo good = read_match_block(prog);
+  // Change the loaded offset of the second word: map->sha + 8 -> + 16.
+  auto bad = prog;
+  bad[good.start_pc + 7 + 2].off = 16;
+  MatchBlockInfo info = read_match_block(bad);
+  EXPECT_TRUE(info.found);
+  EXPECT_NE(info.shape_error.find("insn " + std::to_string(good.start_pc + 9)), std::string::npos) << info.shape_error;
+  // A mismatch jump that lands elsewhere.
+  bad = prog;
+  bad[good.start_pc + 6].off -= 3;
+  EXPECT_NE(read_match_block(bad).shape_error, "");
+  // jne turned into jeq: the check would pass on mismatch.
+  bad = prog;
+  bad[good.start_pc + 6].code = isa::kClassJmp | isa::kJmpJeq | isa::kSrcX;
+  EXPECT_NE(read_match_block(bad).shape_error, "");
+}
+
+TEST(Bundle, RoundTripsExactly) {
+  SignedLoader l = sign_example("multimap");
+  Bytes b = encode_bundle(l);
+  SignedLoader back = decode_bundle(b, "mem");
+  EXPECT_EQ(back.name, l.name);
+  EXPECT_EQ(back.insns, l.insns);
+  EXPECT_EQ(back.data, l.data);
+  EXPECT_EQ(back.signature, l.signature);
+  EXPECT_EQ(back.excl_hash, l.excl_hash);
+  EXPECT_EQ(back.map_names, l.map_names);
+  EXPECT_EQ(back.prog_names, l.prog_names);
+  EXPECT_EQ(back.signer_cert, l.signer_cert);
+  EXPECT_EQ(encode_bundle(back), b);
+}
+
+TEST(Bundle, RejectsWhatItCannotRead) {
+  Bytes good = encode_bundle(sign_example("execcount"));
+  auto decode = [](Bytes b) { decode_bundle(b, "test.bpfsig"); };
+  Bytes b = good;
+  b[8] = 2;  // version 2
+  EXPECT_EQ(expect_error([&] { decode(b); }, "bundle_version"), EINVAL);
+  b = good;
+  b[10] = 9;  // scheme 9
+  EXPECT_EQ(expect_error([&] { decode(b); }, "unknown_scheme"), EINVAL);
+  b = good;
+  b[1] = 'X';
+  EXPECT_EQ(expect_error([&] { decode(b); }, "bundle_format"), EBADMSG);
+  b.assign(good.begin(), good.begin() + static_cast<long>(good.size() / 2));
+  EXPECT_EQ(expect_error([&] { decode(b); }, "bundle_format"), EBADMSG);
+  b = good;
+  b.push_back(0);
+  EXPECT_EQ(expect_error([&] { decode(b); }, "bundle_format"), EBADMSG);
+  EXPECT_EQ(expect_error([&] { decode(Bytes{}); }, "bundle_format"), EBADMSG);
+  // Every truncation fails cleanly.
+  for (size_t n = 0; n < good.size(); n += 7) {
+    Bytes cut(good.begin(), good.begin() + static_cast<long>(n));
+    EXPECT_THROW(decode(cut), Error) << n;
+  }
+}
+
+TEST(Header, ParsesBpftool77Output) {
+  SignedLoader l = bpftool_header("prog.lskel.h");
+  EXPECT_EQ(l.name, "prog_bpf");
+  EXPECT_EQ(l.data.size(), 3656u);
+  EXPECT_EQ(l.insns.size(), 2288u);
+  EXPECT_EQ(l.signature.size(), 375u);
+  EXPECT_EQ(l.excl_hash.size(), 32u);
+  EXPECT_EQ(l.map_names, (std::vector<std::string>{"counts", "bss", "data"}));
+  EXPECT_EQ(l.prog_names, (std::vector<std::string>{"handle_execve"}));
+  crypto::Digest d = crypto::sha256(l.insns);
+  EXPECT_EQ(l.excl_hash, Bytes(d.begin(), d.end()));
+  EXPECT_EQ(to_hex(crypto::sha256(l.data)).substr(0, 8), "202423a9");
+  EXPECT_EQ(loader_ctx_size(l), 76u);
+}
+
+TEST(Header, ParsesBpftoolMasterOutput) {
+  SignedLoader l = bpftool_header("prog.master.lskel.h");
+  EXPECT_EQ(l.insns.size(), 1784u);
+  EXPECT_FALSE(read_match_block(isa::decode(l.insns)).found);
+}
+
+TEST(Header, RenderThenParseIsIdentity) {
+  SignedLoader l = sign_example("xdpfilter");
+  std::string text = render_header(l);
+  SignedLoader back = parse_header(text, "gen.h");
+  EXPECT_EQ(back.name, l.name);
+  EXPECT_EQ(back.insns, l.insns);
+  EXPECT_EQ(back.data, l.data);
+  EXPECT_EQ(back.signature, l.signature);
+  EXPECT_EQ(back.excl_hash, l.excl_hash);
+  EXPECT_EQ(back.map_names, l.map_names);
+  EXPECT_EQ(back.prog_names, l.prog_names);
+  for (const auto& line : [&] {
+         std::vector<std::string> lines;
+         size_t s = 0;
+         for (size_t e; (e = text.find('\n', s)) != std::string::npos; s = e + 1) lines.push_back(text.substr(s, e - s));
+         return lines;
+       }())
+    EXPECT_LE(line.size(), 100u);
+}
+
+TEST(Header, ReadsCEscapesLikeACompiler) {
+  std::string text =
+      "struct s {\n\tstruct bpf_loader_ctx ctx;\n\tstruct { struct bpf_prog_desc p; } progs;\n};\n"
+      "static const char opts_data[] = \"a\\x41\\101\\0\\n\" \"\\\n\\\\z\";\n"
+      "static const char opts_insn[] = \"\\0\\0\\0\\0\\0\\0\\0\\0\";\n"
+      "static const char opts_sig[] = \"\";\nstatic const char opts_excl_hash[] = \"\";\n";
+  SignedLoader l = parse_header(text, "t.h");
+  EXPECT_EQ(l.data, (Bytes{'a', 'A', 'A', 0, '\n', '\\', 'z'}));
+  EXPECT_EQ(l.insns, Bytes(8, 0));
+}
+
+TEST(Header, RejectsMalformedHeaders) {
+  auto parse = [](const std::string& t) { parse_header(t, "bad.h"); };
+  EXPECT_EQ(expect_error([&] { parse("int main() {}"); }, "header_format"), EBADMSG);
+  std::string base = "struct s {\n struct bpf_loader_ctx ctx;\n struct bpf_prog_desc p;\n};\n";
+  EXPECT_EQ(expect_error([&] { parse(base); }, "header_format"), EBADMSG);
+  EXPECT_EQ(expect_error([&] { parse(base + "static const char opts_data[] = \"\\x1ff\";"); }, "header_format"), EBADMSG);
+  EXPECT_EQ(expect_error([&] { parse(base + "static const char opts_data[] = \"abc"); }, "header_format"), EBADMSG);
+  EXPECT_EQ(expect_error([&] { parse(base + "static const char opts_data[] = \"\\q\";"); }, "header_format"), EBADMSG);
+}
+
+TEST(ReadSignedFile, DetectsFormats) {
+  test::TempDir d;
+  SignedLoader l = sign_example("execcount");
+  write_file_atomic(d.file("a.bpfsig"), encode_bundle(l));
+  write_file_atomic(d.file("a.h"), render_header(l));
+  test::write_text(d.file("junk"), "hello");
+  EXPECT_EQ(read_signed_file(d.file("a.bpfsig")).insns, l.insns);
+  EXPECT_EQ(read_signed_file(d.file("a.h")).insns, l.insns);
+  EXPECT_EQ(expect_error([&] { read_signed_file(d.file("junk")); }, "unknown_format"), EBADMSG);
+}
+
+TEST(ProgDigest, ZeroesOnlyMapFdAndMapValueImmediates) {
+  std::vector<isa::Insn> prog;
+  for (uint8_t src : {isa::kPseudoMapFd, isa::kPseudoMapValue, isa::kPseudoMapIdx}) {
+    auto ld = isa::ld_imm64(1, src, 0x1234567800000005ull);
+    prog.insert(prog.end(), ld.begin(), ld.end());
+  }
+  prog.push_back(isa::exit_insn());
+  Bytes raw = isa::encode(prog);
+  Bytes zeroed = raw;
+  for (size_t slot : {0u, 1u, 2u, 3u}) store_le32(&zeroed[slot * 8 + 4], 0);
+  EXPECT_EQ(prog_digest(raw), crypto::sha256(zeroed));
+  EXPECT_NE(prog_digest(raw), crypto::sha256(raw));
+}

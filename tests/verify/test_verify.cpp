@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: Apache-2.0
+// Offline verification with the kernel's rules, against bpfsig's own loaders
+// and bpftool's real output.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+
+#include "bpfsig/crypto.h"
+#include "bpfsig/error.h"
+#include "bpfsig/isa.h"
+#include "bpfsig/skel.h"
+#include "bpfsig/verify.h"
+#include "skel/matchblock.h"
+#include "support/support.h"
+
+using namespace bpfsig;
+using namespace bpfsig::verify;
+
+namespace {
+
+struct Keys {
+  test::TempDir dir;
+  crypto::PrivateKey key, other_key;
+  crypto::Certificate cert, other_cert;
+  Keys() {
+    crypto::keygen({}, dir.file("k.pem"), dir.file("c.der"));
+    crypto::KeygenOptions o;
+    o.algo = crypto::KeyAlgo::kP256;
+    o.subject = "CN=someone else";
+    crypto::keygen(o, dir.file("k2.pem"), dir.file("c2.der"));
+    key = crypto::load_private_key(dir.file("k.pem"));
+    cert = crypto::load_certificate(dir.file("c.der"));
+    other_key = crypto::load_private_key(dir.file("k2.pem"));
+    other_cert = crypto::load_certificate(dir.file("c2.der"));
+  }
+};
+Keys& keys() {
+  static Keys k;
+  return k;
+}
+
+std::vector<crypto::Certificate> trust(const X509* c) {
+  std::vector<crypto::Certificate> v;
+  v.push_back(crypto::parse_certificate(crypto::certificate_der(c), "cert"));
+  return v;
+}
+
+skel::SignedLoader signed_example(skel::MatchLayout layout = skel::MatchLayout::kExcl) {
+  skel::SignOptions o;
+  o.layout = layout;
+  return skel::sign_object(test::examples_dir() + "/execcount.bpf.o", keys().cert.get(), keys().key.get(), o);
+}
+
+Report check(const skel::SignedLoader& l) { return verify_loader(l, trust(keys().cert.get())); }
+
+std::vector<crypto::Certificate> bpftool_trust() {
+  std::vector<crypto::Certificate> v;
+  v.push_back(crypto::load_certificate(test::shared_testdata() + "/bpftool-7.7/cert.der"));
+  return v;
+}
+
+skel::SignedLoader bpftool_header(const std::string& f) {
+  return skel::parse_header(test::read_text(test::shared_testdata() + "/bpftool-7.7/" + f), f);
+}
+
+// Re-signs after a change to the instructions, so the check under test is the
+// one after the signature.
+void resign(skel::SignedLoader& l) {
+  l.signature = crypto::sign_bpftool(l.insns, keys().cert.get(), keys().key.get());
+  crypto::Digest d = skel::prog_digest(l.insns);
+  l.excl_hash.assign(d.begin(), d.end());
+}
+
+}  // namespace
+
+TEST(Verify, OwnLoadersVerifyInBothLayouts) {
+  for (auto layout : {skel::MatchLayout::k618, skel::MatchLayout::kExcl}) {
+    Report r = check(signed_example(layout));
+    EXPECT_EQ(r.err, 0) << r.message;
+    EXPECT_EQ(r.verdict, Verdict::kOk);
+    EXPECT_TRUE(r.chain.metadata_ok);
+    EXPECT_TRUE(r.chain.excl_ok);
+    EXPECT_EQ(r.chain.mismatch_target, "cleanup");
+    ASSERT_TRUE(r.signature.signer.has_value());
+  }
+}
+
+TEST(Verify, AcceptsBpftool77Header) {
+  Report r = verify_loader(bpftool_header("prog.lskel.h"), bpftool_trust());
+  EXPECT_EQ(r.err, 0) << r.message;
+  EXPECT_EQ(r.verdict, Verdict::kOk);
+  EXPECT_EQ(r.chain.layout, "6.18");
+  EXPECT_EQ(r.chain.block_start, 36u);
+  EXPECT_EQ(r.chain.block_length, 28u);
+  EXPECT_EQ(r.chain.cleanup_pc, 7u);
+  EXPECT_EQ(r.chain.mismatch_target, "cleanup+1");
+  EXPECT_EQ(r.chain.signed_metadata_sha256.substr(0, 8), "202423a9");
+}
+
+TEST(Verify, BpftoolMasterHeaderIsPartialAndFailsClosed) {
+  Report r = verify_loader(bpftool_header("prog.master.lskel.h"), bpftool_trust());
+  EXPECT_EQ(r.signature.err, 0) << "the signature over the instructions is good: " << r.signature.detail;
+  EXPECT_FALSE(r.chain.block_found);
+  EXPECT_EQ(r.verdict, Verdict::kPartialSig);
+  EXPECT_NE(r.err, 0);
+  EXPECT_EQ(r.kind, "metadata_not_covered");
+  EXPECT_NE(r.message.find("not covered"), std::string::npos);
+}
+
+TEST(Verify, EveryBitFlipInTheInstructionsIsRejected) {
+  skel::SignedLoader good = signed_example();
+  // Every bit of the first 64 bytes, of the match block, and one bit per byte elsewhere.
+  for (size_t byte = 0; byte < good.insns.size(); ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      bool every_bit = byte < 64 || (byte >= 8 * 30 && byte < 8 * 70);
+      if (!every_bit && bit != (static_cast<int>(byte) & 7)) continue;
+      skel::SignedLoader l = good;
+      l.insns[byte] ^= static_cast<uint8_t>(1 << bit);
+      Report r = check(l);
+      ASSERT_EQ(r.err, EKEYREJECTED) << "byte " << byte << " bit " << bit << ": " << r.message;
+      ASSERT_EQ(r.verdict, Verdict::kBadSig);
+    }
+  }
+}
+
+TEST(Verify, EveryByteOfTheMetadataIsCovered) {
+  skel::SignedLoader good = signed_example();
+  for (size_t byte = 0; byte < good.data.size(); ++byte) {
+    skel::SignedLoader l = good;
+    l.data[byte] ^= static_cast<uint8_t>(1 << (byte & 7));
+    Report r = check(l);
+    ASSERT_EQ(r.err, EINVAL) << "byte " << byte;
+    ASSERT_EQ(r.kind, "metadata_mismatch");
+  }
+  skel::SignedLoader l = good;
+  l.data.push_back(1);
+  EXPECT_EQ(check(l).kind, "metadata_mismatch");
+}
+
+// Offsets of the bytes the kernel's PKCS#7 parser reads but never uses, so a
+// change there is accepted by the kernel too: the OID inside SignedData's
+// digestAlgorithms set (pkcs7.asn1 only notes it) and the parameters of the
+// RSA signature algorithm (ANY OPTIONAL).
+std::set<size_t> kernel_ignored_bytes(const Bytes& sig) {
+  std::set<size_t> out;
+  auto find = [&](const Bytes& needle) {
+    auto it = std::search(sig.begin(), sig.end(), needle.begin(), needle.end());
+    return it == sig.end() ? std::string::npos : static_cast<size_t>(it - sig.begin());
+  };
+  const Bytes digest_set = {0x31, 0x0d, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01};
+  if (size_t at = find(digest_set); at != std::string::npos)
+    for (size_t i = at + 6; i < at + digest_set.size(); ++i) out.insert(i);  // the OID's content bytes
+  const Bytes rsa_null = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+  if (size_t at = find(rsa_null); at != std::string::npos) out.insert(at + 9);  // the NULL's tag
+  return out;
+}
+
+TEST(Verify, SignatureBitFlipsAreRejectedWhereTheKernelRejectsThem) {
+  skel::SignedLoader good = signed_example();
+  const std::set<size_t> ignored = kernel_ignored_bytes(good.signature);
+  ASSERT_EQ(ignored.size(), 10u) << "the bpftool-profile RSA signature has the expected layout";
+  size_t rejected = 0, accepted = 0;
+  for (size_t byte = 0; byte < good.signature.size(); ++byte) {
+    skel::SignedLoader l = good;
+    l.signature[byte] ^= static_cast<uint8_t>(1 << (byte % 8));
+    Report r = check(l);
+    if (ignored.count(byte)) {
+      accepted += r.err == 0;
+      continue;
+    }
+    ASSERT_NE(r.err, 0) << "byte " << byte;
+    // The kernel's parser answers EINVAL for unsupported versions and content types.
+    ASSERT_TRUE(r.err == EBADMSG || r.err == EKEYREJECTED || r.err == ENOKEY || r.err == ENOPKG || r.err == EINVAL)
+        << "byte " << byte << ": " << errno_name(r.err);
+    ++rejected;
+  }
+  EXPECT_EQ(rejected, good.signature.size() - ignored.size());
+  RecordProperty("rejected", static_cast<int>(rejected));
+  RecordProperty("accepted_in_kernel_ignored_fields", static_cast<int>(accepted));
+}
+
+TEST(Verify, WrongCertificateIsUnknownKey) {
+  Report r = verify_loader(signed_example(), trust(keys().other_cert.get()));
+  EXPECT_EQ(r.err, ENOKEY);
+  EXPECT_EQ(r.verdict, Verdict::kUnknownKey);
+}
+
+TEST(Verify, TruncatedAndOversizedSignatures) {
+  skel::SignedLoader l = signed_example();
+  l.signature.resize(l.signature.size() - 10);
+  EXPECT_EQ(check(l).err, EBADMSG);
+  l = signed_example();
+  l.signature.resize(crypto::kMaxKernelSignatureSize + 1, 0);
+  EXPECT_EQ(check(l).err, EINVAL);
+  l = signed_example();
+  l.signature.clear();
+  EXPECT_EQ(check(l).verdict, Verdict::kUnsigned);
+}
+
+TEST(Verify, AlteredMatchBlockIsUnexpected) {
+  skel::SignedLoader l = signed_example(skel::MatchLayout::k618);
+  auto prog = isa::decode(l.insns);
+  skel::MatchBlockInfo info = skel::read_match_block(prog);
+  prog[info.start_pc + 6].code = isa::kClassJmp | isa::kJmpJeq | isa::kSrcX;  // jne -> jeq
+  l.insns = isa::encode(prog);
+  EXPECT_EQ(check(l).err, EKEYREJECTED) << "without re-signing, the signature catches it";
+  resign(l);
+  Report r = check(l);
+  EXPECT_EQ(r.err, EBADMSG);
+  EXPECT_EQ(r.kind, "match_block_shape");
+  EXPECT_EQ(r.verdict, Verdict::kUnexpected);
+}
+
+TEST(Verify, SignedHashOfOtherMetadataIsAMismatch) {
+  skel::SignedLoader l = signed_example(skel::MatchLayout::k618);
+  auto prog = isa::decode(l.insns);
+  skel::MatchBlockInfo info = skel::read_match_block(prog);
+  crypto::Digest other = crypto::sha256(Bytes{1, 2, 3});
+  auto block = skel::build_match_block(skel::MatchLayout::k618, other, info.start_pc, info.cleanup_pc);
+  std::copy(block.begin(), block.end(), prog.begin() + static_cast<long>(info.start_pc));
+  l.insns = isa::encode(prog);
+  resign(l);
+  Report r = check(l);
+  EXPECT_EQ(r.err, EINVAL);
+  EXPECT_EQ(r.kind, "metadata_mismatch");
+}
+
+TEST(Verify, ExclusiveHashMismatchIsEacces) {
+  skel::SignedLoader l = signed_example();
+  l.excl_hash[5] ^= 0x40;
+  Report r = check(l);
+  EXPECT_EQ(r.err, EACCES);
+  EXPECT_EQ(r.kind, "excl_mismatch");
+}
