@@ -108,5 +108,8 @@ struct SigCheck {
 // ENOPKG; no trusted certificate matches a signer (SKID or issuer+serial) ->
 // ENOKEY; signature does not verify -> EKEYREJECTED.
 SigCheck verify_kernel_rules(ByteView signature, ByteView content, const std::vector<Certificate>& trusted);
+// The full table, with the cases where the kernel source refines the summary
+// above (EINVAL for a content type other than id-data and Authenticode, for no
+// SignerInfo, and for unsupported versions): docs/crypto.md.
 
 }  // namespace bpfsig::crypto

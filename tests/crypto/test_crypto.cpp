@@ -868,6 +868,54 @@ TEST(KernelRules, SeveralSigners) {
   EXPECT_VERDICT(crypto::verify_kernel_rules(empty, content, both), EINVAL, "no_signers");
 }
 
+TEST(KernelRules, OuterTypeAndVersions) {
+  const Material& m = material(KeyAlgo::kP256);
+  Bytes content = loader_like_content();
+  // A ContentInfo of type id-data: pkcs7_check_content_type() says EINVAL.
+  BioPtr in = bio_over(content);
+  CmsPtr data(CMS_data_create(in.get(), CMS_BINARY));
+  ASSERT_TRUE(data);
+  Bytes plain = der_of(data.get());
+  EXPECT_VERDICT(crypto::verify_kernel_rules(plain, content, trust(m.cert.get())), EINVAL, "cms_type");
+  EXPECT_THROW(crypto::inspect_cms(plain), Error);
+
+  // The version INTEGERs, which OpenSSL ignores and no signature covers.
+  Bytes sig = crypto::sign_bpftool(content, m.cert.get(), m.key.get());
+  Span signed_data = der_children(sig, der_children(sig, der_at(sig, 0))[1])[0];
+  auto fields = der_children(sig, signed_data);
+  const size_t sd_version = fields[0].header;
+  const size_t si_version = der_children(sig, der_children(sig, fields.back())[0])[0].header;
+  ASSERT_EQ(sig[sd_version], 3);
+  ASSERT_EQ(sig[si_version], 3);
+  auto with = [&](size_t at, uint8_t value) {
+    Bytes changed = sig;
+    changed[at] = value;
+    return crypto::verify_kernel_rules(changed, content, trust(m.cert.get()));
+  };
+  EXPECT_VERDICT(with(sd_version, 2), EINVAL, "cms_version");
+  EXPECT_VERDICT(with(sd_version, 1), EBADMSG, "cms_version");  // a v3 SignerInfo in a v1 SignedData
+  EXPECT_VERDICT(with(si_version, 1), EBADMSG, "cms_version");
+  EXPECT_VERDICT(with(si_version, 4), EINVAL, "cms_version");
+}
+
+TEST(KernelRules, CarriedCrlIsBadMessage) {
+  const Material& m = material(KeyAlgo::kP256);
+  Bytes content = loader_like_content();
+  X509_CRL* crl = X509_CRL_new();
+  ASSERT_NE(crl, nullptr);
+  X509_CRL_set_version(crl, 1);
+  X509_CRL_set_issuer_name(crl, X509_get_subject_name(m.cert.get()));
+  ASN1_TIME* now = X509_gmtime_adj(nullptr, 0);
+  X509_CRL_set1_lastUpdate(crl, now);
+  ASN1_TIME_free(now);
+  ASSERT_GT(X509_CRL_sign(crl, m.key.get(), EVP_sha256()), 0);
+  CmsPtr cms = partial_cms();
+  ASSERT_EQ(CMS_add1_crl(cms.get(), crl), 1);
+  X509_CRL_free(crl);
+  ASSERT_NE(CMS_add1_signer(cms.get(), m.cert.get(), m.key.get(), EVP_sha256(), kBpftoolSigner), nullptr);
+  EXPECT_VERDICT(crypto::verify_kernel_rules(finish(cms.get(), content), content, trust(m.cert.get())), EBADMSG, "cms_parse");
+}
+
 TEST(KernelRules, ErrorQueueIsCleanAfterEveryFailure) {
   ERR_put_error(ERR_LIB_USER, 0, 1, __FILE__, __LINE__);  // stale state from somebody else
   crypto::SigCheck c = crypto::verify_kernel_rules(Bytes(10, 0x30), Bytes{}, {});
