@@ -17,6 +17,8 @@ using ByteView = std::span<const uint8_t>;
 
 // Lower-case hex of the bytes, no separators.
 std::string to_hex(ByteView bytes);
+// The value of one hex digit (either case), or -1.
+int hex_digit_value(char c);
 // Parses hex (upper or lower case, no separators); throws Error(EINVAL, "hex").
 Bytes from_hex(const std::string& hex);
 

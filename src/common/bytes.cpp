@@ -24,7 +24,7 @@ std::string to_hex(ByteView bytes) {
   return out;
 }
 
-static int hex_value(char c) {
+int hex_digit_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -35,7 +35,7 @@ Bytes from_hex(const std::string& hex) {
   if (hex.size() % 2 != 0) throw Error(EINVAL, "hex", "hex string has an odd length (" + std::to_string(hex.size()) + ")");
   Bytes out(hex.size() / 2);
   for (size_t i = 0; i < out.size(); ++i) {
-    int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+    int hi = hex_digit_value(hex[2 * i]), lo = hex_digit_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) throw Error(EINVAL, "hex", "not a hex digit at offset " + std::to_string(2 * i));
     out[i] = static_cast<uint8_t>(hi << 4 | lo);
   }

@@ -158,13 +158,6 @@ class HeaderScanner {
     return pos;
   }
 
-  static int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
-
   // Reads one literal body starting after its opening quote; returns the
   // position after the closing quote.
   size_t read_literal(size_t pos, Bytes& out, const std::string& name) const {
@@ -190,8 +183,8 @@ class HeaderScanner {
     if (c == 'x') {
       unsigned value = 0;
       size_t digits = 0;
-      for (++pos; pos < t_.size() && hex_digit(t_[pos]) >= 0; ++pos, ++digits) {
-        value = value * 16 + static_cast<unsigned>(hex_digit(t_[pos]));
+      for (++pos; pos < t_.size() && hex_digit_value(t_[pos]) >= 0; ++pos, ++digits) {
+        value = value * 16 + static_cast<unsigned>(hex_digit_value(t_[pos]));
         if (value > 0xff) throw error(start, name + ": hex escape out of range");
       }
       if (digits == 0) throw error(start, name + ": \\x without digits");

@@ -15,6 +15,7 @@
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
 #include "skel/matchblock.h"
+#include "support/signer.h"
 #include "support/support.h"
 
 using namespace bpfsig;
@@ -35,20 +36,7 @@ const sys::KernelFeatures& features() {
       GTEST_SKIP() << "skipped: kernel lacks exclusive maps or map hashes: " << features().reason; \
   } while (0)
 
-struct Keys {
-  test::TempDir dir;
-  crypto::PrivateKey key;
-  crypto::Certificate cert;
-  Keys() {
-    crypto::keygen({}, dir.file("k.pem"), dir.file("c.der"));
-    key = crypto::load_private_key(dir.file("k.pem"));
-    cert = crypto::load_certificate(dir.file("c.der"));
-  }
-};
-Keys& keys() {
-  static Keys k;
-  return k;
-}
+test::TestSigner& keys() { return test::default_signer(); }
 
 skel::SignedLoader signed_example(const std::string& name, skel::MatchLayout layout) {
   skel::SignOptions o;

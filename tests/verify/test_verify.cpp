@@ -13,6 +13,7 @@
 #include "bpfsig/skel.h"
 #include "bpfsig/verify.h"
 #include "skel/matchblock.h"
+#include "support/signer.h"
 #include "support/support.h"
 
 using namespace bpfsig;
@@ -20,31 +21,12 @@ using namespace bpfsig::verify;
 
 namespace {
 
-struct Keys {
-  test::TempDir dir;
-  crypto::PrivateKey key, other_key;
-  crypto::Certificate cert, other_cert;
-  Keys() {
-    crypto::keygen({}, dir.file("k.pem"), dir.file("c.der"));
-    crypto::KeygenOptions o;
-    o.algo = crypto::KeyAlgo::kP256;
-    o.subject = "CN=someone else";
-    crypto::keygen(o, dir.file("k2.pem"), dir.file("c2.der"));
-    key = crypto::load_private_key(dir.file("k.pem"));
-    cert = crypto::load_certificate(dir.file("c.der"));
-    other_key = crypto::load_private_key(dir.file("k2.pem"));
-    other_cert = crypto::load_certificate(dir.file("c2.der"));
-  }
-};
-Keys& keys() {
-  static Keys k;
-  return k;
-}
+test::TestSigner& keys() { return test::default_signer(); }
 
-std::vector<crypto::Certificate> trust(const X509* c) {
-  std::vector<crypto::Certificate> v;
-  v.push_back(crypto::parse_certificate(crypto::certificate_der(c), "cert"));
-  return v;
+// A second signer, on another curve, that nobody trusts.
+test::TestSigner& other_signer() {
+  static test::TestSigner s(crypto::KeygenOptions{crypto::KeyAlgo::kP256, "CN=someone else", 365});
+  return s;
 }
 
 skel::SignedLoader signed_example(skel::MatchLayout layout = skel::MatchLayout::kExcl) {
@@ -53,7 +35,7 @@ skel::SignedLoader signed_example(skel::MatchLayout layout = skel::MatchLayout::
   return skel::sign_object(test::examples_dir() + "/execcount.bpf.o", keys().cert.get(), keys().key.get(), o);
 }
 
-Report check(const skel::SignedLoader& l) { return verify_loader(l, trust(keys().cert.get())); }
+Report check(const skel::SignedLoader& l) { return verify_loader(l, keys().trust()); }
 
 std::vector<crypto::Certificate> bpftool_trust() {
   std::vector<crypto::Certificate> v;
@@ -182,7 +164,7 @@ TEST(Verify, SignatureBitFlipsAreRejectedWhereTheKernelRejectsThem) {
 }
 
 TEST(Verify, WrongCertificateIsUnknownKey) {
-  Report r = verify_loader(signed_example(), trust(keys().other_cert.get()));
+  Report r = verify_loader(signed_example(), other_signer().trust());
   EXPECT_EQ(r.err, ENOKEY);
   EXPECT_EQ(r.verdict, Verdict::kUnknownKey);
 }
