@@ -22,14 +22,19 @@ namespace bpfsig::vm {
 // The kernel's limits (MAX_BPF_STACK, MAX_CALL_FRAMES).
 inline constexpr size_t kStackSize = 512;
 inline constexpr size_t kMaxFrames = 8;
+// Region indices run() binds: frame i's stack is region i, then the ctx.
+inline constexpr size_t kCtxRegion = kMaxFrames;
 
 // ---- address space ------------------------------------------------------------
 
-// Region i lives at (kRegionTagBase + i) << 32: the upper 32 bits name the
-// region, the lower 32 bits are the offset. The tag base keeps NULL and small
-// integers out of every region, and a region never exceeds kMaxRegionSize, so
-// arithmetic that walks off one region lands at an offset no region has.
+// Region i lives at ((kRegionTagBase + i) << 32) | kRegionCenter: the upper
+// 32 bits name the region, and the region's bytes start in the middle of its
+// 4 GiB window. The tag base keeps NULL and small integers out of every
+// region; a region never exceeds kMaxRegionSize, so arithmetic that walks up
+// to 2 GiB below or above a region stays in its window and is reported as
+// out of bounds of that region, never lands in another one.
 inline constexpr uint64_t kRegionTagBase = 0x100;
+inline constexpr uint64_t kRegionCenter = uint64_t{1} << 31;
 inline constexpr uint64_t kMaxRegionSize = uint64_t{1} << 31;
 
 struct Region {
@@ -58,7 +63,7 @@ class AddressSpace {
   uint64_t add(std::string name, std::span<uint8_t> bytes, bool writable);
   uint64_t add_read_only(std::string name, std::span<const uint8_t> bytes);
 
-  static uint64_t base_of(size_t region_index) { return (kRegionTagBase + region_index) << 32; }
+  static uint64_t base_of(size_t region_index) { return ((kRegionTagBase + region_index) << 32) | kRegionCenter; }
 
   // The host bytes behind [addr, addr+len) when they lie in one region that
   // allows the access; otherwise nullptr and *fault says why.
@@ -66,13 +71,14 @@ class AddressSpace {
     uint64_t index = (addr >> 32) - kRegionTagBase;
     if (index >= regions_.size()) return *fault = AccessFault::kBadPointer, nullptr;
     const Region& r = regions_[index];
-    uint64_t offset = addr & 0xffffffffu;
+    uint64_t offset = (addr & 0xffffffffu) ^ kRegionCenter;  // below the base: >= 2^31, out of bounds
     if (len > r.size || offset > r.size - len) return *fault = AccessFault::kOutOfBounds, nullptr;
     if (write && !r.writable) return *fault = AccessFault::kReadOnly, nullptr;
     return r.data + offset;
   }
 
-  // "ctx+4100 (region of 4096 bytes)" or "no region" — for error messages.
+  // "0x... (ctx+4100, region of 4096 bytes)" or "0x... (no region)", for
+  // error messages; an address below a region shows a negative offset.
   std::string describe(uint64_t addr) const;
 
   // Used by run(): binds the stack frames and the ctx, and drops the regions

@@ -13,7 +13,6 @@ namespace {
 
 // Regions beyond this would put tags near kCodeTag and the top of the space.
 constexpr size_t kMaxRegions = size_t{1} << 24;
-constexpr size_t kCtxRegion = kMaxFrames;
 
 std::string hex(uint64_t v) {
   char buf[24];
@@ -52,7 +51,8 @@ std::string AddressSpace::describe(uint64_t addr) const {
   uint64_t index = (addr >> 32) - kRegionTagBase;
   if (index >= regions_.size()) return hex(addr) + " (no region)";
   const Region& r = regions_[index];
-  return hex(addr) + " (" + r.name + "+" + std::to_string(addr & 0xffffffffu) + ", region of " +
+  int64_t offset = static_cast<int64_t>(addr & 0xffffffffu) - static_cast<int64_t>(kRegionCenter);
+  return hex(addr) + " (" + r.name + (offset < 0 ? "" : "+") + std::to_string(offset) + ", region of " +
          std::to_string(r.size) + " bytes" + (r.writable ? "" : ", read-only") + ")";
 }
 
