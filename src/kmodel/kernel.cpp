@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: Apache-2.0
+// The syscall layer of the kernel model (kernel/bpf/syscall.c): fd tables,
+// object ids, the permission and freeze rules, GET_INFO with a map hash, and
+// mmap of map values. Type-specific element rules live in maps.cpp.
+#include <algorithm>
+#include <string>
+
+#include "bpfsig/skel.h"
+#include "kmodel/objects.h"
+
+namespace bpfsig::kmodel {
+
+[[noreturn]] void fail(int err, const char* cmd, const std::string& why) {
+  throw Error(err, "kmodel", std::string(cmd) + ": " + why);
+}
+
+namespace {
+
+constexpr int kFirstFd = 3;  // 0, 1 and 2 are the standard streams
+
+}  // namespace
+
+// ---- profiles -------------------------------------------------------------
+
+KernelProfile KernelProfile::linux_6_18() {
+  KernelProfile p;
+  p.name = "linux-6.18";
+  p.map_hash_requires_frozen = true;
+  return p;
+}
+
+KernelProfile KernelProfile::pre_2026_toctou() {
+  KernelProfile p;
+  p.name = "pre-2026-toctou";
+  p.map_hash_requires_frozen = false;
+  return p;
+}
+
+// ---- processes and fds ----------------------------------------------------
+
+std::vector<int> Process::open_fds() const {
+  std::vector<int> fds;
+  for (const auto& [fd, object] : fds_) fds.push_back(fd);
+  return fds;
+}
+
+// get_unused_fd_flags(): the lowest free number.
+int Process::install(std::shared_ptr<Object> object) {
+  int fd = kFirstFd;
+  while (fds_.count(fd)) ++fd;
+  fds_[fd] = std::move(object);
+  return fd;
+}
+
+struct Kernel::Mapping {
+  std::shared_ptr<Map> map;  // an mmap holds the map like an fd does
+  bool writable;
+};
+
+Kernel::Kernel(KernelProfile profile) : profile_(std::move(profile)) {}
+Kernel::~Kernel() = default;
+
+Process& Kernel::spawn(const std::string& comm) {
+  processes_.push_back(std::make_unique<Process>(next_pid_++, comm));
+  return *processes_.back();
+}
+
+std::shared_ptr<Object> Kernel::object_at(Process& proc, int fd, const char* cmd) const {
+  auto it = proc.fds_.find(fd);
+  if (it == proc.fds_.end()) fail(EBADF, cmd, "fd " + std::to_string(fd) + " is not open");
+  return it->second;
+}
+
+// __bpf_map_get() and friends: an open fd of another kind is EINVAL.
+template <typename T>
+std::shared_ptr<T> Kernel::typed_object_at(Process& proc, int fd, const char* cmd) const {
+  auto typed = std::dynamic_pointer_cast<T>(object_at(proc, fd, cmd));
+  if (!typed) fail(EINVAL, cmd, "fd " + std::to_string(fd) + " is not the right kind of BPF object");
+  return typed;
+}
+
+void Kernel::close(Process& proc, int fd) {
+  object_at(proc, fd, "close");
+  proc.fds_.erase(fd);
+}
+
+int Kernel::dup(Process& proc, int fd) { return proc.install(object_at(proc, fd, "dup")); }
+
+bool Kernel::map_alive(uint32_t id) const {
+  auto it = maps_by_id_.find(id);
+  return it != maps_by_id_.end() && !it->second.expired();
+}
+
+bool Kernel::btf_alive(uint32_t id) const {
+  auto it = btfs_by_id_.find(id);
+  return it != btfs_by_id_.end() && !it->second.expired();
+}
+
+// ---- maps -----------------------------------------------------------------
+
+namespace {
+
+// map_get_sys_perms(): a frozen map, or one created BPF_F_RDONLY, is
+// read-only from the syscall side.
+void require_syscall_write(const Map& map, const char* cmd) {
+  if (map.frozen) fail(EPERM, cmd, "the map is frozen");
+  if (map.attr().flags & kFRdonly) fail(EPERM, cmd, "the map is read-only for syscalls (BPF_F_RDONLY)");
+}
+
+void require_syscall_read(const Map& map, const char* cmd) {
+  if (map.attr().flags & kFWronly) fail(EPERM, cmd, "the map is write-only for syscalls (BPF_F_WRONLY)");
+}
+
+// The kernel copies key_size (value size) bytes from the user pointer: a
+// shorter buffer would fault.
+ByteView user_bytes(ByteView buf, size_t size, const char* cmd, const char* what) {
+  if (buf.size() < size) fail(EFAULT, cmd, std::string(what) + " buffer shorter than the map's " + what + " size");
+  return buf.first(size);
+}
+
+}  // namespace
+
+int Kernel::map_create(Process& proc, const MapCreateAttr& attr) {
+  auto map = create_map(next_map_id_, attr, profile_);
+  ++next_map_id_;  // ids are given only to maps that were created
+  maps_by_id_[map->id()] = map;
+  return proc.install(std::move(map));
+}
+
+void Kernel::map_update(Process& proc, int fd, ByteView key, ByteView value, uint64_t flags) {
+  constexpr const char* cmd = "BPF_MAP_UPDATE_ELEM";
+  auto map = typed_object_at<Map>(proc, fd, cmd);
+  require_syscall_write(*map, cmd);
+  if (flags & kFLock) fail(EINVAL, cmd, "BPF_F_LOCK on a map without a bpf_spin_lock");
+  ByteView k = user_bytes(key, map->attr().key_size, cmd, "key");
+  ByteView v = user_bytes(value, map->syscall_value_size(), cmd, "value");
+  map->update(k, v, flags, [&](int value_fd) { return object_at(proc, value_fd, cmd); });
+}
+
+Bytes Kernel::map_lookup(Process& proc, int fd, ByteView key, uint64_t flags) {
+  constexpr const char* cmd = "BPF_MAP_LOOKUP_ELEM";
+  if (flags & ~kFLock) fail(EINVAL, cmd, "unknown lookup flags");
+  auto map = typed_object_at<Map>(proc, fd, cmd);
+  require_syscall_read(*map, cmd);
+  if (flags & kFLock) fail(EINVAL, cmd, "BPF_F_LOCK on a map without a bpf_spin_lock");
+  return map->lookup(user_bytes(key, map->attr().key_size, cmd, "key"));
+}
+
+void Kernel::map_delete(Process& proc, int fd, ByteView key) {
+  constexpr const char* cmd = "BPF_MAP_DELETE_ELEM";
+  auto map = typed_object_at<Map>(proc, fd, cmd);
+  require_syscall_write(*map, cmd);
+  map->remove(user_bytes(key, map->attr().key_size, cmd, "key"));
+}
+
+// map_freeze(): the write-permission check comes first, so freezing twice
+// is EPERM (the map is no longer writable), not the later EBUSY.
+void Kernel::map_freeze(Process& proc, int fd) {
+  constexpr const char* cmd = "BPF_MAP_FREEZE";
+  auto map = typed_object_at<Map>(proc, fd, cmd);
+  require_syscall_write(*map, cmd);
+  if (map->writable_mappings) fail(EBUSY, cmd, "the map has a writable mmap");
+  map->frozen = true;
+}
+
+MapInfo Kernel::map_info(Process& proc, int fd) {
+  auto map = typed_object_at<Map>(proc, fd, "BPF_OBJ_GET_INFO_BY_FD");
+  const MapCreateAttr& a = map->attr();
+  return MapInfo{a.type, map->id(), a.key_size, a.value_size, a.max_entries, a.flags,
+                 a.name.substr(0, a.name.find('\0')), map->frozen, map->excl_prog_sha.has_value()};
+}
+
+// bpf_map_get_info_by_fd() with info.hash set.
+crypto::Digest Kernel::map_get_hash(Process& proc, int fd, uint32_t hash_size) {
+  constexpr const char* cmd = "BPF_OBJ_GET_INFO_BY_FD";
+  auto map = typed_object_at<Map>(proc, fd, cmd);
+  auto hash = map->content_hash();
+  if (!hash) fail(EINVAL, cmd, "only ARRAY maps have a hash");
+  if (hash_size != kSha256Size) fail(EINVAL, cmd, "hash_size must be 32");
+  if (profile_.map_hash_requires_frozen && !map->frozen) fail(EPERM, cmd, "the map must be frozen before its hash is taken");
+  map->sha = *hash;
+  return map->sha;
+}
+
+// The VFS checks (do_mmap: the fd must allow the access) and then
+// bpf_map_mmap() and the type's map_mmap.
+MmapHandle Kernel::map_mmap(Process& proc, int fd, bool writable) {
+  constexpr const char* cmd = "mmap";
+  auto map = typed_object_at<Map>(proc, fd, cmd);
+  uint32_t flags = map->attr().flags;
+  if (flags & kFWronly) fail(EACCES, cmd, "the map fd is not readable");
+  if (writable && (flags & kFRdonly)) fail(EACCES, cmd, "the map fd is not writable");
+  if (map->type() == kMapRingbuf) fail(ENOSYS, cmd, "mmap of a ring buffer is not modelled");
+  if (!map->mmapable_area()) fail(kENOTSUPP, cmd, "this map type cannot be mmap()ed");
+  if (writable && map->frozen) fail(EPERM, cmd, "a frozen map cannot be mapped writable");
+  if (writable && (flags & kFRdonlyProg)) fail(EACCES, cmd, "a BPF_F_RDONLY_PROG map cannot be mapped writable");
+  if (!(flags & kFMmapable)) fail(EINVAL, cmd, "the map was not created BPF_F_MMAPABLE");  // array_map_mmap
+  if (writable) ++map->writable_mappings;
+  mappings_[next_mmap_] = std::make_unique<Mapping>(Mapping{map, writable});
+  return next_mmap_++;
+}
+
+void Kernel::mmap_write(MmapHandle handle, size_t offset, ByteView bytes) {
+  auto it = mappings_.find(handle);
+  if (it == mappings_.end()) fail(EINVAL, "mmap write", "no such mapping");
+  if (!it->second->writable) fail(EFAULT, "mmap write", "the mapping is read-only");
+  Bytes& area = *it->second->map->mmapable_area();
+  if (offset > area.size() || bytes.size() > area.size() - offset) fail(EFAULT, "mmap write", "past the map's values");
+  std::copy(bytes.begin(), bytes.end(), area.begin() + static_cast<std::ptrdiff_t>(offset));
+}
+
+void Kernel::munmap(MmapHandle handle) {
+  auto it = mappings_.find(handle);
+  if (it == mappings_.end()) fail(EINVAL, "munmap", "no such mapping");
+  if (it->second->writable) --it->second->map->writable_mappings;
+  mappings_.erase(it);
+}
+
+std::array<uint8_t, kMapStructPrefix> Kernel::map_struct_prefix(Process& proc, int fd) {
+  auto map = typed_object_at<Map>(proc, fd, "map pointer");
+  std::array<uint8_t, kMapStructPrefix> prefix{};
+  std::copy(map->sha.begin(), map->sha.end(), prefix.begin());
+  store_le32(prefix.data() + kSha256Size, map->excl_prog_sha ? 1 : 0);
+  return prefix;
+}
+
+// ---- exclusive maps -------------------------------------------------------
+
+crypto::Digest Kernel::prog_digest(ByteView insns) { return skel::prog_digest(insns); }
+
+// check_map_prog_compatibility(): "program's hash doesn't match map's excl_prog_hash".
+int Kernel::check_exclusive(Process& proc, int map_fd, const crypto::Digest& digest) {
+  auto map = typed_object_at<Map>(proc, map_fd, "BPF_PROG_LOAD");
+  if (map->excl_prog_sha && *map->excl_prog_sha != digest) return -EACCES;
+  return 0;
+}
+
+// ---- BTF ------------------------------------------------------------------
+
+int Kernel::btf_load(Process& proc, ByteView blob) {
+  validate_btf(blob);
+  auto btf = std::make_shared<Btf>(next_btf_id_++, Bytes(blob.begin(), blob.end()));
+  btfs_by_id_[btf->id()] = btf;
+  return proc.install(std::move(btf));
+}
+
+BtfInfo Kernel::btf_info(Process& proc, int fd) {
+  auto btf = typed_object_at<Btf>(proc, fd, "BPF_OBJ_GET_INFO_BY_FD");
+  return BtfInfo{btf->id(), static_cast<uint32_t>(btf->blob().size())};
+}
+
+}  // namespace bpfsig::kmodel

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+// The kernel objects of the model. An fd (or an mmap, or later another
+// object) holds a shared_ptr: the object lives while anything holds it.
+#pragma once
+
+#include <cerrno>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "bpfsig/error.h"
+#include "bpfsig/kmodel.h"
+
+namespace bpfsig::kmodel {
+
+[[noreturn]] void fail(int err, const char* cmd, const std::string& why);
+
+class Object {
+ public:
+  explicit Object(uint32_t id) : id_(id) {}
+  virtual ~Object() = default;
+  uint32_t id() const { return id_; }
+
+ private:
+  uint32_t id_;
+};
+
+class Btf : public Object {
+ public:
+  Btf(uint32_t id, Bytes blob) : Object(id), blob_(std::move(blob)) {}
+  const Bytes& blob() const { return blob_; }
+
+ private:
+  Bytes blob_;
+};
+
+// Turns an fd of the calling process into its object (throws EBADF): what
+// fd-valued maps (PROG_ARRAY) need to take references.
+using FdResolver = std::function<std::shared_ptr<Object>(int fd)>;
+
+// struct bpf_map plus its ops table: the syscall layer (kernel.cpp) checks
+// permissions and freezing, the type's ops (maps.cpp) the key and value.
+class Map : public Object {
+ public:
+  Map(uint32_t id, const MapCreateAttr& attr) : Object(id), attr_(attr) {}
+
+  const MapCreateAttr& attr() const { return attr_; }
+  uint32_t type() const { return attr_.type; }
+
+  // The bytes the syscall side exchanges as one value (per-CPU: all CPUs).
+  virtual size_t syscall_value_size() const { return attr_.value_size; }
+  virtual Bytes lookup(ByteView key) = 0;
+  virtual void update(ByteView key, ByteView value, uint64_t flags, const FdResolver& resolve) = 0;
+  virtual void remove(ByteView key) = 0;
+  // array_map_get_hash; nullopt for types without map_get_hash.
+  virtual std::optional<crypto::Digest> content_hash() const { return std::nullopt; }
+  // The bytes an mmap() shows; null when the type has no map_mmap op.
+  virtual Bytes* mmapable_area() { return nullptr; }
+
+  bool frozen = false;
+  uint32_t writable_mappings = 0;  // bpf_map_write_active()
+  crypto::Digest sha{};            // written only by GET_INFO with a hash
+  std::optional<crypto::Digest> excl_prog_sha;
+
+ protected:
+  MapCreateAttr attr_;
+};
+
+// Validates attr as map_create() and the type's map_alloc_check/map_alloc do
+// (throws), then builds the map.
+std::shared_ptr<Map> create_map(uint32_t id, const MapCreateAttr& attr, const KernelProfile& profile);
+
+// BPF_BTF_LOAD's header and section checks (btf_parse_hdr, btf_check_sec_info,
+// the string-section checks); throws.
+void validate_btf(ByteView blob);
+
+}  // namespace bpfsig::kmodel
