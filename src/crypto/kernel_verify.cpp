@@ -11,6 +11,7 @@
 //   crypto/asymmetric_keys/pkcs7_trust.c    lookup of the signer in the keyring
 // OpenSSL parses the message and performs the signature arithmetic.
 #include <openssl/cms.h>
+#include <openssl/rsa.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
@@ -299,6 +300,7 @@ struct Signer {
   bool has_attrs = false;
   Bytes id;  // sinfo->sig->auth_ids[0]
   std::optional<Bytes> message_digest;
+  std::optional<Bytes> content_digest;  // the digest of the content, computed once in verify_one()
   std::optional<int64_t> signing_time;
   bool unsupported_crypto = false;
   X509* carried_cert = nullptr;  // the certificate in the message that names this signer
@@ -527,40 +529,33 @@ std::optional<Bytes> digest_of(const DigestAlgo& d, ByteView content) {
   return Bytes(out, out + len);
 }
 
-// A digest BIO fed with the content: what CMS_SignerInfo_verify_content()
-// takes the digest from. Built from the signer's own digest algorithm, as
-// the kernel does, not from the SignedData's digestAlgorithms list.
-ossl::Bio digesting_bio(const EVP_MD* md, ByteView content) {
-  ossl::Bio chain(BIO_new(BIO_f_md()));
-  if (!chain || BIO_set_md(chain.get(), md) != 1) return nullptr;
-  BIO* sink = BIO_new(BIO_s_null());
-  if (sink == nullptr) return nullptr;
-  BIO_push(chain.get(), sink);
-  size_t done = 0;
-  while (done < content.size()) {
-    int chunk = static_cast<int>(std::min<size_t>(content.size() - done, 1u << 30));
-    if (BIO_write(chain.get(), content.data() + done, chunk) != chunk) return nullptr;
-    done += static_cast<size_t>(chunk);
-  }
-  return chain;
+// Without signed attributes the signature covers the content's digest, which
+// verify_one() has computed already: check it against that digest, as the
+// kernel's public_key_verify_signature() does, instead of hashing the content
+// a second time.
+bool digest_signature_verifies(const Signer& s, EVP_PKEY* key, ByteView content) {
+  const ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(s.si);
+  std::optional<Bytes> digest = s.content_digest ? s.content_digest : digest_of(*s.digest, content);
+  ossl::Md md = fetch_digest(*s.digest);
+  ossl::PkeyCtx ctx(EVP_PKEY_CTX_new(key, nullptr));
+  if (!sig || !digest || !md || !ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return false;
+  if (s.kind == SigKind::kRsa && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return false;
+  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), md.get()) != 1) return false;
+  return EVP_PKEY_verify(ctx.get(), sig->data, static_cast<size_t>(sig->length), digest->data(), digest->size()) == 1;
 }
 
-// Checks signer s's signature with cert's public key. Without signed
-// attributes the signature covers the content's digest; with them, the
-// attributes (their messageDigest was compared before).
 bool signature_verifies(const Signer& s, X509* cert, ByteView content) {
   EVP_PKEY* key = X509_get0_pubkey(cert);
   if (!key_fits(key, s.kind) || !kernel_verifier_takes_hash(s.digest->kernel_name)) {
     ERR_clear_error();
     return false;
   }
-  CMS_SignerInfo_set1_signer_cert(s.si, cert);
   bool ok = false;
   if (s.has_attrs) {
+    CMS_SignerInfo_set1_signer_cert(s.si, cert);
     ok = CMS_SignerInfo_verify(s.si) == 1;
-  } else if (ossl::Md md = fetch_digest(*s.digest)) {
-    ossl::Bio chain = digesting_bio(md.get(), content);
-    ok = chain && CMS_SignerInfo_verify_content(s.si, chain.get()) == 1;
+  } else {
+    ok = digest_signature_verifies(s, key, content);
   }
   ERR_clear_error();
   return ok;
@@ -581,7 +576,7 @@ X509* carried_signer_cert(const Message& msg, const Signer& s) {
 // pkcs7_verify_one(). ENOPKG means "cannot check this signer": the caller
 // skips it, as the kernel does.
 Rejection verify_one(const Message& msg, Signer& s, ByteView content) {
-  std::optional<Bytes> digest;
+  std::optional<Bytes>& digest = s.content_digest;
   if (s.kind != SigKind::kEcrdsa) digest = digest_of(*s.digest, content);
   if (!digest) return reject(ENOPKG, "unsupported_algo", nth(s.index) + ": " + s.digest->kernel_name + " cannot be computed here");
   if (s.has_attrs) {
