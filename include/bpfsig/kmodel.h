@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The kernel model, object layer: an in-process, deterministic model of the
-// BPF syscall path of a chosen kernel profile (kernel/bpf/syscall.c,
-// arraymap.c, hashtab.c, ringbuf.c, btf.c of Linux 6.18). Processes, their fd
-// tables, global object ids, refcounted maps and BTF objects. Nothing here
+// The kernel model: an in-process, deterministic model of the BPF syscall
+// path of a chosen kernel profile (kernel/bpf/syscall.c, arraymap.c,
+// hashtab.c, ringbuf.c, btf.c of Linux 6.18). Processes, their fd tables,
+// global object ids, refcounted maps, BTF and program objects, keyrings, the
+// program LSM hooks, and SYSCALL programs run in bpfsig::vm. Nothing here
 // touches the running kernel; docs/kmodel.md lists what is modelled and where
 // the real kernel and the source disagreed.
 //
@@ -21,6 +22,11 @@
 
 #include "bpfsig/bytes.h"
 #include "bpfsig/crypto.h"
+#include "bpfsig/skel.h"
+
+namespace bpfsig::lsm {
+class LsmStack;
+}
 
 namespace bpfsig::kmodel {
 
@@ -50,6 +56,21 @@ inline constexpr uint64_t kFLock = 4;
 // operations leak to user space; it is not EOPNOTSUPP (95).
 inline constexpr int kENOTSUPP = 524;
 
+// enum bpf_prog_type: the ones the tests name; 1..kMaxProgType are all valid.
+inline constexpr uint32_t kProgTracepoint = 5;
+inline constexpr uint32_t kProgXdp = 6;
+inline constexpr uint32_t kProgSyscall = 31;
+inline constexpr uint32_t kMaxProgType = 32;  // BPF_PROG_TYPE_NETFILTER
+
+// prog_load flags
+inline constexpr uint32_t kFSleepable = 1u << 4;  // BPF_F_SLEEPABLE
+
+// keyring_id values naming the system keyrings (system_keyring_id_check);
+// anything else is the serial of a keyring made by keyring_create().
+inline constexpr int32_t kBuiltinKeyring = 0;
+inline constexpr int32_t kSecondaryKeyring = 1;  // falls back to the builtin one
+inline constexpr int32_t kPlatformKeyring = 2;
+
 inline constexpr uint32_t kSha256Size = 32;
 inline constexpr size_t kObjNameLen = 16;     // BPF_OBJ_NAME_LEN, NUL included
 inline constexpr size_t kMapStructPrefix = 36;  // struct bpf_map: u8 sha[32]; u32 excl
@@ -63,6 +84,11 @@ struct KernelProfile {
   bool map_hash_requires_frozen = true;
   uint32_t nr_cpus = 2;      // num_possible_cpus(): per-CPU values per lookup
   uint32_t page_size = 4096;
+  // What bpf_kallsyms_lookup_name finds (name -> address); others: -ENOENT.
+  std::map<std::string, uint64_t> kallsyms;
+  // What bpf_btf_find_by_name_kind finds in vmlinux BTF: (name, BTF_KIND_*)
+  // -> type id; others: -ENOENT. Module BTF is not modelled.
+  std::map<std::pair<std::string, uint32_t>, uint32_t> vmlinux_btf;
 
   static KernelProfile linux_6_18();
   static KernelProfile pre_2026_toctou();
@@ -91,7 +117,49 @@ struct BtfInfo {
   uint32_t size = 0;
 };
 
-class Object;  // a map or a BTF object: src/kmodel/objects.h
+// BPF_PROG_LOAD's attributes (the pointers already dereferenced).
+struct ProgLoadAttr {
+  uint32_t prog_type = kProgSyscall;
+  uint32_t expected_attach_type = 0;
+  Bytes insns;                  // insn_cnt * 8 bytes
+  std::string license;
+  uint32_t prog_flags = 0;
+  std::string name;             // prog_name, same rules as map names
+  std::vector<int32_t> fd_array;  // empty: attr.fd_array == NULL
+  uint32_t fd_array_cnt = 0;
+  Bytes signature;              // empty: attr.signature == 0
+  int32_t keyring_id = 0;
+};
+
+// What BPF_OBJ_GET_INFO_BY_FD reports for a program, plus what the model
+// knows about how it was loaded.
+struct ProgInfo {
+  uint32_t type = 0, id = 0, flags = 0, expected_attach_type = 0;
+  std::string name;
+  uint32_t insn_count = 0;          // as loaded (the model does not rewrite)
+  crypto::Digest digest{};          // prog->digest; the tag is its first 8 bytes
+  std::vector<uint32_t> map_ids;    // used_maps, in the order first referenced
+  bool gpl_compatible = false;
+  bool loaded_by_kernel = false;    // came through bpf_sys_bpf (kernel == true)
+};
+
+// Memory of the calling process that bpf_copy_from_user may read: a user
+// address -> the bytes mapped there. An address in no entry faults.
+struct UserMemory {
+  std::map<uint64_t, Bytes> regions;
+};
+
+struct ProgRunOptions {
+  const UserMemory* user_memory = nullptr;  // null: every user pointer faults
+  uint64_t budget = 10'000'000;             // instructions before the model gives up
+};
+
+struct ProgRunResult {
+  uint32_t retval = 0;
+  uint64_t instructions = 0;
+};
+
+class Object;  // a map, BTF or program object: src/kmodel/objects.h
 
 // One simulated process: its pid, comm and fd table. Created by Kernel::spawn;
 // fds are allocated lowest-free-first from 3 (0-2 are the std streams).
@@ -160,6 +228,28 @@ class Kernel {
   // fd, an mmap or another object)
   bool map_alive(uint32_t id) const;
   bool btf_alive(uint32_t id) const;
+  bool prog_alive(uint32_t id) const;
+
+  // ---- keyrings (the kernel's system keyrings and user keyrings of X.509
+  // certificates). keyring_id is kBuiltinKeyring, kSecondaryKeyring,
+  // kPlatformKeyring or a serial from keyring_create; an unknown one: EINVAL.
+  int32_t keyring_create(const std::string& description);
+  void keyring_add_cert(int32_t keyring_id, ByteView cert_der);
+
+  // ---- LSMs: security_bpf_prog_load and security_bpf_prog run through this
+  // stack; null (the default) is a kernel with no BPF LSM hooks.
+  void set_lsm_stack(std::shared_ptr<lsm::LsmStack> stack) { lsm_ = std::move(stack); }
+  lsm::LsmStack* lsm_stack() const { return lsm_.get(); }
+
+  // ---- programs
+  // BPF_PROG_LOAD. kernel == true is a load made by a program through
+  // bpf_sys_bpf (uattr.is_kernel): the same checks, reported as such to the
+  // LSMs. Returns the program fd in proc.
+  int prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel = false);
+  ProgInfo prog_info(Process& proc, int fd);
+  // BPF_PROG_RUN (test_run) of a SYSCALL program with ctx as ctx_in and
+  // ctx_out; the program runs in the VM, its bpf_sys_bpf calls act on proc.
+  ProgRunResult prog_run(Process& proc, int fd, Bytes& ctx, const ProgRunOptions& options = {});
 
  private:
   struct Mapping;
@@ -167,15 +257,50 @@ class Kernel {
   template <typename T>
   std::shared_ptr<T> typed_object_at(Process& proc, int fd, const char* cmd) const;
 
+  std::vector<crypto::Certificate> trusted_certs(int32_t keyring_id) const;
+
   KernelProfile profile_;
+  std::shared_ptr<lsm::LsmStack> lsm_;
   int next_pid_ = 1;
   uint32_t next_map_id_ = 1;
   uint32_t next_btf_id_ = 1;
+  uint32_t next_prog_id_ = 1;
+  int32_t next_key_serial_ = 100'000'000;  // user keyring serials (positive, like key_serial_t)
+  std::map<int32_t, std::vector<Bytes>> keyrings_;  // DER certificates by keyring id
+  std::map<uint32_t, std::weak_ptr<Object>> progs_by_id_;
   MmapHandle next_mmap_ = 1;
   std::vector<std::unique_ptr<Process>> processes_;
   std::map<uint32_t, std::weak_ptr<Object>> maps_by_id_;
   std::map<uint32_t, std::weak_ptr<Object>> btfs_by_id_;
   std::map<MmapHandle, std::unique_ptr<Mapping>> mappings_;
 };
+
+// ---- the light-skeleton load sequence (sys::load, in the model) -------------
+
+struct SkeletonOptions {
+  bool send_signature = true;  // false: load unsigned, as sys::load with --userspace-verify
+  int32_t keyring_id = kBuiltinKeyring;
+  // Map index -> user address stored in that map descriptor's initial_value
+  // (the loader copies value_size bytes from there with bpf_copy_from_user).
+  std::map<size_t, uint64_t> initial_values;
+  const UserMemory* user_memory = nullptr;  // what those addresses hold
+};
+
+struct SkeletonResult {
+  int32_t loader_retval = 0;
+  MapInfo loader_map;
+  ProgInfo loader_prog;
+  std::vector<MapInfo> maps;   // in loader order
+  std::vector<ProgInfo> progs;
+  std::vector<int> map_fds, prog_fds;  // open in proc
+};
+
+// MAP_CREATE("__loader.map", exclusive) -> UPDATE -> FREEZE -> GET_INFO(hash)
+// -> PROG_LOAD("__loader.prog", SYSCALL, sleepable, fd_array, signature,
+// keyring_id) -> PROG_RUN(ctx), as sys::load does against the real kernel.
+// The loader's map and program fds are closed at the end, as there. A
+// negative loader return value throws Error(-retval, "kmodel", ...).
+SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
+                             const SkeletonOptions& options = {});
 
 }  // namespace bpfsig::kmodel

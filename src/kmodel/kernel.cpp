@@ -78,6 +78,10 @@ std::shared_ptr<T> Kernel::typed_object_at(Process& proc, int fd, const char* cm
   if (!typed) fail(EINVAL, cmd, "fd " + std::to_string(fd) + " is not the right kind of BPF object");
   return typed;
 }
+// The program layer (prog_load.cpp, prog_run.cpp) looks objects up too.
+template std::shared_ptr<Map> Kernel::typed_object_at<Map>(Process&, int, const char*) const;
+template std::shared_ptr<Btf> Kernel::typed_object_at<Btf>(Process&, int, const char*) const;
+template std::shared_ptr<Prog> Kernel::typed_object_at<Prog>(Process&, int, const char*) const;
 
 void Kernel::close(Process& proc, int fd) {
   object_at(proc, fd, "close");
@@ -94,6 +98,11 @@ bool Kernel::map_alive(uint32_t id) const {
 bool Kernel::btf_alive(uint32_t id) const {
   auto it = btfs_by_id_.find(id);
   return it != btfs_by_id_.end() && !it->second.expired();
+}
+
+bool Kernel::prog_alive(uint32_t id) const {
+  auto it = progs_by_id_.find(id);
+  return it != progs_by_id_.end() && !it->second.expired();
 }
 
 // ---- maps -----------------------------------------------------------------
@@ -179,6 +188,7 @@ crypto::Digest Kernel::map_get_hash(Process& proc, int fd, uint32_t hash_size) {
   if (hash_size != kSha256Size) fail(EINVAL, cmd, "hash_size must be 32");
   if (profile_.map_hash_requires_frozen && !map->frozen) fail(EPERM, cmd, "the map must be frozen before its hash is taken");
   map->sha = *hash;
+  map->sha_computed = true;
   return map->sha;
 }
 
@@ -216,12 +226,15 @@ void Kernel::munmap(MmapHandle handle) {
   mappings_.erase(it);
 }
 
-std::array<uint8_t, kMapStructPrefix> Kernel::map_struct_prefix(Process& proc, int fd) {
-  auto map = typed_object_at<Map>(proc, fd, "map pointer");
+std::array<uint8_t, kMapStructPrefix> struct_prefix(const Map& map) {
   std::array<uint8_t, kMapStructPrefix> prefix{};
-  std::copy(map->sha.begin(), map->sha.end(), prefix.begin());
-  store_le32(prefix.data() + kSha256Size, map->excl_prog_sha ? 1 : 0);
+  std::copy(map.sha.begin(), map.sha.end(), prefix.begin());
+  store_le32(prefix.data() + kSha256Size, map.excl_prog_sha ? 1 : 0);
   return prefix;
+}
+
+std::array<uint8_t, kMapStructPrefix> Kernel::map_struct_prefix(Process& proc, int fd) {
+  return struct_prefix(*typed_object_at<Map>(proc, fd, "map pointer"));
 }
 
 // ---- exclusive maps -------------------------------------------------------

@@ -237,15 +237,6 @@ void check_type_attr(const MapCreateAttr& a, const KernelProfile& profile) {
   fail(EOPNOTSUPP, kCreate, "map type " + std::to_string(a.type) + " is not modelled");
 }
 
-// bpf_obj_name_cpy(): [A-Za-z0-9_.], NUL-terminated within BPF_OBJ_NAME_LEN.
-void check_name(const std::string& name) {
-  std::string visible = name.substr(0, name.find('\0'));
-  if (visible.size() >= kObjNameLen) fail(EINVAL, kCreate, "map name longer than 15 characters");
-  for (char c : visible)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.')
-      fail(EINVAL, kCreate, "map name \"" + visible + "\" has a character other than [A-Za-z0-9_.]");
-}
-
 void check_excl_hash(const MapCreateAttr& a) {
   if (!a.excl_prog_hash.empty() && a.excl_prog_hash.size() != kSha256Size)
     fail(EINVAL, kCreate, "excl_prog_hash_size must be 32");
@@ -268,7 +259,7 @@ std::shared_ptr<Map> create_map(uint32_t id, const MapCreateAttr& attr, const Ke
   // the exclusive-program hash.
   check_file_flags(attr);
   check_type_attr(attr, profile);
-  check_name(attr.name);
+  check_obj_name(attr.name, kCreate, "map");
   check_excl_hash(attr);
   auto map = build_map(id, attr, profile);
   if (!attr.excl_prog_hash.empty()) {
@@ -277,6 +268,15 @@ std::shared_ptr<Map> create_map(uint32_t id, const MapCreateAttr& attr, const Ke
     map->excl_prog_sha = digest;
   }
   return map;
+}
+
+// bpf_obj_name_cpy(): [A-Za-z0-9_.], NUL-terminated within BPF_OBJ_NAME_LEN.
+void check_obj_name(const std::string& name, const char* cmd, const char* what) {
+  std::string visible = name.substr(0, name.find('\0'));
+  if (visible.size() >= kObjNameLen) fail(EINVAL, cmd, std::string(what) + " name longer than 15 characters");
+  for (char c : visible)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.')
+      fail(EINVAL, cmd, std::string(what) + " name \"" + visible + "\" has a character other than [A-Za-z0-9_.]");
 }
 
 }  // namespace bpfsig::kmodel

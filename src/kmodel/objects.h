@@ -12,6 +12,8 @@
 
 #include "bpfsig/error.h"
 #include "bpfsig/kmodel.h"
+#include "bpfsig/lsm.h"
+#include "bpfsig/vm.h"
 
 namespace bpfsig::kmodel {
 
@@ -22,6 +24,10 @@ class Object {
   explicit Object(uint32_t id) : id_(id) {}
   virtual ~Object() = default;
   uint32_t id() const { return id_; }
+
+ protected:
+  // Programs get their id only once verified (bpf_prog_alloc_id).
+  void assign_id(uint32_t id) { id_ = id; }
 
  private:
   uint32_t id_;
@@ -62,15 +68,59 @@ class Map : public Object {
   bool frozen = false;
   uint32_t writable_mappings = 0;  // bpf_map_write_active()
   crypto::Digest sha{};            // written only by GET_INFO with a hash
+  bool sha_computed = false;       // GET_INFO with a hash ran at least once
   std::optional<crypto::Digest> excl_prog_sha;
 
  protected:
   MapCreateAttr attr_;
 };
 
+// struct bpf_prog: what the verifier resolved, the LSM state and, for
+// SYSCALL programs, the prepared VM program with the memory it addresses.
+class Prog : public Object {
+ public:
+  // A map as an ld_imm64 sees it: the map pointer shows the first 36 bytes
+  // of struct bpf_map, refreshed from the map before every run.
+  struct MapPointer {
+    std::shared_ptr<Map> map;
+    std::array<uint8_t, kMapStructPrefix> prefix{};
+  };
+
+  Prog(const ProgLoadAttr& attr, bool kernel) : Object(0), attr_(attr), kernel_(kernel) {}
+  ~Prog() override;
+  void publish_id(uint32_t id) {
+    assign_id(id);
+    view.id = id;
+  }
+
+  const ProgLoadAttr& attr() const { return attr_; }
+  bool loaded_by_kernel() const { return kernel_; }
+
+  bool gpl_compatible = false;
+  crypto::Digest digest{};
+  std::vector<std::shared_ptr<Map>> used_maps;  // first-reference order, no duplicates
+  // SYSCALL programs only: the memory the program may touch and the program.
+  std::unique_ptr<vm::AddressSpace> memory;
+  std::vector<std::unique_ptr<MapPointer>> map_pointers;  // stable addresses for memory
+  std::optional<vm::Program> program;
+  // prog->aux->security and the stack that allocated it (freed on destruction).
+  lsm::ProgView view;
+  std::shared_ptr<lsm::LsmStack> lsm;
+
+ private:
+  ProgLoadAttr attr_;
+  bool kernel_;
+};
+
+// The struct bpf_map prefix a program reads through a map pointer.
+std::array<uint8_t, kMapStructPrefix> struct_prefix(const Map& map);
+
 // Validates attr as map_create() and the type's map_alloc_check/map_alloc do
 // (throws), then builds the map.
 std::shared_ptr<Map> create_map(uint32_t id, const MapCreateAttr& attr, const KernelProfile& profile);
+
+// bpf_obj_name_cpy()'s rules for a map or program name (throws EINVAL).
+void check_obj_name(const std::string& name, const char* cmd, const char* what);
 
 // BPF_BTF_LOAD's header and section checks (btf_parse_hdr, btf_check_sec_info,
 // the string-section checks); throws.

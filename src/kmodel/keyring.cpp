@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// The keyrings BPF_PROG_LOAD verifies signatures against
+// (bpf_prog_verify_signature: bpf_lookup_system_key / bpf_lookup_user_key):
+// the builtin, secondary and platform system keyrings and user keyrings by
+// serial, each a list of X.509 certificates.
+#include <string>
+
+#include "kmodel/objects.h"
+
+namespace bpfsig::kmodel {
+namespace {
+
+bool is_system_keyring(int32_t keyring_id) {
+  return keyring_id == kBuiltinKeyring || keyring_id == kSecondaryKeyring || keyring_id == kPlatformKeyring;
+}
+
+}  // namespace
+
+int32_t Kernel::keyring_create(const std::string& description) {
+  if (description.empty()) fail(EINVAL, "add_key", "a keyring needs a description");
+  int32_t serial = next_key_serial_++;
+  keyrings_[serial];
+  return serial;
+}
+
+void Kernel::keyring_add_cert(int32_t keyring_id, ByteView cert_der) {
+  if (!is_system_keyring(keyring_id) && !keyrings_.count(keyring_id))
+    fail(ENOKEY, "add_key", "no keyring with serial " + std::to_string(keyring_id));
+  crypto::parse_certificate(cert_der, "keyring certificate");  // the asymmetric key parser refuses garbage
+  keyrings_[keyring_id].emplace_back(cert_der.begin(), cert_der.end());
+}
+
+// The certificates a signature may chain to. The secondary keyring is
+// searched together with the builtin one (VERIFY_USE_SECONDARY_KEYRING links
+// them); the system keyrings always exist, user keyrings only once created.
+std::vector<crypto::Certificate> Kernel::trusted_certs(int32_t keyring_id) const {
+  if (!is_system_keyring(keyring_id) && !keyrings_.count(keyring_id))
+    fail(EINVAL, "BPF_PROG_LOAD", "keyring_id " + std::to_string(keyring_id) + " names no keyring");
+  std::vector<int32_t> searched{keyring_id};
+  if (keyring_id == kSecondaryKeyring) searched.push_back(kBuiltinKeyring);
+  std::vector<crypto::Certificate> certs;
+  for (int32_t id : searched) {
+    auto it = keyrings_.find(id);
+    if (it == keyrings_.end()) continue;
+    for (const Bytes& der : it->second) certs.push_back(crypto::parse_certificate(der, "keyring certificate"));
+  }
+  return certs;
+}
+
+}  // namespace bpfsig::kmodel

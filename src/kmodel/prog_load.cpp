@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: Apache-2.0
+// BPF_PROG_LOAD (kernel/bpf/syscall.c bpf_prog_load, 6.18) in the order the
+// kernel runs it: attribute checks, the instructions and license copied in,
+// the signature checked against a keyring, the program type and name, the
+// LSM hook security_bpf_prog_load, then a structural stand-in for the
+// verifier (bpf_check), the id, security_bpf_prog and the fd.
+#include <algorithm>
+#include <set>
+#include <string>
+
+#include "bpfsig/isa.h"
+#include "kmodel/objects.h"
+
+namespace bpfsig::kmodel {
+namespace {
+
+constexpr const char* kCmd = "BPF_PROG_LOAD";
+// BPF_F_STRICT_ALIGNMENT .. BPF_F_TEST_REG_INVARIANTS; BPF_F_TOKEN_FD is separate.
+constexpr uint32_t kKnownProgFlags = 0xff;
+constexpr uint32_t kFTokenFd = 1u << 16;
+constexpr size_t kComplexityLimitInsns = 1'000'000;  // BPF_COMPLEXITY_LIMIT_INSNS (bpf_capable)
+constexpr size_t kMaxUsedMaps = 64;                  // MAX_USED_MAPS
+constexpr size_t kLicenseLen = 128;
+
+// Program types that may be sleepable: fentry/fexit/fmod_ret (TRACING), LSM,
+// uprobes (KPROBE), STRUCT_OPS and SYSCALL (can_be_sleepable).
+bool can_be_sleepable(uint32_t prog_type) {
+  return prog_type == 2 || prog_type == 26 || prog_type == 27 || prog_type == 29 || prog_type == kProgSyscall;
+}
+
+// Helpers whose proto is gpl_only, among those loaders and the examples call:
+// probe_read (4), trace_printk (6), probe_read_user (112), probe_read_kernel
+// (113), probe_read_user_str (114), probe_read_kernel_str (115).
+bool helper_is_gpl_only(int32_t id) { return id == 4 || id == 6 || (id >= 112 && id <= 115); }
+
+// include/linux/license.h
+bool license_is_gpl_compatible(const std::string& license) {
+  static const std::set<std::string> gpl = {"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL",
+                                            "Dual MIT/GPL", "Dual MPL/GPL"};
+  return gpl.count(license) != 0;
+}
+
+void check_attr(const ProgLoadAttr& attr) {
+  if (attr.prog_flags & kFTokenFd) fail(EOPNOTSUPP, kCmd, "BPF tokens are not modelled");
+  if (attr.prog_flags & ~kKnownProgFlags) fail(EINVAL, kCmd, "unknown prog_flags");
+  if (attr.insns.size() % sizeof(uint64_t) != 0) fail(EINVAL, kCmd, "instructions are not a multiple of 8 bytes");
+  size_t insn_cnt = attr.insns.size() / sizeof(uint64_t);
+  if (insn_cnt == 0 || insn_cnt > kComplexityLimitInsns) fail(E2BIG, kCmd, "insn_cnt is 0 or over the limit");
+}
+
+lsm::ProgLoadAttr lsm_attr(const ProgLoadAttr& attr) {
+  lsm::ProgLoadAttr out;
+  out.prog_type = attr.prog_type;
+  out.expected_attach_type = attr.expected_attach_type;
+  out.prog_flags = attr.prog_flags;
+  out.insn_cnt = static_cast<uint32_t>(attr.insns.size() / sizeof(uint64_t));
+  if (!attr.signature.empty()) out.signature = attr.signature;
+  out.keyring_id = attr.keyring_id;
+  out.fd_array = attr.fd_array;
+  out.fd_array_cnt = attr.fd_array_cnt;
+  return out;
+}
+
+lsm::MapView map_view(const Map& map) {
+  lsm::MapView view{map.id(), map.type(), map.attr().name.substr(0, map.attr().name.find('\0')),
+                    map.attr().value_size, map.attr().max_entries, map.frozen, std::nullopt};
+  if (map.sha_computed) view.hash = map.sha;
+  return view;
+}
+
+// What one ld_imm64 with a map source resolved to.
+struct MapRef {
+  std::shared_ptr<Map> map;
+  bool value = false;  // src 2/6: the address of value byte `offset`
+  uint32_t offset = 0;
+};
+
+using MapLookup = std::function<std::shared_ptr<Map>(int fd)>;
+
+// The fd an ld_imm64 names: src 1/2 carry the fd itself, src 5/6 an index
+// into attr.fd_array (the kernel reads fd_array[idx] from the caller's memory).
+int ld_imm64_fd(const isa::Insn& insn, const ProgLoadAttr& attr) {
+  if (insn.src == isa::kPseudoMapFd || insn.src == isa::kPseudoMapValue) return insn.imm;
+  if (attr.fd_array.empty()) fail(EPROTO, kCmd, "fd_idx without fd_array is invalid");
+  uint32_t idx = static_cast<uint32_t>(insn.imm);
+  if (attr.fd_array_cnt && idx >= attr.fd_array_cnt)
+    fail(EINVAL, kCmd, "fd_idx " + std::to_string(idx) + " is past fd_array_cnt");
+  if (idx >= attr.fd_array.size()) fail(EFAULT, kCmd, "fd_array[" + std::to_string(idx) + "] is not readable");
+  return attr.fd_array[idx];
+}
+
+// map->ops->map_direct_value_addr: only a one-entry ARRAY has one.
+void check_direct_value(const Map& map, uint32_t offset) {
+  if (map.type() != kMapArray) fail(EINVAL, kCmd, "no direct value access support for this map type");
+  if (map.attr().max_entries != 1) fail(kENOTSUPP, kCmd, "direct value access needs max_entries == 1");
+  if (offset >= map.attr().value_size) fail(EINVAL, kCmd, "invalid access to map value pointer");
+}
+
+// resolve_pseudo_ldimm64(): every ld_imm64 with a map source, by pc.
+std::map<size_t, MapRef> resolve_map_refs(const std::vector<isa::Insn>& insns, const ProgLoadAttr& attr,
+                                          const MapLookup& lookup) {
+  std::map<size_t, MapRef> refs;
+  for (size_t pc = 0; pc + 1 < insns.size(); ++pc) {
+    const isa::Insn& insn = insns[pc];
+    if (!isa::is_ld_imm64(insn)) continue;
+    uint8_t src = insn.src;
+    ++pc;  // the second slot
+    if (src == 0 || src == isa::kPseudoFunc) continue;
+    if (src == isa::kPseudoBtfId) fail(EOPNOTSUPP, kCmd, "ld_imm64 of a BTF id (ksym) is not modelled");
+    bool value = src == isa::kPseudoMapValue || src == isa::kPseudoMapIdxValue;
+    bool pointer = src == isa::kPseudoMapFd || src == isa::kPseudoMapIdx;
+    if (!value && !pointer) fail(EINVAL, kCmd, "unrecognized bpf_ld_imm64 insn");
+    uint32_t offset = static_cast<uint32_t>(insns[pc].imm);
+    if (pointer && offset != 0) fail(EINVAL, kCmd, "unrecognized bpf_ld_imm64 insn");
+    auto map = lookup(ld_imm64_fd(insn, attr));
+    if (value) check_direct_value(*map, offset);
+    refs[pc - 1] = MapRef{map, value, offset};
+  }
+  return refs;
+}
+
+// used_maps: each map once, in the order first referenced; fd_array_cnt > 0
+// adds the whole fd_array first (process_fd_array). BTF fds there are
+// accepted and, as the model keeps no used_btfs, not recorded.
+std::vector<std::shared_ptr<Map>> collect_used_maps(const ProgLoadAttr& attr, const std::map<size_t, MapRef>& refs,
+                                                    const std::function<std::shared_ptr<Object>(int)>& object_at) {
+  std::vector<std::shared_ptr<Map>> used;
+  auto add = [&](const std::shared_ptr<Map>& map) {
+    if (std::find(used.begin(), used.end(), map) == used.end()) used.push_back(map);
+  };
+  if (attr.fd_array_cnt > attr.fd_array.size()) fail(EFAULT, kCmd, "fd_array shorter than fd_array_cnt");
+  for (uint32_t i = 0; i < attr.fd_array_cnt; ++i) {
+    auto object = object_at(attr.fd_array[i]);
+    if (auto map = std::dynamic_pointer_cast<Map>(object)) add(map);
+    else if (!std::dynamic_pointer_cast<Btf>(object))
+      fail(EINVAL, kCmd, "fd " + std::to_string(attr.fd_array[i]) + " is not pointing to valid bpf_map or btf");
+  }
+  for (const auto& [pc, ref] : refs) add(ref.map);
+  if (used.size() > kMaxUsedMaps) fail(E2BIG, kCmd, "more than 64 maps used");
+  return used;
+}
+
+// check_map_prog_compatibility(), the part the model has: exclusive maps.
+void check_exclusive_maps(const std::vector<std::shared_ptr<Map>>& used, const crypto::Digest& digest) {
+  for (const auto& map : used)
+    if (map->excl_prog_sha && *map->excl_prog_sha != digest)
+      fail(EACCES, kCmd, "program's hash doesn't match map's excl_prog_hash");
+}
+
+void check_sleepable(const ProgLoadAttr& attr) {
+  bool sleepable = attr.prog_flags & kFSleepable;
+  if (sleepable && !can_be_sleepable(attr.prog_type))
+    fail(EINVAL, kCmd, "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be sleepable");
+  if (attr.prog_type == kProgSyscall && !sleepable)
+    fail(EINVAL, kCmd, "Syscall programs can only be sleepable");
+}
+
+void check_gpl_helpers(const std::vector<isa::Insn>& insns, bool gpl_compatible) {
+  if (gpl_compatible) return;
+  for (const isa::Insn& insn : insns)
+    if (insn.code == (isa::kClassJmp | isa::kJmpCall) && insn.src == 0 && helper_is_gpl_only(insn.imm))
+      fail(EINVAL, kCmd, "cannot call GPL-restricted function from non-GPL compatible program");
+}
+
+std::vector<isa::Insn> decode_and_validate(ByteView raw) {
+  try {
+    auto insns = isa::decode(raw, "program");
+    isa::validate(insns);
+    return insns;
+  } catch (const Error& e) {
+    fail(e.err(), kCmd, e.what());
+  }
+}
+
+// A SYSCALL program runs in the VM: map pointers become read-only views of
+// the struct bpf_map prefix, map values the map's own storage (writable
+// unless BPF_F_RDONLY_PROG; freezing only stops syscall-side writes).
+void prepare_for_vm(Prog& prog, const std::vector<isa::Insn>& insns, const std::map<size_t, MapRef>& refs) {
+  prog.memory = std::make_unique<vm::AddressSpace>();
+  std::map<const Map*, uint64_t> pointer_addr, value_addr;
+  for (const auto& [pc, ref] : refs) {
+    Map& map = *ref.map;
+    if (ref.value && !value_addr.count(&map)) {
+      bool writable = !(map.attr().flags & kFRdonlyProg);
+      value_addr[&map] = prog.memory->add("map_value:" + std::to_string(map.id()), *map.mmapable_area(), writable);
+    }
+    if (!ref.value && !pointer_addr.count(&map)) {
+      prog.map_pointers.push_back(std::make_unique<Prog::MapPointer>(Prog::MapPointer{ref.map, {}}));
+      pointer_addr[&map] =
+          prog.memory->add_read_only("map:" + std::to_string(map.id()), prog.map_pointers.back()->prefix);
+    }
+  }
+  prog.program = vm::prepare(insns, [&](const vm::PseudoLoad& load) -> uint64_t {
+    const MapRef& ref = refs.at(load.pc);
+    return ref.value ? value_addr.at(ref.map.get()) + ref.offset : pointer_addr.at(ref.map.get());
+  });
+}
+
+}  // namespace
+
+Prog::~Prog() {
+  if (lsm) lsm->security_bpf_prog_free(view);
+}
+
+int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
+  check_attr(attr);
+  std::string license = attr.license.substr(0, std::min(attr.license.find('\0'), kLicenseLen - 1));
+  if (!attr.signature.empty()) {
+    auto certs = trusted_certs(attr.keyring_id);  // EINVAL for an unknown keyring
+    crypto::SigCheck check = crypto::verify_kernel_rules(attr.signature, attr.insns, certs);
+    if (check.err) fail(check.err, kCmd, "signature: " + check.kind + ": " + check.detail);
+  }
+  if (attr.prog_type == 0 || attr.prog_type > kMaxProgType) fail(EINVAL, kCmd, "unknown program type");
+  check_obj_name(attr.name, kCmd, "program");
+
+  auto prog = std::make_shared<Prog>(attr, kernel);
+  prog->gpl_compatible = license_is_gpl_compatible(license);
+  prog->view.prog_type = attr.prog_type;
+  prog->view.name = attr.name.substr(0, attr.name.find('\0'));
+  prog->view.insns = attr.insns;
+  const lsm::ProgLoadAttr hook_attr = lsm_attr(attr);
+  if (lsm_) {
+    lsm::Caller caller = lsm_->current();
+    caller.pid = proc.pid();
+    caller.comm = proc.comm();
+    lsm_->set_current(caller);
+    if (int err = lsm_->security_bpf_prog_load(prog->view, hook_attr, nullptr, kernel))
+      fail(-err, kCmd, "refused by an LSM (security_bpf_prog_load)");
+    prog->lsm = lsm_;  // from here on, dropping the program frees its LSM blobs
+  }
+
+  // bpf_check(), structurally.
+  check_sleepable(attr);
+  auto insns = decode_and_validate(attr.insns);
+  prog->digest = prog_digest(attr.insns);
+  prog->view.digest = prog->digest;
+  auto refs = resolve_map_refs(insns, attr, [&](int fd) { return typed_object_at<Map>(proc, fd, kCmd); });
+  prog->used_maps = collect_used_maps(attr, refs, [&](int fd) { return object_at(proc, fd, kCmd); });
+  check_exclusive_maps(prog->used_maps, prog->digest);
+  check_gpl_helpers(insns, prog->gpl_compatible);
+  if (attr.prog_type == kProgSyscall) prepare_for_vm(*prog, insns, refs);
+
+  prog->publish_id(next_prog_id_++);
+  progs_by_id_[prog->id()] = prog;
+  for (const auto& map : prog->used_maps) prog->view.used_maps.push_back(map_view(*map));
+  if (lsm_)
+    if (int err = lsm_->security_bpf_prog(prog->view)) fail(-err, kCmd, "refused by an LSM (security_bpf_prog)");
+  return proc.install(std::move(prog));
+}
+
+ProgInfo Kernel::prog_info(Process& proc, int fd) {
+  auto prog = typed_object_at<Prog>(proc, fd, "BPF_OBJ_GET_INFO_BY_FD");
+  const ProgLoadAttr& a = prog->attr();
+  ProgInfo info{a.prog_type, prog->id(), a.prog_flags, a.expected_attach_type, prog->view.name,
+                static_cast<uint32_t>(a.insns.size() / sizeof(uint64_t)), prog->digest, {},
+                prog->gpl_compatible, prog->loaded_by_kernel()};
+  for (const auto& map : prog->used_maps) info.map_ids.push_back(map->id());
+  return info;
+}
+
+}  // namespace bpfsig::kmodel

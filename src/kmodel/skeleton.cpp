@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// load_skeleton(): the light-skeleton load sequence of skel_internal.h
+// (bpf_load_and_run), as sys::load runs it against the real kernel, run
+// through the model instead.
+#include <string>
+
+#include "kmodel/objects.h"
+#include "sys/uapi.h"
+
+namespace bpfsig::kmodel {
+namespace {
+
+namespace uapi = sys::uapi;
+
+// Closes the loader's own fds however the sequence ends, as the UniqueFds of
+// sys::load do.
+class LoaderFds {
+ public:
+  LoaderFds(Kernel& kernel, Process& proc) : kernel_(kernel), proc_(proc) {}
+  ~LoaderFds() {
+    for (int fd : fds_) {
+      try {
+        kernel_.close(proc_, fd);
+      } catch (const Error&) {  // the loader program may have closed it already
+      }
+    }
+  }
+  LoaderFds(const LoaderFds&) = delete;
+  LoaderFds& operator=(const LoaderFds&) = delete;
+  int keep(int fd) {
+    fds_.push_back(fd);
+    return fd;
+  }
+
+ private:
+  Kernel& kernel_;
+  Process& proc_;
+  std::vector<int> fds_;
+};
+
+// MAP_CREATE (exclusive to the loader) -> UPDATE -> FREEZE -> GET_INFO(hash).
+int create_metadata_map(Kernel& kernel, Process& proc, const skel::SignedLoader& loader) {
+  MapCreateAttr attr{kMapArray, 4, static_cast<uint32_t>(loader.data.size()), 1, 0, "__loader.map", loader.excl_hash};
+  if (attr.excl_prog_hash.empty()) {
+    crypto::Digest digest = crypto::sha256(loader.insns);  // a loader's prog->digest
+    attr.excl_prog_hash.assign(digest.begin(), digest.end());
+  }
+  int fd = kernel.map_create(proc, attr);
+  const uint8_t key[4] = {};
+  try {
+    kernel.map_update(proc, fd, key, loader.data);
+    kernel.map_freeze(proc, fd);
+    kernel.map_get_hash(proc, fd);
+  } catch (...) {
+    kernel.close(proc, fd);
+    throw;
+  }
+  return fd;
+}
+
+ProgLoadAttr loader_prog_attr(const skel::SignedLoader& loader, int map_fd, const SkeletonOptions& options) {
+  ProgLoadAttr attr;
+  attr.prog_type = kProgSyscall;
+  attr.insns = loader.insns;
+  attr.license = "Dual BSD/GPL";
+  attr.prog_flags = kFSleepable;
+  attr.name = "__loader.prog";
+  attr.fd_array = {map_fd};
+  if (options.send_signature) {
+    attr.signature = loader.signature;
+    attr.keyring_id = options.keyring_id;
+  }
+  return attr;
+}
+
+// struct bpf_loader_ctx (sz = the unrounded size) and the descriptors, with
+// the requested initial_value pointers.
+Bytes make_loader_ctx(const skel::SignedLoader& loader, const SkeletonOptions& options) {
+  uint32_t size = skel::loader_ctx_size(loader);
+  Bytes ctx((size + 7u) & ~7u, 0);
+  store_le32(ctx.data(), size);
+  for (const auto& [index, address] : options.initial_values) {
+    if (index >= loader.map_names.size()) fail(EINVAL, "load_skeleton", "initial value for a map the loader lacks");
+    store_le64(ctx.data() + uapi::kLoaderCtxHeaderSize + index * uapi::kMapDescSize + 8, address);
+  }
+  return ctx;
+}
+
+[[noreturn]] void loader_failed(int32_t retval) {
+  fail(-retval, "load_skeleton",
+       "loader returned " + std::to_string(retval) + " (" + errno_name(-retval) +
+           "): a metadata hash mismatch, or one of its own bpf() calls was refused");
+}
+
+// The fds the loader wrote into the map and program descriptors.
+void take_created_fds(Kernel& kernel, Process& proc, const skel::SignedLoader& loader, const Bytes& ctx,
+                      SkeletonResult& result) {
+  size_t offset = uapi::kLoaderCtxHeaderSize;
+  for (const auto& name : loader.map_names) {
+    int fd = static_cast<int32_t>(load_le32(ctx.data() + offset));
+    if (fd <= 0) fail(EINVAL, "load_skeleton", "the loader stored no fd for map " + name);
+    result.map_fds.push_back(fd);
+    result.maps.push_back(kernel.map_info(proc, fd));
+    offset += uapi::kMapDescSize;
+  }
+  for (const auto& name : loader.prog_names) {
+    int fd = static_cast<int32_t>(load_le32(ctx.data() + offset));
+    if (fd <= 0) fail(EINVAL, "load_skeleton", "the loader stored no fd for program " + name);
+    result.prog_fds.push_back(fd);
+    result.progs.push_back(kernel.prog_info(proc, fd));
+    offset += uapi::kProgDescSize;
+  }
+}
+
+}  // namespace
+
+SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
+                             const SkeletonOptions& options) {
+  if (loader.insns.empty() || loader.insns.size() % 8 != 0 || loader.data.empty())
+    fail(EINVAL, "load_skeleton", "the loader has no instructions or no metadata");
+  SkeletonResult result;
+  LoaderFds own(kernel, proc);
+  int map_fd = own.keep(create_metadata_map(kernel, proc, loader));
+  int prog_fd = own.keep(kernel.prog_load(proc, loader_prog_attr(loader, map_fd, options)));
+  result.loader_map = kernel.map_info(proc, map_fd);
+  result.loader_prog = kernel.prog_info(proc, prog_fd);
+
+  Bytes ctx = make_loader_ctx(loader, options);
+  ProgRunOptions run_options;
+  run_options.user_memory = options.user_memory;
+  result.loader_retval = static_cast<int32_t>(kernel.prog_run(proc, prog_fd, ctx, run_options).retval);
+  if (result.loader_retval < 0) loader_failed(result.loader_retval);
+  take_created_fds(kernel, proc, loader, ctx, result);
+  return result;
+}
+
+}  // namespace bpfsig::kmodel

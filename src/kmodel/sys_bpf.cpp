@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpf_sys_bpf: kern_sys_bpf()'s command filter, __sys_bpf()'s attr copy
+// (bpf_check_uarg_tail_zero, CHECK_ATTR) and the attr layouts of the
+// commands a gen_loader loader issues (6.18 union bpf_attr). Pointers in the
+// attr are VM addresses; one that does not lie in a readable region is the
+// kernel's -EFAULT.
+#include <algorithm>
+#include <optional>
+#include <string>
+
+#include "bpfsig/error.h"
+#include "bpfsig/isa.h"
+#include "kmodel/objects.h"
+#include "kmodel/sys_bpf.h"
+
+namespace bpfsig::kmodel {
+namespace {
+
+// enum bpf_cmd
+constexpr uint32_t kMapCreate = 0;
+constexpr uint32_t kMapUpdateElem = 2;
+constexpr uint32_t kMapDeleteElem = 3;
+constexpr uint32_t kProgLoad = 5;
+constexpr uint32_t kProgTestRun = 10;
+constexpr uint32_t kMapGetFdById = 14;
+constexpr uint32_t kRawTracepointOpen = 17;
+constexpr uint32_t kBtfLoad = 18;
+constexpr uint32_t kMapFreeze = 22;
+constexpr uint32_t kLinkCreate = 28;
+
+constexpr size_t kAttrSize = 168;  // sizeof(union bpf_attr) up to keyring_id
+constexpr size_t kMaxLicense = 127;
+
+// The kernel's copy of the attr, with typed field access.
+class Attr {
+ public:
+  explicit Attr(std::span<const uint8_t> user) : bytes_(kAttrSize, 0) {
+    std::copy_n(user.begin(), std::min(user.size(), kAttrSize), bytes_.begin());
+  }
+  uint32_t u32(size_t off) const { return load_le32(bytes_.data() + off); }
+  int32_t s32(size_t off) const { return static_cast<int32_t>(u32(off)); }
+  uint64_t u64(size_t off) const { return load_le64(bytes_.data() + off); }
+  // A char[16] object name: up to the first NUL, all 16 bytes when there is none.
+  std::string name(size_t off) const {
+    const char* p = reinterpret_cast<const char*>(bytes_.data() + off);
+    return std::string(p, std::find(p, p + kObjNameLen, '\0'));
+  }
+  // CHECK_ATTR: everything after the command's last field must be zero.
+  void check_unused_zero(size_t end, const char* cmd) const {
+    if (std::any_of(bytes_.begin() + static_cast<std::ptrdiff_t>(end), bytes_.end(), [](uint8_t b) { return b; }))
+      fail(EINVAL, cmd, "non-zero bytes after the command's last attr field");
+  }
+
+ private:
+  Bytes bytes_;
+};
+
+// [addr, addr + len) of VM memory, or nullopt (the kernel's copy fault).
+std::optional<Bytes> vm_bytes(vm::HelperContext& ctx, uint64_t addr, uint64_t len) {
+  if (len == 0) return Bytes{};
+  vm::AccessFault fault;
+  const uint8_t* p = ctx.memory().translate(addr, len, false, &fault);
+  if (!p) return std::nullopt;
+  return Bytes(p, p + len);
+}
+
+Bytes vm_bytes_or_efault(vm::HelperContext& ctx, uint64_t addr, uint64_t len, const char* cmd, const char* what) {
+  auto bytes = vm_bytes(ctx, addr, len);
+  if (!bytes) fail(EFAULT, cmd, std::string(what) + " pointer is not readable");
+  return *bytes;
+}
+
+// strncpy_from_bpfptr(license, attr->license, sizeof(license) - 1)
+std::string vm_string(vm::HelperContext& ctx, uint64_t addr, size_t max, const char* cmd) {
+  std::string out;
+  for (; out.size() < max; ++addr) {
+    auto byte = vm_bytes(ctx, addr, 1);
+    if (!byte) fail(EFAULT, cmd, "license pointer is not readable");
+    if ((*byte)[0] == 0) break;
+    out.push_back(static_cast<char>((*byte)[0]));
+  }
+  return out;
+}
+
+[[noreturn]] void not_modelled(const char* cmd, const std::string& what) {
+  fail(EOPNOTSUPP, cmd, what + " is not modelled");
+}
+
+// ---- BPF_MAP_CREATE ----------------------------------------------------------
+
+int map_create(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr& a) {
+  constexpr const char* cmd = "BPF_MAP_CREATE";
+  a.check_unused_zero(92, cmd);  // excl_prog_hash_size is the last field
+  if (a.u32(20) || a.u32(44) || a.u32(60) || a.u32(72) || a.u32(76))
+    not_modelled(cmd, "inner maps, offload, struct_ops values and tokens");
+  // Map BTF: the fd must be a BTF object; its types are not checked.
+  if (a.u32(52) || a.u32(56)) kernel.btf_info(proc, a.s32(48));
+  MapCreateAttr attr{a.u32(0), a.u32(4), a.u32(8), a.u32(12), a.u32(16), a.name(28), {}};
+  if (uint64_t hash = a.u64(80)) attr.excl_prog_hash = vm_bytes_or_efault(ctx, hash, a.u32(88), cmd, "excl_prog_hash");
+  else if (a.u32(88)) fail(EINVAL, cmd, "excl_prog_hash_size without excl_prog_hash");
+  return kernel.map_create(proc, attr);
+}
+
+// ---- element commands: key and value are copied after the permission
+// checks, so an unreadable pointer reaches the map layer as an empty buffer
+// and fails there with EFAULT, in the kernel's order.
+size_t value_bytes(const MapInfo& info, const KernelProfile& profile) {
+  if (info.type != kMapPercpuArray) return info.value_size;
+  return static_cast<size_t>((info.value_size + 7u) & ~7u) * profile.nr_cpus;
+}
+
+int map_update(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr& a) {
+  a.check_unused_zero(32, "BPF_MAP_UPDATE_ELEM");
+  int fd = a.s32(0);
+  MapInfo info = kernel.map_info(proc, fd);
+  Bytes key = vm_bytes(ctx, a.u64(8), info.key_size).value_or(Bytes{});
+  Bytes value = vm_bytes(ctx, a.u64(16), value_bytes(info, kernel.profile())).value_or(Bytes{});
+  kernel.map_update(proc, fd, key, value, a.u64(24));
+  return 0;
+}
+
+int map_delete(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr& a) {
+  a.check_unused_zero(16, "BPF_MAP_DELETE_ELEM");
+  int fd = a.s32(0);
+  MapInfo info = kernel.map_info(proc, fd);
+  kernel.map_delete(proc, fd, vm_bytes(ctx, a.u64(8), info.key_size).value_or(Bytes{}));
+  return 0;
+}
+
+int map_freeze(Kernel& kernel, Process& proc, const Attr& a) {
+  a.check_unused_zero(4, "BPF_MAP_FREEZE");
+  kernel.map_freeze(proc, a.s32(0));
+  return 0;
+}
+
+// ---- BPF_BTF_LOAD (the log is not produced)
+
+int btf_load(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr& a) {
+  constexpr const char* cmd = "BPF_BTF_LOAD";
+  a.check_unused_zero(40, cmd);
+  if (a.u32(36)) not_modelled(cmd, "BPF tokens");
+  return kernel.btf_load(proc, vm_bytes_or_efault(ctx, a.u64(0), a.u32(16), cmd, "btf"));
+}
+
+// ---- BPF_PROG_LOAD -------------------------------------------------------------
+
+// How many fd_array entries the verifier will read: fd_array_cnt, and every
+// index an ld_imm64 src 5/6 names.
+size_t fd_array_entries_needed(ByteView insns, uint32_t fd_array_cnt) {
+  size_t needed = fd_array_cnt;
+  for (size_t off = 0; off + 16 <= insns.size(); off += 8) {
+    uint8_t src = insns[off + 1] >> 4;
+    if (insns[off] != 0x18) continue;
+    if (src == isa::kPseudoMapIdx || src == isa::kPseudoMapIdxValue)
+      needed = std::max<size_t>(needed, static_cast<size_t>(load_le32(insns.data() + off + 4)) + 1);
+    off += 8;
+  }
+  return needed;
+}
+
+// The verifier reads fd_array[idx] when it needs it; entries that cannot be
+// read are left out, so the load fails with EFAULT only if one is used.
+std::vector<int32_t> read_fd_array(vm::HelperContext& ctx, uint64_t addr, size_t entries) {
+  std::vector<int32_t> fds;
+  if (addr == 0) return fds;
+  for (size_t i = 0; i < entries; ++i) {
+    auto entry = vm_bytes(ctx, addr + 4 * i, 4);
+    if (!entry) break;
+    fds.push_back(static_cast<int32_t>(load_le32(entry->data())));
+  }
+  return fds;
+}
+
+// func_info and line_info are checked for readability and need a BTF fd;
+// their records are not interpreted.
+void check_btf_info(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr& a, const char* cmd) {
+  uint64_t func_info_len = uint64_t{a.u32(76)} * a.u32(88);
+  uint64_t line_info_len = uint64_t{a.u32(92)} * a.u32(104);
+  if (!func_info_len && !line_info_len) return;
+  kernel.btf_info(proc, a.s32(72));
+  vm_bytes_or_efault(ctx, a.u64(80), func_info_len, cmd, "func_info");
+  vm_bytes_or_efault(ctx, a.u64(96), line_info_len, cmd, "line_info");
+}
+
+Bytes read_signature(vm::HelperContext& ctx, const Attr& a, const char* cmd) {
+  uint64_t addr = a.u64(152);
+  uint32_t size = a.u32(160);
+  if (!addr) return {};
+  // Too large is refused before the copy; the verification reports EINVAL.
+  if (size > crypto::kMaxKernelSignatureSize) return Bytes(size, 0);
+  return vm_bytes_or_efault(ctx, addr, size, cmd, "signature");
+}
+
+int prog_load(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr& a) {
+  constexpr const char* cmd = "BPF_PROG_LOAD";
+  a.check_unused_zero(kAttrSize, cmd);
+  if (a.u32(64)) not_modelled(cmd, "device offload");
+  if (a.u32(108) || a.u32(112)) not_modelled(cmd, "attach_btf_id / attach_prog_fd");
+  if (a.u32(116)) not_modelled(cmd, "CO-RE relocations in the kernel");
+  ProgLoadAttr attr;
+  attr.prog_type = a.u32(0);
+  attr.insns = vm_bytes_or_efault(ctx, a.u64(8), uint64_t{a.u32(4)} * 8, cmd, "insns");
+  attr.license = vm_string(ctx, a.u64(16), kMaxLicense, cmd);
+  attr.prog_flags = a.u32(44);
+  attr.name = a.name(48);
+  attr.expected_attach_type = a.u32(68);
+  attr.fd_array_cnt = a.u32(148);
+  attr.fd_array = read_fd_array(ctx, a.u64(120), fd_array_entries_needed(attr.insns, attr.fd_array_cnt));
+  attr.signature = read_signature(ctx, a, cmd);
+  attr.keyring_id = a.s32(164);
+  check_btf_info(kernel, proc, ctx, a, cmd);
+  return kernel.prog_load(proc, attr, /*kernel=*/true);
+}
+
+int dispatch(Kernel& kernel, Process& proc, vm::HelperContext& ctx, uint32_t cmd, const Attr& a) {
+  switch (cmd) {
+    case kMapCreate: return map_create(kernel, proc, ctx, a);
+    case kMapUpdateElem: return map_update(kernel, proc, ctx, a);
+    case kMapDeleteElem: return map_delete(kernel, proc, ctx, a);
+    case kMapFreeze: return map_freeze(kernel, proc, a);
+    case kBtfLoad: return btf_load(kernel, proc, ctx, a);
+    case kProgLoad: return prog_load(kernel, proc, ctx, a);
+    case kProgTestRun:
+    case kMapGetFdById:
+    case kRawTracepointOpen:
+    case kLinkCreate: not_modelled("bpf_sys_bpf", "command " + std::to_string(cmd));
+    default: fail(EINVAL, "bpf_sys_bpf", "command " + std::to_string(cmd) + " is not allowed from a program");
+  }
+}
+
+}  // namespace
+
+uint64_t sys_bpf(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const uint64_t args[5]) {
+  uint32_t cmd = static_cast<uint32_t>(args[0]);
+  uint32_t size = static_cast<uint32_t>(args[2]);
+  auto user = ctx.read(args[1], size);  // the verifier proved [attr, attr + size) readable
+  try {
+    if (size > kAttrSize && std::any_of(user.begin() + kAttrSize, user.end(), [](uint8_t b) { return b; }))
+      fail(E2BIG, "bpf_sys_bpf", "non-zero attr bytes beyond the kernel's union bpf_attr");
+    return static_cast<uint64_t>(static_cast<int64_t>(dispatch(kernel, proc, ctx, cmd, Attr(user))));
+  } catch (const Error& e) {
+    return static_cast<uint64_t>(-static_cast<int64_t>(e.err()));
+  }
+}
+
+}  // namespace bpfsig::kmodel
