@@ -59,6 +59,11 @@ struct ObjectInfo {
   uint32_t insn_count = 0;                                  // progs: xlated length / 8
   std::string tag_hex;                                      // progs
 };
+// Map and program type names as bpftool prints them ("hash", "tracepoint"),
+// "type N" for types it does not know.
+std::string map_type_name(uint32_t type);
+std::string prog_type_name(uint32_t type);
+
 ObjectInfo map_info(int map_fd);
 ObjectInfo prog_info(int prog_fd);
 void obj_pin(int fd, const std::string& path);

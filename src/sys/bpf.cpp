@@ -196,7 +196,7 @@ ObjectInfo map_info(int map_fd) {
   ObjectInfo info;
   info.id = raw.id;
   info.type = raw.type;
-  info.type_name = detail::map_type_name(raw.type);
+  info.type_name = map_type_name(raw.type);
   info.name = object_name(raw.name);
   info.key_size = raw.key_size;
   info.value_size = raw.value_size;
@@ -214,7 +214,7 @@ ObjectInfo prog_info(int prog_fd) {
   ObjectInfo info;
   info.id = raw.id;
   info.type = raw.type;
-  info.type_name = detail::prog_type_name(raw.type);
+  info.type_name = prog_type_name(raw.type);
   info.name = object_name(raw.name);
   info.insn_count = raw.xlated_prog_len / 8;
   info.tag_hex = to_hex(ByteView(raw.tag, sizeof raw.tag));

@@ -47,8 +47,5 @@ std::string bpf_command_name(int cmd);
 // The message of a failed bpf command, e.g. "BPF_PROG_LOAD: Permission denied".
 std::string bpf_error_message(int cmd, int err);
 
-// Type names as bpftool prints them.
-std::string map_type_name(uint32_t type);
-std::string prog_type_name(uint32_t type);
 
 }  // namespace bpfsig::sys::detail

@@ -5,7 +5,7 @@
 
 #include "sys/internal.h"
 
-namespace bpfsig::sys::detail {
+namespace bpfsig::sys {
 namespace {
 
 // Indexed by enum bpf_map_type (Linux 6.18).
@@ -42,4 +42,4 @@ std::string lookup(const std::array<std::string_view, N>& table, uint32_t type) 
 std::string map_type_name(uint32_t type) { return lookup(kMapTypes, type); }
 std::string prog_type_name(uint32_t type) { return lookup(kProgTypes, type); }
 
-}  // namespace bpfsig::sys::detail
+}  // namespace bpfsig::sys

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpfsig run: load and run a signed bundle or header in the kernel model,
+// through a chosen kernel profile and LSM stack, unprivileged.
+#include <cerrno>
+#include <iostream>
+#include <memory>
+
+#include "bpfsig/error.h"
+#include "bpfsig/kmodel.h"
+#include "bpfsig/lsm.h"
+#include "bpfsig/skel.h"
+#include "bpfsig/sys.h"
+#include "cli/cli.h"
+
+namespace bpfsig::cli {
+
+namespace {
+
+struct RunArgs {
+  std::string file, kernel = "6.18", lsm = "capability", keyring = "builtin";
+  std::vector<std::string> trusted;
+  bool no_signature = false;
+};
+
+// Audit timestamps start here and advance 1 ms per record, so runs repeat exactly.
+constexpr uint64_t kAuditEpoch = 1764368000;
+
+kmodel::KernelProfile profile_for(const std::string& name) {
+  if (name == "6.18") return kmodel::KernelProfile::linux_6_18();
+  if (name == "6.18-toctou") return kmodel::KernelProfile::pre_2026_toctou();
+  throw Error(EINVAL, "bad_argument",
+              "--kernel must be 6.18 or 6.18-toctou (the loadtime, hornet and hash-chain profiles are not modelled yet), "
+              "not '" + name + "'");
+}
+
+std::shared_ptr<lsm::LsmStack> make_stack(const std::string& lsm_list) {
+  // The caller is root with the capabilities a loader needs; the kernel model
+  // fills in the pid and comm of its simulated process.
+  auto stack = std::make_shared<lsm::LsmStack>(lsm_list, lsm::builtin_registry());
+  stack->set_current(lsm::Caller{0, "bpfsig", 0,
+                                 lsm::CapSet{lsm::Cap::kBpf, lsm::Cap::kPerfmon, lsm::Cap::kSysAdmin,
+                                             lsm::Cap::kNetAdmin}});
+  auto tick = std::make_shared<uint64_t>(0);
+  stack->set_clock([tick] {
+    uint64_t ms = (*tick)++;
+    return lsm::AuditTime{kAuditEpoch + ms / 1000, static_cast<uint32_t>(ms % 1000)};
+  });
+  return stack;
+}
+
+// Puts the -i certificates where --keyring says and returns the keyring_id
+// the loader is loaded with.
+int32_t prepare_keyring(kmodel::Kernel& kernel, const RunArgs& a) {
+  int32_t id;
+  if (a.keyring == "builtin") {
+    id = kmodel::kBuiltinKeyring;
+  } else if (a.keyring == "secondary") {
+    id = kmodel::kSecondaryKeyring;
+  } else if (a.keyring == "platform") {
+    id = kmodel::kPlatformKeyring;
+  } else if (a.keyring == "own") {
+    id = kernel.keyring_create("bpfsig");
+  } else {
+    throw Error(EINVAL, "bad_argument", "--keyring must be builtin, secondary, platform or own, not '" + a.keyring + "'");
+  }
+  // The secondary keyring falls back to the builtin one: keys given for it go there.
+  int32_t holder = id == kmodel::kSecondaryKeyring ? kmodel::kBuiltinKeyring : id;
+  for (const auto& cert : load_trusted(a.trusted)) kernel.keyring_add_cert(holder, crypto::certificate_der(cert.get()));
+  return id;
+}
+
+Json map_json(const kmodel::MapInfo& m) {
+  return Json{{"id", m.id}, {"type", sys::map_type_name(m.type)}, {"name", m.name}, {"key_size", m.key_size},
+              {"value_size", m.value_size}, {"max_entries", m.max_entries}};
+}
+
+Json prog_json(const kmodel::ProgInfo& p) {
+  return Json{{"id", p.id}, {"type", sys::prog_type_name(p.type)}, {"name", p.name}, {"insn_count", p.insn_count},
+              {"tag", to_hex(ByteView(p.digest.data(), 8))}};
+}
+
+struct Outcome {
+  bool loaded = false;
+  int err = 0;
+  std::string kind, message;
+  kmodel::SkeletonResult result;
+};
+
+Outcome run_in_model(kmodel::Kernel& kernel, const skel::SignedLoader& loader, const RunArgs& a) {
+  Outcome o;
+  kmodel::Process& proc = kernel.spawn("bpfsig");
+  kmodel::SkeletonOptions opts;
+  opts.send_signature = !a.no_signature;
+  opts.keyring_id = prepare_keyring(kernel, a);
+  try {
+    o.result = kmodel::load_skeleton(kernel, proc, loader, opts);
+    o.loaded = true;
+  } catch (const Error& e) {
+    o.err = e.err();
+    o.kind = e.kind();
+    o.message = e.what();
+  }
+  return o;
+}
+
+void print_human(const RunArgs& a, const Outcome& o, const lsm::AuditLog& audit) {
+  std::cout << "kernel " << a.kernel << ", lsm=" << a.lsm << ", keyring " << a.keyring << "\n"
+            << "hook trace:\n";
+  for (const auto& r : audit.records()) std::cout << "  " << r.to_audit_line() << "\n";
+  if (audit.records().empty()) std::cout << "  (no LSM hook decisions)\n";
+  if (o.loaded) {
+    std::cout << "created:\n";
+    for (const auto& p : o.result.progs)
+      std::cout << "  prog id " << p.id << "  " << sys::prog_type_name(p.type) << "  " << p.name << "  (" << p.insn_count << " insns)\n";
+    for (const auto& m : o.result.maps)
+      std::cout << "  map  id " << m.id << "  " << sys::map_type_name(m.type) << "  " << m.name << "  (key " << m.key_size
+                << ", value " << m.value_size << ", max_entries " << m.max_entries << ")\n";
+    std::cout << "decision: loaded (loader returned " << o.result.loader_retval << ")\n";
+  } else {
+    std::cout << "decision: refused: " << o.message << " [" << errno_name(o.err) << "]\n";
+  }
+}
+
+void run_run(const RunArgs& a, const Common& common) {
+  skel::SignedLoader loader = skel::read_signed_file(a.file);
+  kmodel::Kernel kernel(profile_for(a.kernel));
+  std::shared_ptr<lsm::LsmStack> stack = make_stack(a.lsm);
+  kernel.set_lsm_stack(stack);
+  Outcome o = run_in_model(kernel, loader, a);
+  if (common.json) {
+    Json audit = Json::array();
+    for (const auto& r : stack->audit_log().records()) audit.push_back(Json::parse(r.to_json_line()));
+    Json maps = Json::array(), progs = Json::array();
+    for (const auto& m : o.result.maps) maps.push_back(map_json(m));
+    for (const auto& p : o.result.progs) progs.push_back(prog_json(p));
+    print_json(Json{{"ok", o.loaded},        {"file", a.file},   {"kernel", a.kernel},
+                    {"lsm", a.lsm},          {"keyring", a.keyring},
+                    {"decision", o.loaded ? "loaded" : "refused"},
+                    {"errno", o.err},        {"errno_name", errno_name(o.err)},
+                    {"kind", o.kind},        {"message", o.message},
+                    {"loader_retval", o.result.loader_retval},
+                    {"audit", audit},        {"maps", maps},      {"programs", progs}});
+  } else {
+    print_human(a, o, stack->audit_log());
+  }
+  if (!o.loaded) {
+    std::cerr << "bpfsig run: " << a.file << ": refused: " << o.message << " [" << errno_name(o.err) << ", " << o.kind
+              << "]\n";
+    g_exit_code = 1;
+  }
+}
+
+}  // namespace
+
+void add_run(CLI::App& app, Common& common) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* sub = app.add_subcommand("run", "Load and run a signed loader in the kernel model (no privileges needed)");
+  sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default) or 6.18-toctou (before the Feb 2026 fix)");
+  sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only");
+  sub->add_option("-i,--cert", args->trusted, "Certificate to put in the keyring (repeatable)")->allow_extra_args(false);
+  sub->add_option("--keyring", args->keyring, "Keyring for the certificates: builtin (default), secondary, platform, own");
+  sub->add_flag("--no-signature", args->no_signature, "Load without sending the signature");
+  sub->add_option("file", args->file, "Bundle or signed light-skeleton header")->required();
+  sub->add_flag("-j,--json", common.json, "JSON output");
+  sub->callback([args, &common] { run_run(*args, common); });
+}
+
+}  // namespace bpfsig::cli

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpfsig run: signed loaders through the kernel model, unprivileged.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "bpfsig/skel.h"
+#include "support/support.h"
+
+using namespace bpfsig;
+using Json = nlohmann::json;
+
+namespace {
+
+test::CommandResult bpfsig_cmd(std::vector<std::string> args) {
+  args.insert(args.begin(), test::cli_path());
+  return test::run_command(args);
+}
+
+// A key, a certificate and the signed execcount example, made once.
+struct Signed {
+  test::TempDir dir;
+  std::string cert = dir.file("c.der"), bundle = dir.file("x.bpfsig");
+  Signed() {
+    EXPECT_EQ(bpfsig_cmd({"keygen", "--key", dir.file("k.pem"), "--cert", cert}).exit_code, 0);
+    EXPECT_EQ(bpfsig_cmd({"sign", "-k", dir.file("k.pem"), "-i", cert, "-o", bundle,
+                          test::examples_dir() + "/execcount.bpf.o"})
+                  .exit_code,
+              0);
+  }
+};
+Signed& signed_example() {
+  static Signed s;
+  return s;
+}
+
+Json run_json(std::vector<std::string> args, int expected_exit) {
+  args.insert(args.begin(), {"run", "-j"});
+  auto r = bpfsig_cmd(args);
+  EXPECT_EQ(r.exit_code, expected_exit) << r.err;
+  return Json::parse(r.out);
+}
+
+}  // namespace
+
+TEST(CliRun, SignedLoaderWithTrustedCertLoadsInTheModel) {
+  Json j = run_json({"-i", signed_example().cert, signed_example().bundle}, 0);
+  EXPECT_EQ(j["decision"], "loaded");
+  EXPECT_EQ(j["loader_retval"], 0);
+  ASSERT_EQ(j["programs"].size(), 1u);
+  EXPECT_EQ(j["programs"][0]["name"], "count_execve");
+  EXPECT_EQ(j["programs"][0]["type"], "tracepoint");
+  EXPECT_EQ(j["maps"].size(), 3u);
+  EXPECT_EQ(j["maps"][0]["type"], "hash");
+  // The loader and the program it loads both pass the capability LSM.
+  ASSERT_EQ(j["audit"].size(), 2u);
+  EXPECT_EQ(j["audit"][0]["lsm"], "capability");
+  EXPECT_EQ(j["audit"][1]["decision"], "allow");
+}
+
+TEST(CliRun, UntrustedSignerIsRefusedWithEnokey) {
+  Json j = run_json({signed_example().bundle}, 1);
+  EXPECT_EQ(j["decision"], "refused");
+  EXPECT_EQ(j["errno_name"], "ENOKEY");
+  EXPECT_EQ(j["audit"].size(), 0u) << "the signature is checked before any LSM hook";
+}
+
+TEST(CliRun, SignedOnlyRefusesWithoutAnIntegrityLsm) {
+  Json j = run_json({"--lsm", "capability,signed-only", "-i", signed_example().cert, signed_example().bundle}, 1);
+  EXPECT_EQ(j["errno_name"], "EPERM");
+  ASSERT_EQ(j["audit"].size(), 2u);
+  EXPECT_EQ(j["audit"][1]["lsm"], "signed-only");
+  EXPECT_EQ(j["audit"][1]["verdict"], "NONE");
+  EXPECT_EQ(j["audit"][1]["decision"], "deny");
+}
+
+TEST(CliRun, TamperedMetadataMakesTheModelledLoaderReturnEinval) {
+  skel::SignedLoader l = skel::read_signed_file(signed_example().bundle);
+  l.data[l.data.size() / 2] ^= 0x04;
+  test::TempDir d;
+  write_file_atomic(d.file("t.bpfsig"), skel::encode_bundle(l));
+  Json j = run_json({"-i", signed_example().cert, d.file("t.bpfsig")}, 1);
+  EXPECT_EQ(j["errno_name"], "EINVAL");
+  EXPECT_EQ(j["loader_retval"], 0) << "no skeleton result on failure";
+  EXPECT_NE(j["message"].get<std::string>().find("-22"), std::string::npos) << j["message"];
+}
+
+TEST(CliRun, Bpftool77HeaderLoadsInTheModelWithItsSignatureChecked) {
+  std::string dir = test::shared_testdata() + "/bpftool-7.7";
+  Json j = run_json({"-i", dir + "/cert.der", dir + "/prog.lskel.h"}, 0);
+  ASSERT_EQ(j["programs"].size(), 1u);
+  EXPECT_EQ(j["programs"][0]["name"], "handle_execve");
+}
+
+TEST(CliRun, UnknownKernelProfileIsABadArgument) {
+  auto r = bpfsig_cmd({"run", "--kernel", "hornet", signed_example().bundle});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad_argument"), std::string::npos) << r.err;
+}
