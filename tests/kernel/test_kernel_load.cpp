@@ -15,6 +15,7 @@
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
 #include "skel/matchblock.h"
+#include "support/kernel_features.h"
 #include "support/signer.h"
 #include "support/support.h"
 
@@ -23,18 +24,9 @@ using Json = nlohmann::json;
 
 namespace {
 
-const sys::KernelFeatures& features() {
-  static sys::KernelFeatures f = sys::probe_kernel();
-  return f;
-}
+const sys::KernelFeatures& features() { return test::kernel_features(); }
 
-#define REQUIRE_BPF()                                                                 \
-  do {                                                                                \
-    if (!test::is_root()) GTEST_SKIP() << "skipped: needs root";                      \
-    if (!features().bpf) GTEST_SKIP() << "skipped: bpf() unusable: " << features().reason; \
-    if (!features().excl_maps || !features().map_hash)                                \
-      GTEST_SKIP() << "skipped: kernel lacks exclusive maps or map hashes: " << features().reason; \
-  } while (0)
+#define REQUIRE_BPF() SKIP_UNLESS(test::missing_excl_maps())
 
 test::TestSigner& keys() { return test::default_signer(); }
 

@@ -24,6 +24,7 @@
 #include "bpfsig/kmodel.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
+#include "support/kernel_features.h"
 #include "support/support.h"
 #include "sys/internal.h"
 #include "sys/uapi.h"
@@ -647,34 +648,6 @@ uint32_t possible_cpus() {
   return cpus > 0 ? static_cast<uint32_t>(cpus) : 1;
 }
 
-const sys::KernelFeatures& features() {
-  static const sys::KernelFeatures f = sys::probe_kernel();
-  return f;
-}
-
-std::string missing_bpf() {
-  if (!test::is_root()) return "needs root for bpf()";
-  if (!features().bpf) return "bpf() does not work here: " + features().reason;
-  return "";
-}
-
-std::string missing_map_hash() {
-  if (auto why = missing_bpf(); !why.empty()) return why;
-  if (!features().map_hash) return "no BPF map hashes: " + features().reason;
-  return "";
-}
-
-std::string missing_excl_maps() {
-  if (auto why = missing_map_hash(); !why.empty()) return why;
-  if (!features().excl_maps) return "no exclusive maps: " + features().reason;
-  return "";
-}
-
-#define SKIP_UNLESS(check)                                          \
-  do {                                                              \
-    if (std::string why_ = (check); !why_.empty())                  \
-      GTEST_SKIP() << "skipped: " << why_;                          \
-  } while (0)
 
 // Runs script on the running kernel and on the model; the transcripts must
 // match line for line.
@@ -699,17 +672,17 @@ void create_script(Transcript& t, const std::vector<CreateCase>& cases) {
 }
 
 TEST(KmodelDifferential, MapCreate) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   expect_same_as_kernel([](Transcript& t) { create_script(t, create_cases()); });
 }
 
 TEST(KmodelDifferential, MapCreateExclusive) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   expect_same_as_kernel([](Transcript& t) { create_script(t, exclusive_create_cases()); });
 }
 
 TEST(KmodelDifferential, ArrayElements) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   expect_same_as_kernel([](Transcript& t) {
     int fd = t.create("create", array_attr(13, 3));
     Bytes v = pattern(13, 1);
@@ -727,7 +700,7 @@ TEST(KmodelDifferential, ArrayElements) {
 }
 
 TEST(KmodelDifferential, HashElementsUntilFull) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   for (uint32_t flags : {0u, kFNoPrealloc}) {
     expect_same_as_kernel([flags](Transcript& t) {
       int fd = t.create("create", MapCreateAttr{kMapHash, 4, 8, 2, flags, "h", {}});
@@ -752,7 +725,7 @@ TEST(KmodelDifferential, HashElementsUntilFull) {
 }
 
 TEST(KmodelDifferential, PercpuArrayElements) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   expect_same_as_kernel([](Transcript& t) {
     int fd = t.create("create", MapCreateAttr{kMapPercpuArray, 4, 5, 2, 0, "p", {}});
     Bytes value = pattern(8 * possible_cpus(), 9);
@@ -765,7 +738,7 @@ TEST(KmodelDifferential, PercpuArrayElements) {
 }
 
 TEST(KmodelDifferential, RingbufAndProgArrayElements) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   expect_same_as_kernel([](Transcript& t) {
     int rb = t.create("ringbuf", MapCreateAttr{kMapRingbuf, 0, 0, 4096, 0, "r", {}});
     t.step("ringbuf lookup", [&](Backend& b) { return ok(b.lookup(rb, {})); });
@@ -784,7 +757,7 @@ TEST(KmodelDifferential, RingbufAndProgArrayElements) {
 }
 
 TEST(KmodelDifferential, FreezeThenWrite) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   expect_same_as_kernel([](Transcript& t) {
     for (uint32_t type : {kMapArray, kMapHash, kMapRingbuf, kMapProgArray}) {
       std::string name = "type " + std::to_string(type);
@@ -810,7 +783,7 @@ TEST(KmodelDifferential, FreezeThenWrite) {
 }
 
 TEST(KmodelDifferential, ArrayHashes) {
-  SKIP_UNLESS(missing_map_hash());
+  SKIP_UNLESS(test::missing_map_hash());
   expect_same_as_kernel([](Transcript& t) {
     for (uint32_t value_size : {4u, 8u, 13u, 4096u}) {
       for (uint32_t max_entries : {1u, 3u}) {
@@ -837,7 +810,7 @@ TEST(KmodelDifferential, ArrayHashes) {
 }
 
 TEST(KmodelDifferential, MmapAndFreeze) {
-  SKIP_UNLESS(missing_map_hash());
+  SKIP_UNLESS(test::missing_map_hash());
   expect_same_as_kernel([](Transcript& t) {
     const size_t page = 4096;
     int fd = t.create("mmapable", array_attr(8, 2, kFMmapable));
@@ -862,7 +835,7 @@ TEST(KmodelDifferential, MmapAndFreeze) {
 }
 
 TEST(KmodelDifferential, BtfHeaders) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   expect_same_as_kernel([](Transcript& t) {
     for (const auto& c : btf_cases()) {
       Bytes blob = minimal_btf();

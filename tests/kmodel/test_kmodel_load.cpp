@@ -22,6 +22,7 @@
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
 #include "support/signer.h"
+#include "support/kernel_features.h"
 #include "support/support.h"
 
 using namespace bpfsig;
@@ -135,18 +136,6 @@ sys::ProgLoad sys_attr(const ProgLoadAttr& a, std::vector<int> fd_array = {}) {
   return req;
 }
 
-std::string real_kernel_skip_reason() {
-  if (!test::is_root()) return "needs root for bpf()";
-  sys::KernelFeatures features = sys::probe_kernel();
-  if (!features.bpf || !features.map_hash || !features.excl_maps) return features.reason;
-  return "";
-}
-
-#define SKIP_WITHOUT_REAL_KERNEL()                                          \
-  do {                                                                      \
-    std::string reason = real_kernel_skip_reason();                         \
-    if (!reason.empty()) GTEST_SKIP() << "skipped: " << reason;             \
-  } while (0)
 
 // ---- an LSM that records what the program hooks saw -----------------------------
 
@@ -471,7 +460,7 @@ TEST(KmodelProgRun, HelpersTheModelProvides) {
 // ---- (b), (c) differential: the running kernel and the model -------------------------
 
 TEST(KmodelDifferentialLoad, SameObjectsAsTheRealKernel) {
-  SKIP_WITHOUT_REAL_KERNEL();
+  SKIP_UNLESS(test::missing_excl_maps());
   for (const auto& name : kExamples) {
     SCOPED_TRACE(name);
     const skel::SignedLoader& loader = signed_example(name);
@@ -510,7 +499,7 @@ TEST(KmodelDifferentialLoad, SameObjectsAsTheRealKernel) {
 }
 
 TEST(KmodelDifferentialLoad, SharedNegativeCasesGiveTheSameErrnos) {
-  SKIP_WITHOUT_REAL_KERNEL();
+  SKIP_UNLESS(test::missing_excl_maps());
   sys::LoadOptions real_options;
   real_options.send_signature = false;
   SkeletonOptions model_options;
@@ -546,7 +535,7 @@ TEST(KmodelDifferentialLoad, SharedNegativeCasesGiveTheSameErrnos) {
 
 // The PROG_LOAD rules the model takes from the verifier, checked against it.
 TEST(KmodelDifferentialLoad, ProgLoadRulesMatchTheVerifier) {
-  SKIP_WITHOUT_REAL_KERNEL();
+  SKIP_UNLESS(test::missing_excl_maps());
   auto real = [](const ProgLoadAttr& a, std::vector<int> fd_array = {}) {
     return errno_of([&] { ::close(sys::prog_load(sys_attr(a, std::move(fd_array)))); });
   };

@@ -28,6 +28,7 @@
 #include "bpfsig/error.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
+#include "support/kernel_features.h"
 #include "support/support.h"
 #include "sys/uapi.h"
 
@@ -38,34 +39,6 @@ namespace {
 
 // ---- what the machine can do ------------------------------------------------
 
-const sys::KernelFeatures& features() {
-  static const sys::KernelFeatures f = sys::probe_kernel();
-  return f;
-}
-
-std::string missing_bpf() {
-  if (!test::is_root()) return "needs root for bpf()";
-  if (!features().bpf) return "bpf() does not work here: " + features().reason;
-  return "";
-}
-
-std::string missing_map_hash() {
-  if (auto why = missing_bpf(); !why.empty()) return why;
-  if (!features().map_hash) return "no BPF map hashes: " + features().reason;
-  return "";
-}
-
-std::string missing_excl_maps() {
-  if (auto why = missing_map_hash(); !why.empty()) return why;
-  if (!features().excl_maps) return "no exclusive maps: " + features().reason;
-  return "";
-}
-
-#define SKIP_UNLESS(check)                                          \
-  do {                                                              \
-    if (std::string why_ = (check); !why_.empty())                  \
-      GTEST_SKIP() << "skipped: " << why_;                          \
-  } while (0)
 
 // Runs fn, expects an Error and returns it (a default one when none was thrown).
 Error expect_error(const std::function<void()>& fn) {
@@ -325,7 +298,7 @@ struct BpffsMount {
 // ================================= maps =============================================
 
 TEST(SysMaps, CreateUpdateLookupFreezeRoundTrip) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   Fd map(sys::map_create(array_map(8)));
   const Bytes value = {1, 2, 3, 4, 5, 6, 7, 8};
   sys::map_update(map.fd, kKey0, value);
@@ -343,7 +316,7 @@ TEST(SysMaps, CreateUpdateLookupFreezeRoundTrip) {
 }
 
 TEST(SysMaps, InfoNamesTheMap) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   Fd map(sys::map_create(array_map(13, "bpfsig_info")));
   sys::ObjectInfo info = sys::map_info(map.fd);
   EXPECT_EQ(info.type, 2u);
@@ -356,7 +329,7 @@ TEST(SysMaps, InfoNamesTheMap) {
 }
 
 TEST(SysMaps, HashOfUnfrozenArrayIsRefused) {
-  SKIP_UNLESS(missing_map_hash());
+  SKIP_UNLESS(test::missing_map_hash());
   Fd map(sys::map_create(array_map(8)));
   sys::map_update(map.fd, kKey0, Bytes(8, 1));
   Error e = expect_error([&] { sys::map_get_hash(map.fd); });
@@ -366,7 +339,7 @@ TEST(SysMaps, HashOfUnfrozenArrayIsRefused) {
 }
 
 TEST(SysMaps, HashOfFrozenArrayIsSha256OfPaddedValue) {
-  SKIP_UNLESS(missing_map_hash());
+  SKIP_UNLESS(test::missing_map_hash());
   for (uint32_t size : {8u, 13u, 4096u}) {
     SCOPED_TRACE("value_size " + std::to_string(size));
     Bytes value(size);
@@ -379,7 +352,7 @@ TEST(SysMaps, HashOfFrozenArrayIsSha256OfPaddedValue) {
 }
 
 TEST(SysMaps, HashSizeOtherThan32IsEinval) {
-  SKIP_UNLESS(missing_map_hash());
+  SKIP_UNLESS(test::missing_map_hash());
   Fd map(sys::map_create(array_map(8)));
   sys::map_freeze(map.fd);
   uint8_t hash[32] = {};
@@ -396,7 +369,7 @@ TEST(SysMaps, HashSizeOtherThan32IsEinval) {
 }
 
 TEST(SysMaps, HashMapsHaveNoHash) {
-  SKIP_UNLESS(missing_map_hash());
+  SKIP_UNLESS(test::missing_map_hash());
   sys::MapCreate req;
   req.map_type = 1;  // BPF_MAP_TYPE_HASH
   req.name = "bpfsig_hash";
@@ -413,7 +386,7 @@ TEST(SysMaps, HashMapsHaveNoHash) {
 // ============================== programs ============================================
 
 TEST(SysProgs, TrivialSyscallProgramLoadsRunsAndDescribesItself) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   Bytes insns = encode({mov64_imm(0, 7), exit_insn()});
   Fd prog(sys::prog_load(syscall_prog("bpfsig_seven", insns)));
   Bytes ctx;
@@ -428,7 +401,7 @@ TEST(SysProgs, TrivialSyscallProgramLoadsRunsAndDescribesItself) {
 }
 
 TEST(SysProgs, VerifierLogGoesIntoTheError) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   sys::ProgLoad req = syscall_prog("bpfsig_bad", encode({exit_insn()}));  // r0 never set
   req.log_level = 1;
   Error e = expect_error([&] { sys::prog_load(req); });
@@ -440,7 +413,7 @@ TEST(SysProgs, VerifierLogGoesIntoTheError) {
 }
 
 TEST(SysProgs, ProgRunWritesTheCtxBack) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   // r2 = 0x1234; *(u64 *)(r1 + 8) = r2; r0 = 0; exit
   Bytes insns = encode({mov64_imm(2, 0x1234), stx_dw(1, 2, 8), mov64_imm(0, 0), exit_insn()});
   Fd prog(sys::prog_load(syscall_prog("bpfsig_ctx", insns)));
@@ -452,7 +425,7 @@ TEST(SysProgs, ProgRunWritesTheCtxBack) {
 // ============================ exclusive maps ========================================
 
 TEST(SysExclusiveMaps, HashMustBe32Bytes) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   sys::MapCreate req = array_map(8);
   req.excl_prog_hash = Bytes(31, 1);
   Error e = expect_error([&] { sys::map_create(req); });
@@ -461,7 +434,7 @@ TEST(SysExclusiveMaps, HashMustBe32Bytes) {
 }
 
 TEST(SysExclusiveMaps, OnlyTheProgramWithTheRightDigestMayUseTheMap) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   Bytes insns = prog_using_map_idx0();
   Bytes digest = sha256(insns);  // MAP_IDX immediates are part of the digest
 
@@ -483,7 +456,7 @@ TEST(SysExclusiveMaps, OnlyTheProgramWithTheRightDigestMayUseTheMap) {
 }
 
 TEST(SysExclusiveMaps, MapFdImmediatesAreZeroedInTheDigest) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   // With src=BPF_PSEUDO_MAP_FD the imm holds the fd, which the digest leaves
   // out: the hash is over the instructions with that imm zeroed.
   Bytes zeroed = encode({ld_imm64_lo(1, kPseudoMapFd, 0), ld_imm64_hi(), mov64_imm(0, 0), exit_insn()});
@@ -496,7 +469,7 @@ TEST(SysExclusiveMaps, MapFdImmediatesAreZeroedInTheDigest) {
 }
 
 TEST(SysExclusiveMaps, ProgramReadsMapShaThroughTheMapPointer) {
-  SKIP_UNLESS(missing_map_hash());
+  SKIP_UNLESS(test::missing_map_hash());
   // r6 = ctx; r1 = map (fd_array[0]); r2 = *(u64 *)(r1 + 0) (map->sha[0..7]);
   // *(u64 *)(r6 + 0) = r2; r0 = r2; exit
   Bytes insns = encode({mov64_reg(6, 1), ld_imm64_lo(1, kPseudoMapIdx, 0), ld_imm64_hi(), ldx_dw(2, 1, 0),
@@ -524,14 +497,14 @@ TEST(SysExclusiveMaps, ProgramReadsMapShaThroughTheMapPointer) {
 // ============================ signatures ============================================
 
 TEST(SysSignatures, SignedProgLoadMatchesTheProbe) {
-  SKIP_UNLESS(missing_bpf());
+  SKIP_UNLESS(test::missing_bpf());
   sys::ProgLoad req = syscall_prog("bpfsig_sig", encode({mov64_imm(0, 0), exit_insn()}));
   req.signature = Bytes(64, 0x42);
   for (int32_t keyring : {0, sys::kSessionKeyring}) {
     SCOPED_TRACE("keyring_id " + std::to_string(keyring));
     req.keyring_id = keyring;
     Error e = expect_error([&] { sys::prog_load(req); });
-    if (!features().signed_load) {
+    if (!test::kernel_features().signed_load) {
       // This machine (facts.md section 9): no in-kernel PKCS#7 verification.
       EXPECT_EQ(e.err(), EOPNOTSUPP) << e.what();
     } else {
@@ -540,17 +513,17 @@ TEST(SysSignatures, SignedProgLoadMatchesTheProbe) {
       std::cout << "signed PROG_LOAD of junk: " << errno_name(e.err()) << "\n";
     }
   }
-  if (!features().signed_load) {
-    EXPECT_NE(features().reason.find("EOPNOTSUPP"), std::string::npos) << features().reason;
-    std::cout << "probe: " << features().reason << "\n";
+  if (!test::kernel_features().signed_load) {
+    EXPECT_NE(test::kernel_features().reason.find("EOPNOTSUPP"), std::string::npos) << test::kernel_features().reason;
+    std::cout << "probe: " << test::kernel_features().reason << "\n";
   }
 }
 
 TEST(SysSignatures, ProbeFindsTheBasics) {
-  SKIP_UNLESS(missing_bpf());
-  EXPECT_TRUE(features().bpf);
-  EXPECT_TRUE(features().map_hash) << features().reason;
-  EXPECT_TRUE(features().excl_maps) << features().reason;
+  SKIP_UNLESS(test::missing_bpf());
+  EXPECT_TRUE(test::kernel_features().bpf);
+  EXPECT_TRUE(test::kernel_features().map_hash) << test::kernel_features().reason;
+  EXPECT_TRUE(test::kernel_features().excl_maps) << test::kernel_features().reason;
 }
 
 TEST(SysSignatures, ProbeWithoutRootSaysWhy) {
@@ -621,7 +594,7 @@ TEST(SysLoad, CtxHelperMatchesTheBpftoolStruct) {
 }
 
 TEST(SysLoad, LoadsTheBpftoolSkeletonWithoutSignature) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_testdata());
   skel::SignedLoader loader = bpftool_loader();
   sys::LoadOptions opts;
@@ -664,7 +637,7 @@ TEST(SysLoad, LoadsTheBpftoolSkeletonWithoutSignature) {
 }
 
 TEST(SysLoad, FlippedMetadataByteMakesTheLoaderReturnEinval) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_testdata());
   skel::SignedLoader loader = bpftool_loader();
   // The loader hashes the whole blob. Bytes 0..11 are left alone: they are the
@@ -681,7 +654,7 @@ TEST(SysLoad, FlippedMetadataByteMakesTheLoaderReturnEinval) {
 }
 
 TEST(SysLoad, TamperedFdSlotMakesTheFailingLoaderCloseThatFd) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_testdata());
   // The loader keeps the fds of the maps it creates at offsets 0, 4, 8 of its
   // metadata map and its cleanup block (which a hash mismatch jumps to)
@@ -705,7 +678,7 @@ TEST(SysLoad, TamperedFdSlotMakesTheFailingLoaderCloseThatFd) {
 }
 
 TEST(SysLoad, FlippedInstructionByteBreaksTheExclusiveMap) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_testdata());
   skel::SignedLoader loader = bpftool_loader();
   // Instruction 2 is `r1 += -136` (stack setup), far from the hash-match
@@ -723,9 +696,9 @@ TEST(SysLoad, FlippedInstructionByteBreaksTheExclusiveMap) {
 }
 
 TEST(SysLoad, SignatureOnThisKernelIsKernelNoSigAndTheOwnKeyringIsGone) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_testdata());
-  if (features().signed_load) GTEST_SKIP() << "skipped: this kernel verifies signatures (the EOPNOTSUPP branch is not reachable)";
+  if (test::kernel_features().signed_load) GTEST_SKIP() << "skipped: this kernel verifies signatures (the EOPNOTSUPP branch is not reachable)";
   skel::SignedLoader loader = bpftool_loader();
   loader.signature = c_string_literal(test::read_text(bpftool_header_path()), "opts_sig");
   ASSERT_EQ(loader.signature.size(), 375u);
@@ -742,7 +715,7 @@ TEST(SysLoad, SignatureOnThisKernelIsKernelNoSigAndTheOwnKeyringIsGone) {
 }
 
 TEST(SysLoad, AnySignatureBytesReachTheKernelCheck) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_testdata());
   skel::SignedLoader loader = bpftool_loader();
   loader.signature = Bytes(16, 0x5a);
@@ -751,7 +724,7 @@ TEST(SysLoad, AnySignatureBytesReachTheKernelCheck) {
   ScratchKeyring keyring("bpfsig-test-serial:" + std::to_string(::getpid()));
   opts.keyring_serial = keyring.serial;
   Error e = expect_error([&] { sys::load(loader, opts); });
-  if (features().signed_load) {
+  if (test::kernel_features().signed_load) {
     EXPECT_NE(e.err(), EOPNOTSUPP) << e.what();  // junk: EBADMSG from the PKCS#7 parser
   } else {
     EXPECT_EQ(e.err(), EOPNOTSUPP) << e.what();
@@ -770,7 +743,7 @@ TEST(SysLoad, OwnKeyringNeedsACertificate) {
 }
 
 TEST(SysLoad, SendingNoSignatureNeedsNoCertificate) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_testdata());
   skel::SignedLoader loader = bpftool_loader();  // no cert, no signature
   loader.excl_hash.clear();                      // load() computes SHA-256(insns) then
@@ -792,9 +765,9 @@ TEST(SysLoad, MissingSignatureIsAnErrorWhenSendingOne) {
 }
 
 TEST(SysLoad, SessionKeyringModeAddsTheCertLikeBpftool) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_testdata());
-  if (features().signed_load) GTEST_SKIP() << "skipped: this kernel verifies signatures; this test expects EOPNOTSUPP";
+  if (test::kernel_features().signed_load) GTEST_SKIP() << "skipped: this kernel verifies signatures; this test expects EOPNOTSUPP";
   skel::SignedLoader loader = bpftool_loader();
   loader.signature = Bytes(16, 0x5a);
   loader.signer_cert = read_file(bpftool_cert_path());
@@ -822,7 +795,7 @@ TEST(SysLoad, SessionKeyringModeAddsTheCertLikeBpftool) {
 }
 
 TEST(SysLoad, PinsIntoABpffs) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_testdata());
   test::TempDir dir;
   BpffsMount bpffs(dir.file("bpffs"));
@@ -841,7 +814,7 @@ TEST(SysLoad, PinsIntoABpffs) {
 }
 
 TEST(SysLoad, PinningOutsideABpffsSaysHowToMountOne) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_testdata());
   test::TempDir dir;  // tmpfs or disk, not a bpffs
   skel::SignedLoader loader = bpftool_loader();
@@ -908,7 +881,7 @@ TEST(SkelInternalHeader, CompilesCleanlyAsCAndCxx) {
 }
 
 TEST(SkelInternalHeader, BpftoolSkeletonLoadsThroughIt) {
-  SKIP_UNLESS(missing_excl_maps());
+  SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_testdata());
   test::TempDir dir;
   std::string header = test::read_text(bpftool_header_path());
@@ -937,7 +910,7 @@ TEST(SkelInternalHeader, BpftoolSkeletonLoadsThroughIt) {
   auto signed_run = test::run_command({dir.file("with_sig")});
   std::cout << "with the signature:    " << signed_run.out;
   ASSERT_EQ(signed_run.exit_code, 0) << signed_run.err;
-  if (features().signed_load) {
+  if (test::kernel_features().signed_load) {
     // keyring_id 0 is the builtin keyring, which does not hold CN=anchor.
     EXPECT_EQ(signed_run.out.rfind("load=0 ", 0), std::string::npos) << signed_run.out;
   } else {
