@@ -70,6 +70,10 @@ inline constexpr uint32_t kFSleepable = 1u << 4;  // BPF_F_SLEEPABLE
 inline constexpr int32_t kBuiltinKeyring = 0;
 inline constexpr int32_t kSecondaryKeyring = 1;  // falls back to the builtin one
 inline constexpr int32_t kPlatformKeyring = 2;
+// KEY_SPEC_BPF_KEYRING: the `.bpf` keyring of the 2026 loadtime scheme. Only
+// profiles with loadtime_signature have it (elsewhere: EINVAL / ENOKEY like
+// any unknown serial); while empty ("sealed empty") a load naming it: ENOKEY.
+inline constexpr int32_t kBpfKeyring = -9;
 
 inline constexpr uint32_t kSha256Size = 32;
 inline constexpr size_t kObjNameLen = 16;     // BPF_OBJ_NAME_LEN, NUL included
@@ -89,9 +93,18 @@ struct KernelProfile {
   // What bpf_btf_find_by_name_kind finds in vmlinux BTF: (name, BTF_KIND_*)
   // -> type id; others: -ENOENT. Module BTF is not modelled.
   std::map<std::pair<std::string, uint32_t>, uint32_t> vmlinux_btf;
+  // The 2026 loadtime scheme (bpf-next, Documentation/bpf/signing.rst): the
+  // signature is checked inside bpf_check() after fd_array is resolved, over
+  // insns || value of each fd_array map (which must be exclusive, frozen,
+  // plain ARRAY), the result is kept in prog->aux->sig (lsm::ProgView::sig),
+  // the LSM hook runs after it, and the `.bpf` keyring (-9) exists.
+  // load_skeleton then passes fd_array_cnt = 1.
+  bool loadtime_signature = false;
 
   static KernelProfile linux_6_18();
   static KernelProfile pre_2026_toctou();
+  static KernelProfile loadtime_2026();  // name "loadtime"
+
 };
 
 struct MapCreateAttr {
@@ -258,6 +271,7 @@ class Kernel {
   std::shared_ptr<T> typed_object_at(Process& proc, int fd, const char* cmd) const;
 
   std::vector<crypto::Certificate> trusted_certs(int32_t keyring_id) const;
+  int prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool kernel);  // profile.loadtime_signature
 
   KernelProfile profile_;
   std::shared_ptr<lsm::LsmStack> lsm_;

@@ -179,6 +179,20 @@ struct ProgSecurity {
   std::optional<IntegrityVerdict> reported;
 };
 
+// prog->aux->sig (the 2026 loadtime scheme, Documentation/bpf/signing.rst):
+// what BPF_PROG_LOAD's own signature check concluded. Kernels before it (6.18)
+// store nothing, so their programs always show the defaults.
+enum class SigVerdict : uint32_t { kUnsigned = 0, kVerified = 1 };  // enum bpf_sig_verdict
+// enum bpf_sig_keyring. kBpf (the `.bpf` keyring, KEY_SPEC_BPF_KEYRING) is in
+// the later signing.rst but its value is not in any source read so far: 5,
+// after kUser, is the model's choice.
+enum class SigKeyring : uint32_t { kNone = 0, kBuiltin = 1, kSecondary = 2, kPlatform = 3, kUser = 4, kBpf = 5 };
+struct ProgSig {
+  SigVerdict verdict = SigVerdict::kUnsigned;
+  SigKeyring keyring_type = SigKeyring::kNone;  // from keyring_id whenever signed
+  int32_t keyring_serial = 0;  // only for a verified user-keyring signature: its serial
+};
+
 struct ProgView {
   uint32_t id = 0;
   uint32_t prog_type = 0;
@@ -187,6 +201,7 @@ struct ProgView {
   Sha256 digest{};                // prog->digest
   std::vector<MapView> used_maps;  // filled by the verifier: empty before bpf_prog
   ProgSecurity security;
+  ProgSig sig;                    // prog->aux->sig; final at bpf_prog_load and bpf_prog
 };
 
 // ---- writing an LSM ---------------------------------------------------------------

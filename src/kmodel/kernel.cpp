@@ -29,6 +29,14 @@ KernelProfile KernelProfile::linux_6_18() {
   return p;
 }
 
+KernelProfile KernelProfile::loadtime_2026() {
+  KernelProfile p;
+  p.name = "loadtime";
+  p.map_hash_requires_frozen = true;
+  p.loadtime_signature = true;
+  return p;
+}
+
 KernelProfile KernelProfile::pre_2026_toctou() {
   KernelProfile p;
   p.name = "pre-2026-toctou";

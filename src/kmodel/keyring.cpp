@@ -24,7 +24,8 @@ int32_t Kernel::keyring_create(const std::string& description) {
 }
 
 void Kernel::keyring_add_cert(int32_t keyring_id, ByteView cert_der) {
-  if (!is_system_keyring(keyring_id) && !keyrings_.count(keyring_id))
+  bool bpf_keyring = keyring_id == kBpfKeyring && profile_.loadtime_signature;
+  if (!is_system_keyring(keyring_id) && !bpf_keyring && !keyrings_.count(keyring_id))
     fail(ENOKEY, "add_key", "no keyring with serial " + std::to_string(keyring_id));
   crypto::parse_certificate(cert_der, "keyring certificate");  // the asymmetric key parser refuses garbage
   keyrings_[keyring_id].emplace_back(cert_der.begin(), cert_der.end());
@@ -33,8 +34,15 @@ void Kernel::keyring_add_cert(int32_t keyring_id, ByteView cert_der) {
 // The certificates a signature may chain to. The secondary keyring is
 // searched together with the builtin one (VERIFY_USE_SECONDARY_KEYRING links
 // them); the system keyrings always exist, user keyrings only once created.
+// The `.bpf` keyring (loadtime profile) is provisioned with keyring_add_cert
+// (the model does not distinguish "restricted" from "unrestricted": a
+// non-empty one counts as provisioned); empty, it answers ENOKEY.
 std::vector<crypto::Certificate> Kernel::trusted_certs(int32_t keyring_id) const {
-  if (!is_system_keyring(keyring_id) && !keyrings_.count(keyring_id))
+  if (keyring_id == kBpfKeyring && profile_.loadtime_signature) {
+    auto it = keyrings_.find(kBpfKeyring);
+    if (it == keyrings_.end() || it->second.empty())
+      fail(ENOKEY, "BPF_PROG_LOAD", "the .bpf keyring is empty (sealed or not provisioned)");
+  } else if (!is_system_keyring(keyring_id) && !keyrings_.count(keyring_id))
     fail(EINVAL, "BPF_PROG_LOAD", "keyring_id " + std::to_string(keyring_id) + " names no keyring");
   std::vector<int32_t> searched{keyring_id};
   if (keyring_id == kSecondaryKeyring) searched.push_back(kBuiltinKeyring);

@@ -162,6 +162,69 @@ void check_gpl_helpers(const std::vector<isa::Insn>& insns, bool gpl_compatible)
       fail(EINVAL, kCmd, "cannot call GPL-restricted function from non-GPL compatible program");
 }
 
+// ---- the 2026 loadtime scheme ---------------------------------------------------
+
+// process_fd_array() as the loadtime scheme has it: every fd_array entry up
+// to fd_array_cnt is bound first. For a signed load a BTF is refused
+// (EACCES, __add_used_btf) and each map must be a plain ARRAY (EINVAL),
+// frozen (EPERM) and exclusive (EPERM), in that order (the selftests'
+// signed_*_fd_array_rejected cases pin these errnos); an exclusive map bound
+// to another digest is EACCES. Returns the maps in fd_array order.
+std::vector<std::shared_ptr<Map>> bind_fd_array(const ProgLoadAttr& attr, bool is_signed, const crypto::Digest& digest,
+                                                const std::function<std::shared_ptr<Object>(int)>& object_at) {
+  std::vector<std::shared_ptr<Map>> maps;
+  if (attr.fd_array_cnt > attr.fd_array.size()) fail(EFAULT, kCmd, "fd_array shorter than fd_array_cnt");
+  for (uint32_t i = 0; i < attr.fd_array_cnt; ++i) {
+    auto object = object_at(attr.fd_array[i]);
+    auto map = std::dynamic_pointer_cast<Map>(object);
+    if (!map) {
+      if (!std::dynamic_pointer_cast<Btf>(object))
+        fail(EINVAL, kCmd, "fd " + std::to_string(attr.fd_array[i]) + " is not pointing to valid bpf_map or btf");
+      if (is_signed) fail(EACCES, kCmd, "a signed program may not bind a BTF (fd_array[" + std::to_string(i) + "])");
+      continue;  // BTF: the model keeps no used_btfs
+    }
+    if (is_signed) {
+      std::string which = "map " + std::to_string(map->id()) + " (fd_array[" + std::to_string(i) + "])";
+      if (map->type() != kMapArray) fail(EINVAL, kCmd, which + " is not a plain array and cannot be signed");
+      if (!map->frozen) fail(EPERM, kCmd, which + " is not frozen");
+      if (!map->excl_prog_sha) fail(EPERM, kCmd, which + " is not exclusive and cannot be signed");
+    }
+    if (map->excl_prog_sha && *map->excl_prog_sha != digest)
+      fail(EACCES, kCmd, "program's hash doesn't match map's excl_prog_hash");
+    if (std::find(maps.begin(), maps.end(), map) == maps.end()) maps.push_back(map);
+  }
+  return maps;
+}
+
+// insns || value of map 0 || value of map 1 ...: each map's value through
+// map_direct_value_addr (one-entry ARRAY only, else ENOTSUPP), value_size bytes.
+Bytes signed_content(const ProgLoadAttr& attr, const std::vector<std::shared_ptr<Map>>& folded) {
+  Bytes content = attr.insns;
+  for (const auto& map : folded) {
+    if (map->attr().max_entries != 1) fail(kENOTSUPP, kCmd, "a folded map needs max_entries == 1");
+    const Bytes* area = map->mmapable_area();
+    if (!area || area->size() < map->attr().value_size) fail(EINVAL, kCmd, "map has no direct value address");
+    content.insert(content.end(), area->begin(), area->begin() + map->attr().value_size);
+  }
+  return content;
+}
+
+// prog->aux->sig's keyring fields, classified from keyring_id alone.
+lsm::ProgSig verified_sig(int32_t keyring_id) {
+  lsm::ProgSig sig;
+  sig.verdict = lsm::SigVerdict::kVerified;
+  switch (keyring_id) {
+    case kBuiltinKeyring: sig.keyring_type = lsm::SigKeyring::kBuiltin; break;
+    case kSecondaryKeyring: sig.keyring_type = lsm::SigKeyring::kSecondary; break;
+    case kPlatformKeyring: sig.keyring_type = lsm::SigKeyring::kPlatform; break;
+    case kBpfKeyring: sig.keyring_type = lsm::SigKeyring::kBpf; break;
+    default:
+      sig.keyring_type = lsm::SigKeyring::kUser;
+      sig.keyring_serial = keyring_id;  // the model's user keyrings are named by their serial
+  }
+  return sig;
+}
+
 std::vector<isa::Insn> decode_and_validate(ByteView raw) {
   try {
     auto insns = isa::decode(raw, "program");
@@ -203,6 +266,7 @@ Prog::~Prog() {
 }
 
 int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
+  if (profile_.loadtime_signature) return prog_load_loadtime(proc, attr, kernel);
   check_attr(attr);
   std::string license = attr.license.substr(0, std::min(attr.license.find('\0'), kLicenseLen - 1));
   if (!attr.signature.empty()) {
@@ -236,6 +300,74 @@ int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
   prog->view.digest = prog->digest;
   auto refs = resolve_map_refs(insns, attr, [&](int fd) { return typed_object_at<Map>(proc, fd, kCmd); });
   prog->used_maps = collect_used_maps(attr, refs, [&](int fd) { return object_at(proc, fd, kCmd); });
+  check_exclusive_maps(prog->used_maps, prog->digest);
+  check_gpl_helpers(insns, prog->gpl_compatible);
+  if (attr.prog_type == kProgSyscall) prepare_for_vm(*prog, insns, refs);
+
+  prog->publish_id(next_prog_id_++);
+  progs_by_id_[prog->id()] = prog;
+  for (const auto& map : prog->used_maps) prog->view.used_maps.push_back(map_view(*map));
+  if (lsm_)
+    if (int err = lsm_->security_bpf_prog(prog->view)) fail(-err, kCmd, "refused by an LSM (security_bpf_prog)");
+  return proc.install(std::move(prog));
+}
+
+// The loadtime profile's order (bpf-next 2026): the attr checks and the
+// signature size up front; then, inside bpf_check(), the digest, fd_array
+// bound (with the signed-map rules), the keyring looked up and the signature
+// verified over insns || folded map values, prog->aux->sig recorded, the
+// security_bpf_prog_load hook, and the rest of the verifier, where a signed
+// program binding any map it did not fold is refused (EACCES).
+int Kernel::prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool kernel) {
+  check_attr(attr);
+  const bool is_signed = !attr.signature.empty();
+  if (is_signed && attr.signature.size() > crypto::kMaxKernelSignatureSize)
+    fail(EINVAL, kCmd, "signature_size over KMALLOC_MAX_CACHE_SIZE");
+  std::string license = attr.license.substr(0, std::min(attr.license.find('\0'), kLicenseLen - 1));
+  if (attr.prog_type == 0 || attr.prog_type > kMaxProgType) fail(EINVAL, kCmd, "unknown program type");
+  check_obj_name(attr.name, kCmd, "program");
+
+  auto prog = std::make_shared<Prog>(attr, kernel);
+  prog->gpl_compatible = license_is_gpl_compatible(license);
+  prog->view.prog_type = attr.prog_type;
+  prog->view.name = attr.name.substr(0, attr.name.find('\0'));
+  prog->view.insns = attr.insns;
+
+  // bpf_check(): the digest up front (over the signed, unmodified insns).
+  prog->digest = prog_digest(attr.insns);
+  prog->view.digest = prog->digest;
+  auto folded = bind_fd_array(attr, is_signed, prog->digest, [&](int fd) { return object_at(proc, fd, kCmd); });
+  if (is_signed) {
+    auto certs = trusted_certs(attr.keyring_id);  // EINVAL unknown, ENOKEY empty .bpf keyring
+    crypto::SigCheck check = crypto::verify_kernel_rules(attr.signature, signed_content(attr, folded), certs);
+    if (check.err) fail(check.err, kCmd, "signature verification failed: " + check.kind + ": " + check.detail);
+    prog->view.sig = verified_sig(attr.keyring_id);
+  }
+
+  const lsm::ProgLoadAttr hook_attr = lsm_attr(attr);
+  if (lsm_) {
+    lsm::Caller caller = lsm_->current();
+    caller.pid = proc.pid();
+    caller.comm = proc.comm();
+    lsm_->set_current(caller);
+    if (int err = lsm_->security_bpf_prog_load(prog->view, hook_attr, nullptr, kernel))
+      fail(-err, kCmd, "refused by an LSM (security_bpf_prog_load)");
+    prog->lsm = lsm_;
+  }
+
+  check_sleepable(attr);
+  auto insns = decode_and_validate(attr.insns);
+  auto refs = resolve_map_refs(insns, attr, [&](int fd) {
+    auto map = typed_object_at<Map>(proc, fd, kCmd);
+    if (is_signed && std::find(folded.begin(), folded.end(), map) == folded.end())
+      fail(EACCES, kCmd, "map " + std::to_string(map->id()) + " is not covered by the program's signature");
+    return map;
+  });
+  prog->used_maps = folded;
+  for (const auto& [pc, ref] : refs)
+    if (std::find(prog->used_maps.begin(), prog->used_maps.end(), ref.map) == prog->used_maps.end())
+      prog->used_maps.push_back(ref.map);
+  if (prog->used_maps.size() > kMaxUsedMaps) fail(E2BIG, kCmd, "more than 64 maps used");
   check_exclusive_maps(prog->used_maps, prog->digest);
   check_gpl_helpers(insns, prog->gpl_compatible);
   if (attr.prog_type == kProgSyscall) prepare_for_vm(*prog, insns, refs);

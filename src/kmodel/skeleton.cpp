@@ -58,7 +58,8 @@ int create_metadata_map(Kernel& kernel, Process& proc, const skel::SignedLoader&
   return fd;
 }
 
-ProgLoadAttr loader_prog_attr(const skel::SignedLoader& loader, int map_fd, const SkeletonOptions& options) {
+ProgLoadAttr loader_prog_attr(const skel::SignedLoader& loader, int map_fd, const SkeletonOptions& options,
+                              const KernelProfile& profile) {
   ProgLoadAttr attr;
   attr.prog_type = kProgSyscall;
   attr.insns = loader.insns;
@@ -66,6 +67,7 @@ ProgLoadAttr loader_prog_attr(const skel::SignedLoader& loader, int map_fd, cons
   attr.prog_flags = kFSleepable;
   attr.name = "__loader.prog";
   attr.fd_array = {map_fd};
+  if (profile.loadtime_signature) attr.fd_array_cnt = 1;  // the loadtime light skeleton folds its metadata map
   if (options.send_signature) {
     attr.signature = loader.signature;
     attr.keyring_id = options.keyring_id;
@@ -121,7 +123,7 @@ SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLo
   SkeletonResult result;
   LoaderFds own(kernel, proc);
   int map_fd = own.keep(create_metadata_map(kernel, proc, loader));
-  int prog_fd = own.keep(kernel.prog_load(proc, loader_prog_attr(loader, map_fd, options)));
+  int prog_fd = own.keep(kernel.prog_load(proc, loader_prog_attr(loader, map_fd, options, kernel.profile())));
   result.loader_map = kernel.map_info(proc, map_fd);
   result.loader_prog = kernel.prog_info(proc, prog_fd);
 
