@@ -173,6 +173,7 @@ struct ProgRunResult {
 };
 
 class Object;  // a map, BTF or program object: src/kmodel/objects.h
+class Prog;
 
 // One simulated process: its pid, comm and fd table. Created by Kernel::spawn;
 // fds are allocated lowest-free-first from 3 (0-2 are the std streams).
@@ -272,6 +273,8 @@ class Kernel {
 
   std::vector<crypto::Certificate> trusted_certs(int32_t keyring_id) const;
   int prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool kernel);  // profile.loadtime_signature
+  // The end of every PROG_LOAD order: an id, security_bpf_prog, an fd.
+  int publish_prog(Process& proc, std::shared_ptr<Prog> prog);
 
   KernelProfile profile_;
   std::shared_ptr<lsm::LsmStack> lsm_;

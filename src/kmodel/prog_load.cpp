@@ -259,7 +259,25 @@ void prepare_for_vm(Prog& prog, const std::vector<isa::Insn>& insns, const std::
   });
 }
 
+// What bpf_check() does last in every order: exclusive maps, GPL-only
+// helpers, and for SYSCALL programs the translation the VM runs.
+void finish_structural_checks(Prog& prog, const ProgLoadAttr& attr, const std::vector<isa::Insn>& insns,
+                              const std::map<size_t, MapRef>& refs) {
+  check_exclusive_maps(prog.used_maps, prog.digest);
+  check_gpl_helpers(insns, prog.gpl_compatible);
+  if (attr.prog_type == kProgSyscall) prepare_for_vm(prog, insns, refs);
+}
+
 }  // namespace
+
+int Kernel::publish_prog(Process& proc, std::shared_ptr<Prog> prog) {
+  prog->publish_id(next_prog_id_++);
+  progs_by_id_[prog->id()] = prog;
+  for (const auto& map : prog->used_maps) prog->view.used_maps.push_back(map_view(*map));
+  if (lsm_)
+    if (int err = lsm_->security_bpf_prog(prog->view)) fail(-err, kCmd, "refused by an LSM (security_bpf_prog)");
+  return proc.install(std::move(prog));
+}
 
 Prog::~Prog() {
   if (lsm) lsm->security_bpf_prog_free(view);
@@ -300,16 +318,8 @@ int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
   prog->view.digest = prog->digest;
   auto refs = resolve_map_refs(insns, attr, [&](int fd) { return typed_object_at<Map>(proc, fd, kCmd); });
   prog->used_maps = collect_used_maps(attr, refs, [&](int fd) { return object_at(proc, fd, kCmd); });
-  check_exclusive_maps(prog->used_maps, prog->digest);
-  check_gpl_helpers(insns, prog->gpl_compatible);
-  if (attr.prog_type == kProgSyscall) prepare_for_vm(*prog, insns, refs);
-
-  prog->publish_id(next_prog_id_++);
-  progs_by_id_[prog->id()] = prog;
-  for (const auto& map : prog->used_maps) prog->view.used_maps.push_back(map_view(*map));
-  if (lsm_)
-    if (int err = lsm_->security_bpf_prog(prog->view)) fail(-err, kCmd, "refused by an LSM (security_bpf_prog)");
-  return proc.install(std::move(prog));
+  finish_structural_checks(*prog, attr, insns, refs);
+  return publish_prog(proc, std::move(prog));
 }
 
 // The loadtime profile's order (bpf-next 2026): the attr checks and the
@@ -368,16 +378,8 @@ int Kernel::prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool ker
     if (std::find(prog->used_maps.begin(), prog->used_maps.end(), ref.map) == prog->used_maps.end())
       prog->used_maps.push_back(ref.map);
   if (prog->used_maps.size() > kMaxUsedMaps) fail(E2BIG, kCmd, "more than 64 maps used");
-  check_exclusive_maps(prog->used_maps, prog->digest);
-  check_gpl_helpers(insns, prog->gpl_compatible);
-  if (attr.prog_type == kProgSyscall) prepare_for_vm(*prog, insns, refs);
-
-  prog->publish_id(next_prog_id_++);
-  progs_by_id_[prog->id()] = prog;
-  for (const auto& map : prog->used_maps) prog->view.used_maps.push_back(map_view(*map));
-  if (lsm_)
-    if (int err = lsm_->security_bpf_prog(prog->view)) fail(-err, kCmd, "refused by an LSM (security_bpf_prog)");
-  return proc.install(std::move(prog));
+  finish_structural_checks(*prog, attr, insns, refs);
+  return publish_prog(proc, std::move(prog));
 }
 
 ProgInfo Kernel::prog_info(Process& proc, int fd) {

@@ -24,6 +24,7 @@
 #include "bpfsig/kmodel.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
+#include "kmodel/kmodel_test_util.h"
 #include "support/kernel_features.h"
 #include "support/support.h"
 #include "sys/internal.h"
@@ -47,14 +48,7 @@ Bytes pattern(size_t size, uint8_t seed) {
 }
 
 // The errno fn throws as a bpfsig::Error, 0 when it does not throw.
-int errno_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.err();
-  }
-  return 0;
-}
+using test::errno_of;
 
 MapCreateAttr array_attr(uint32_t value_size, uint32_t max_entries, uint32_t flags = 0) {
   return MapCreateAttr{kMapArray, 4, value_size, max_entries, flags, "arr", {}};
@@ -413,23 +407,7 @@ TEST_F(KmodelTest, ExclusiveMapAdmitsOnlyItsProgram) {
 
 // ---- BTF ----------------------------------------------------------------------------
 
-// One BTF_KIND_INT "int" (32-bit signed): the smallest BTF the kernel accepts.
-Bytes minimal_btf() {
-  Bytes btf(24 + 16 + 5, 0);
-  store_le16(&btf[0], 0xeB9F);
-  btf[2] = 1;
-  store_le32(&btf[4], 24);   // hdr_len
-  store_le32(&btf[8], 0);    // type_off
-  store_le32(&btf[12], 16);  // type_len
-  store_le32(&btf[16], 16);  // str_off
-  store_le32(&btf[20], 5);   // str_len
-  store_le32(&btf[24], 1);            // name_off: "int"
-  store_le32(&btf[28], 1u << 24);     // info: BTF_KIND_INT
-  store_le32(&btf[32], 4);            // size
-  store_le32(&btf[36], 0x01000020);   // SIGNED, 32 bits
-  std::memcpy(&btf[40], "\0int\0", 5);
-  return btf;
-}
+using test::minimal_btf;
 
 struct BtfCase {
   const char* what;

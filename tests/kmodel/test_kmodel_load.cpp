@@ -21,6 +21,7 @@
 #include "bpfsig/lsm.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
+#include "kmodel/kmodel_test_util.h"
 #include "support/signer.h"
 #include "support/kernel_features.h"
 #include "support/support.h"
@@ -30,27 +31,10 @@ using namespace bpfsig::kmodel;
 
 namespace {
 
-int errno_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.err();
-  }
-  return 0;
-}
+using test::errno_of;
+using test::kExamples;
+using test::signed_example;
 
-const std::vector<std::string> kExamples = {"execcount", "multimap", "xdpfilter"};
-
-// Each example signed once per test executable with the default test signer.
-const skel::SignedLoader& signed_example(const std::string& name) {
-  static std::map<std::string, skel::SignedLoader> cache;
-  auto it = cache.find(name);
-  if (it != cache.end()) return it->second;
-  test::TestSigner& signer = test::default_signer();
-  auto loader = skel::sign_object(test::examples_dir() + "/" + name + ".bpf.o", signer.cert.get(), signer.key.get(),
-                                  skel::SignOptions{});
-  return cache.emplace(name, std::move(loader)).first->second;
-}
 
 Bytes signer_cert_der() { return crypto::certificate_der(test::default_signer().cert.get()); }
 

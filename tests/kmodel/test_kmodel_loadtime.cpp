@@ -19,6 +19,7 @@
 #include "bpfsig/kmodel.h"
 #include "bpfsig/lsm.h"
 #include "bpfsig/skel.h"
+#include "kmodel/kmodel_test_util.h"
 #include "support/signer.h"
 #include "support/support.h"
 
@@ -27,27 +28,10 @@ using namespace bpfsig::kmodel;
 
 namespace {
 
-int errno_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.err();
-  }
-  return 0;
-}
+using test::errno_of;
+using test::kExamples;
+using test::minimal_btf;
 
-const std::vector<std::string> kExamples = {"execcount", "multimap", "xdpfilter"};
-
-// Each example signed once, as today's loader-hash bundle (signature over insns).
-const skel::SignedLoader& loader_hash_example(const std::string& name) {
-  static std::map<std::string, skel::SignedLoader> cache;
-  auto it = cache.find(name);
-  if (it != cache.end()) return it->second;
-  test::TestSigner& signer = test::default_signer();
-  auto loader = skel::sign_object(test::examples_dir() + "/" + name + ".bpf.o", signer.cert.get(), signer.key.get(),
-                                  skel::SignOptions{});
-  return cache.emplace(name, std::move(loader)).first->second;
-}
 
 Bytes concat(ByteView a, ByteView b) {
   Bytes out(a.begin(), a.end());
@@ -57,7 +41,7 @@ Bytes concat(ByteView a, ByteView b) {
 
 // The same loader, signed as the loadtime scheme wants: over insns || metadata.
 skel::SignedLoader loadtime_example(const std::string& name) {
-  skel::SignedLoader loader = loader_hash_example(name);
+  skel::SignedLoader loader = test::signed_example(name);
   test::TestSigner& signer = test::default_signer();
   loader.signature = crypto::sign_bpftool(concat(loader.insns, loader.data), signer.cert.get(), signer.key.get());
   return loader;
@@ -125,21 +109,6 @@ ProgLoadAttr loader_attr(const skel::SignedLoader& loader, std::vector<int32_t> 
 }
 
 // One BTF_KIND_INT "int": the smallest BTF the model accepts.
-Bytes minimal_btf() {
-  Bytes btf(24 + 16 + 5, 0);
-  store_le16(&btf[0], 0xeB9F);
-  btf[2] = 1;
-  store_le32(&btf[4], 24);
-  store_le32(&btf[12], 16);
-  store_le32(&btf[16], 16);
-  store_le32(&btf[20], 5);
-  store_le32(&btf[24], 1);
-  store_le32(&btf[28], 1u << 24);
-  store_le32(&btf[32], 4);
-  store_le32(&btf[36], 0x01000020);
-  std::memcpy(&btf[40], "\0int\0", 5);
-  return btf;
-}
 
 struct LoadtimeKernel {
   Kernel kernel{KernelProfile::loadtime_2026()};
@@ -164,7 +133,7 @@ TEST(KmodelLoadtime, EachExampleSignedOverInsnsAndMetadataLoadsAndRuns) {
     LoadtimeKernel k;
     SkeletonResult r = load_skeleton(k.kernel, k.proc, loadtime_example(name));
     EXPECT_EQ(r.loader_retval, 0);
-    EXPECT_EQ(r.progs.size(), loader_hash_example(name).prog_names.size());
+    EXPECT_EQ(r.progs.size(), test::signed_example(name).prog_names.size());
     EXPECT_EQ(r.loader_prog.map_ids, std::vector<uint32_t>{r.loader_map.id});
   }
 }
@@ -268,12 +237,12 @@ TEST(KmodelLoadtime, BpfKeyring) {
   Kernel old;
   Process& p = old.spawn("loader");
   EXPECT_EQ(errno_of([&] { old.keyring_add_cert(kBpfKeyring, signer_cert_der()); }), ENOKEY);
-  EXPECT_EQ(errno_of([&] { load_skeleton(old, p, loader_hash_example("execcount"), options); }), EINVAL);
+  EXPECT_EQ(errno_of([&] { load_skeleton(old, p, test::signed_example("execcount"), options); }), EINVAL);
 }
 
 TEST(KmodelLoadtime, SignatureOverInsnsOnlyIsEkeyrejected) {
   LoadtimeKernel k;
-  EXPECT_EQ(errno_of([&] { load_skeleton(k.kernel, k.proc, loader_hash_example("execcount")); }), EKEYREJECTED);
+  EXPECT_EQ(errno_of([&] { load_skeleton(k.kernel, k.proc, test::signed_example("execcount")); }), EKEYREJECTED);
   EXPECT_TRUE(k.proc.open_fds().empty());
 }
 
@@ -323,7 +292,7 @@ TEST(KmodelLoadtime, FoldedMapRules) {
 TEST(KmodelLoadtime, SignedProgramCannotBindAnUncoveredMap) {
   // Signed over insns only (nothing folded): valid, but the loader's
   // reference to fd_array[0] binds a map the signature does not cover.
-  const skel::SignedLoader& loader = loader_hash_example("execcount");
+  const skel::SignedLoader& loader = test::signed_example("execcount");
   LoadtimeKernel k;
   int map = meta_map(k.kernel, k.proc, loader);
   EXPECT_EQ(errno_of([&] { k.kernel.prog_load(k.proc, loader_attr(loader, {map}, 0)); }), EACCES);
@@ -350,7 +319,7 @@ TEST(KmodelLoadtime, LoaderHashBundlesStillLoadIn618WithNothingRecorded) {
     kernel.keyring_add_cert(kBuiltinKeyring, signer_cert_der());
     kernel.set_lsm_stack(recording_stack(seen));
     Process& p = kernel.spawn("loader");
-    EXPECT_EQ(load_skeleton(kernel, p, loader_hash_example(name)).loader_retval, 0);
+    EXPECT_EQ(load_skeleton(kernel, p, test::signed_example(name)).loader_retval, 0);
     ASSERT_FALSE(seen.empty());
     EXPECT_EQ(seen.front().prog, "__loader.prog");
     for (const auto& s : seen) {
