@@ -74,6 +74,11 @@ inline constexpr int32_t kPlatformKeyring = 2;
 // profiles with loadtime_signature have it (elsewhere: EINVAL / ENOKEY like
 // any unknown serial); while empty ("sealed empty") a load naming it: ENOKEY.
 inline constexpr int32_t kBpfKeyring = -9;
+// KEY_SPEC_SESSION_KEYRING / KEY_SPEC_USER_KEYRING: resolved against the
+// calling process (its own session keyring) and its uid (one keyring per
+// uid). Fill them with keyring_add_cert(proc, id, cert); docs/kmodel.md.
+inline constexpr int32_t kSessionKeyring = -3;
+inline constexpr int32_t kUserKeyring = -4;
 
 inline constexpr uint32_t kSha256Size = 32;
 inline constexpr size_t kObjNameLen = 16;     // BPF_OBJ_NAME_LEN, NUL included
@@ -100,6 +105,11 @@ struct KernelProfile {
   // the LSM hook runs after it, and the `.bpf` keyring (-9) exists.
   // load_skeleton then passes fd_array_cnt = 1.
   bool loadtime_signature = false;
+  // true: bpf_btf_find_by_name_kind searches the host's
+  // /sys/kernel/btf/vmlinux (parsed with libbpf, lazily, once per Kernel)
+  // when it is readable, and `vmlinux_btf` only when it is not. false: only
+  // `vmlinux_btf` (fully deterministic).
+  bool host_vmlinux_btf = true;
 
   static KernelProfile linux_6_18();
   static KernelProfile pre_2026_toctou();
@@ -190,6 +200,12 @@ class Process {
   int pid_;
   std::string comm_;
   std::map<int, std::shared_ptr<Object>> fds_;
+
+ public:
+  uint32_t uid() const { return uid_; }
+
+ private:
+  uint32_t uid_ = 0;  // set by Kernel::spawn(comm, uid); picks the user keyring (-4)
 };
 
 // An explicit mmap() of a map fd, held until Kernel::munmap.
@@ -204,6 +220,7 @@ class Kernel {
 
   const KernelProfile& profile() const { return profile_; }
   Process& spawn(const std::string& comm);  // pids increase from 1
+  Process& spawn(const std::string& comm, uint32_t uid);  // the same, with a uid (default 0)
 
   // ---- fds (close(2), dup(2)); EBADF for an fd that is not open
   void close(Process& proc, int fd);
@@ -249,11 +266,25 @@ class Kernel {
   // kPlatformKeyring or a serial from keyring_create; an unknown one: EINVAL.
   int32_t keyring_create(const std::string& description);
   void keyring_add_cert(int32_t keyring_id, ByteView cert_der);
+  // The same, resolving kSessionKeyring (-3: proc's session keyring) and
+  // kUserKeyring (-4: the keyring of proc's uid) first; other ids as above.
+  void keyring_add_cert(Process& proc, int32_t keyring_id, ByteView cert_der);
+  // bpf_btf_find_by_name_kind's lookup (flags 0): the vmlinux type id (BTF
+  // object fd 0 in the upper half) of name with BTF_KIND_* kind, or -ENOENT.
+  // Host BTF or profile.vmlinux_btf, as KernelProfile::host_vmlinux_btf says.
+  int64_t btf_find_by_name_kind(const std::string& name, uint32_t kind);
+  // true once the host's vmlinux BTF has been parsed and is being used.
+  bool using_host_vmlinux_btf();
 
   // ---- LSMs: security_bpf_prog_load and security_bpf_prog run through this
   // stack; null (the default) is a kernel with no BPF LSM hooks.
   void set_lsm_stack(std::shared_ptr<lsm::LsmStack> stack) { lsm_ = std::move(stack); }
   lsm::LsmStack* lsm_stack() const { return lsm_.get(); }
+  // Opt-in (off by default, so existing audit trails are unchanged): also
+  // call security_bpf at the entry of every modelled command and
+  // security_bpf_map_create in MAP_CREATE, as 6.18 does. docs/kmodel.md.
+  void set_lsm_bpf_hooks(bool enabled) { lsm_bpf_hooks_ = enabled; }
+  bool lsm_bpf_hooks() const { return lsm_bpf_hooks_; }
 
   // ---- programs
   // BPF_PROG_LOAD. kernel == true is a load made by a program through
@@ -290,6 +321,22 @@ class Kernel {
   std::map<uint32_t, std::weak_ptr<Object>> maps_by_id_;
   std::map<uint32_t, std::weak_ptr<Object>> btfs_by_id_;
   std::map<MmapHandle, std::unique_ptr<Mapping>> mappings_;
+
+  // ---- additions: LSM security_bpf / security_bpf_map_create, host BTF,
+  // session and user keyrings
+  friend struct KernelInternals;  // bpf_sys_bpf (sys_bpf.cpp) marks nested commands
+  // security_bpf(cmd, attr, size, kernel) when a stack is set and the command
+  // was not already announced by bpf_sys_bpf; throws the hook's errno.
+  void lsm_bpf(const Process& proc, int cmd, const char* cmd_name, bool kernel = false);
+  int32_t resolve_keyring(const Process& proc, int32_t keyring_id, bool create);
+  std::vector<crypto::Certificate> trusted_certs(const Process& proc, int32_t keyring_id);
+  struct HostBtf;
+  std::shared_ptr<HostBtf> host_btf_;
+  bool host_btf_tried_ = false;
+  bool lsm_bpf_hooks_ = false;
+  bool in_sys_bpf_ = false;  // inside a bpf_sys_bpf command: security_bpf already ran, kernel == true
+  std::map<int, int32_t> session_keyrings_;   // pid -> serial
+  std::map<uint32_t, int32_t> user_keyrings_;  // uid -> serial
 };
 
 // ---- the light-skeleton load sequence (sys::load, in the model) -------------

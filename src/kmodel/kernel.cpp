@@ -18,6 +18,15 @@ namespace {
 
 constexpr int kFirstFd = 3;  // 0, 1 and 2 are the standard streams
 
+// enum bpf_cmd, for security_bpf
+constexpr int kBpfMapCreate = 0;
+constexpr int kBpfMapLookupElem = 1;
+constexpr int kBpfMapUpdateElem = 2;
+constexpr int kBpfMapDeleteElem = 3;
+constexpr int kBpfObjGetInfoByFd = 15;
+constexpr int kBpfBtfLoad = 18;
+constexpr int kBpfMapFreeze = 22;
+
 }  // namespace
 
 // ---- profiles -------------------------------------------------------------
@@ -71,6 +80,25 @@ Kernel::~Kernel() = default;
 Process& Kernel::spawn(const std::string& comm) {
   processes_.push_back(std::make_unique<Process>(next_pid_++, comm));
   return *processes_.back();
+}
+
+Process& Kernel::spawn(const std::string& comm, uint32_t uid) {
+  Process& proc = spawn(comm);
+  proc.uid_ = uid;
+  return proc;
+}
+
+// __sys_bpf(): security_bpf(cmd, &attr, size, uattr.is_kernel) runs before the
+// command's own checks. The syscall-side methods keep no raw attr, so they
+// pass an empty attr with size 0; bpf_sys_bpf (sys_bpf.cpp) announces its
+// commands itself, with the attr bytes it copied and kernel == true.
+void Kernel::lsm_bpf(const Process& proc, int cmd, const char* cmd_name, bool kernel) {
+  if (!lsm_ || !lsm_bpf_hooks_ || in_sys_bpf_) return;
+  lsm::Caller caller = lsm_->current();
+  caller.pid = proc.pid();
+  caller.comm = proc.comm();
+  lsm_->set_current(caller);
+  if (int err = lsm_->security_bpf(cmd, ByteView{}, 0, kernel)) fail(-err, cmd_name, "refused by an LSM (security_bpf)");
 }
 
 std::shared_ptr<Object> Kernel::object_at(Process& proc, int fd, const char* cmd) const {
@@ -138,7 +166,32 @@ ByteView user_bytes(ByteView buf, size_t size, const char* cmd, const char* what
 }  // namespace
 
 int Kernel::map_create(Process& proc, const MapCreateAttr& attr) {
+  lsm_bpf(proc, kBpfMapCreate, "BPF_MAP_CREATE");
   auto map = create_map(next_map_id_, attr, profile_);
+  // map_create(): security_bpf_map_create() after the map is allocated and
+  // named (and its excl_prog_hash copied), before bpf_map_alloc_id() and the
+  // fd. The view's id is 0: no id is allocated yet. A refusal frees the map
+  // and consumes no id.
+  if (lsm_ && lsm_bpf_hooks_) {
+    lsm::MapView view;
+    view.map_type = attr.type;
+    view.name = attr.name.substr(0, attr.name.find('\0'));
+    view.value_size = attr.value_size;
+    view.max_entries = attr.max_entries;
+    lsm::MapCreateAttr hook_attr;
+    hook_attr.map_type = attr.type;
+    hook_attr.key_size = attr.key_size;
+    hook_attr.value_size = attr.value_size;
+    hook_attr.max_entries = attr.max_entries;
+    hook_attr.map_flags = attr.flags;
+    if (map->excl_prog_sha) {
+      lsm::Sha256 sha{};
+      std::copy(map->excl_prog_sha->begin(), map->excl_prog_sha->end(), sha.begin());
+      hook_attr.excl_prog_hash = sha;
+    }
+    if (int err = lsm_->security_bpf_map_create(view, hook_attr, nullptr, in_sys_bpf_))
+      fail(-err, "BPF_MAP_CREATE", "refused by an LSM (security_bpf_map_create)");
+  }
   ++next_map_id_;  // ids are given only to maps that were created
   maps_by_id_[map->id()] = map;
   return proc.install(std::move(map));
@@ -146,6 +199,7 @@ int Kernel::map_create(Process& proc, const MapCreateAttr& attr) {
 
 void Kernel::map_update(Process& proc, int fd, ByteView key, ByteView value, uint64_t flags) {
   constexpr const char* cmd = "BPF_MAP_UPDATE_ELEM";
+  lsm_bpf(proc, kBpfMapUpdateElem, cmd);
   auto map = typed_object_at<Map>(proc, fd, cmd);
   require_syscall_write(*map, cmd);
   if (flags & kFLock) fail(EINVAL, cmd, "BPF_F_LOCK on a map without a bpf_spin_lock");
@@ -156,6 +210,7 @@ void Kernel::map_update(Process& proc, int fd, ByteView key, ByteView value, uin
 
 Bytes Kernel::map_lookup(Process& proc, int fd, ByteView key, uint64_t flags) {
   constexpr const char* cmd = "BPF_MAP_LOOKUP_ELEM";
+  lsm_bpf(proc, kBpfMapLookupElem, cmd);
   if (flags & ~kFLock) fail(EINVAL, cmd, "unknown lookup flags");
   auto map = typed_object_at<Map>(proc, fd, cmd);
   require_syscall_read(*map, cmd);
@@ -165,6 +220,7 @@ Bytes Kernel::map_lookup(Process& proc, int fd, ByteView key, uint64_t flags) {
 
 void Kernel::map_delete(Process& proc, int fd, ByteView key) {
   constexpr const char* cmd = "BPF_MAP_DELETE_ELEM";
+  lsm_bpf(proc, kBpfMapDeleteElem, cmd);
   auto map = typed_object_at<Map>(proc, fd, cmd);
   require_syscall_write(*map, cmd);
   map->remove(user_bytes(key, map->attr().key_size, cmd, "key"));
@@ -174,6 +230,7 @@ void Kernel::map_delete(Process& proc, int fd, ByteView key) {
 // is EPERM (the map is no longer writable), not the later EBUSY.
 void Kernel::map_freeze(Process& proc, int fd) {
   constexpr const char* cmd = "BPF_MAP_FREEZE";
+  lsm_bpf(proc, kBpfMapFreeze, cmd);
   auto map = typed_object_at<Map>(proc, fd, cmd);
   require_syscall_write(*map, cmd);
   if (map->writable_mappings) fail(EBUSY, cmd, "the map has a writable mmap");
@@ -190,6 +247,7 @@ MapInfo Kernel::map_info(Process& proc, int fd) {
 // bpf_map_get_info_by_fd() with info.hash set.
 crypto::Digest Kernel::map_get_hash(Process& proc, int fd, uint32_t hash_size) {
   constexpr const char* cmd = "BPF_OBJ_GET_INFO_BY_FD";
+  lsm_bpf(proc, kBpfObjGetInfoByFd, cmd);
   auto map = typed_object_at<Map>(proc, fd, cmd);
   auto hash = map->content_hash();
   if (!hash) fail(EINVAL, cmd, "only ARRAY maps have a hash");
@@ -259,6 +317,7 @@ int Kernel::check_exclusive(Process& proc, int map_fd, const crypto::Digest& dig
 // ---- BTF ------------------------------------------------------------------
 
 int Kernel::btf_load(Process& proc, ByteView blob) {
+  lsm_bpf(proc, kBpfBtfLoad, "BPF_BTF_LOAD");
   validate_btf(blob);
   auto btf = std::make_shared<Btf>(next_btf_id_++, Bytes(blob.begin(), blob.end()));
   btfs_by_id_[btf->id()] = btf;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The keyrings BPF_PROG_LOAD verifies signatures against
 // (bpf_prog_verify_signature: bpf_lookup_system_key / bpf_lookup_user_key):
-// the builtin, secondary and platform system keyrings and user keyrings by
-// serial, each a list of X.509 certificates.
+// the builtin, secondary and platform system keyrings, user keyrings by
+// serial, and the session (-3) and user (-4) keyrings of the calling process,
+// each a list of X.509 certificates.
 #include <string>
 
 #include "kmodel/objects.h"
@@ -37,6 +38,34 @@ void Kernel::keyring_add_cert(int32_t keyring_id, ByteView cert_der) {
 // The `.bpf` keyring (loadtime profile) is provisioned with keyring_add_cert
 // (the model does not distinguish "restricted" from "unrestricted": a
 // non-empty one counts as provisioned); empty, it answers ENOKEY.
+// KEY_SPEC_SESSION_KEYRING (-3) and KEY_SPEC_USER_KEYRING (-4), as
+// lookup_user_key() resolves them for `current`: -3 is the calling process's
+// own session keyring, -4 the keyring of its uid (shared by every process
+// with that uid). Both are made on first use (empty) and get a serial like
+// keyring_create's; any other id is returned unchanged.
+int32_t Kernel::resolve_keyring(const Process& proc, int32_t keyring_id, bool create) {
+  int32_t* slot = nullptr;
+  if (keyring_id == kSessionKeyring)
+    slot = &session_keyrings_[proc.pid()];
+  else if (keyring_id == kUserKeyring)
+    slot = &user_keyrings_[proc.uid()];
+  else
+    return keyring_id;
+  if (*slot == 0 && create) {
+    *slot = next_key_serial_++;
+    keyrings_[*slot];
+  }
+  return *slot;
+}
+
+void Kernel::keyring_add_cert(Process& proc, int32_t keyring_id, ByteView cert_der) {
+  keyring_add_cert(resolve_keyring(proc, keyring_id, true), cert_der);
+}
+
+std::vector<crypto::Certificate> Kernel::trusted_certs(const Process& proc, int32_t keyring_id) {
+  return trusted_certs(resolve_keyring(proc, keyring_id, true));
+}
+
 std::vector<crypto::Certificate> Kernel::trusted_certs(int32_t keyring_id) const {
   if (keyring_id == kBpfKeyring && profile_.loadtime_signature) {
     auto it = keyrings_.find(kBpfKeyring);

@@ -284,11 +284,12 @@ Prog::~Prog() {
 }
 
 int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
+  lsm_bpf(proc, 5 /* BPF_PROG_LOAD */, kCmd, kernel);
   if (profile_.loadtime_signature) return prog_load_loadtime(proc, attr, kernel);
   check_attr(attr);
   std::string license = attr.license.substr(0, std::min(attr.license.find('\0'), kLicenseLen - 1));
   if (!attr.signature.empty()) {
-    auto certs = trusted_certs(attr.keyring_id);  // EINVAL for an unknown keyring
+    auto certs = trusted_certs(proc, attr.keyring_id);  // EINVAL for an unknown keyring
     crypto::SigCheck check = crypto::verify_kernel_rules(attr.signature, attr.insns, certs);
     if (check.err) fail(check.err, kCmd, "signature: " + check.kind + ": " + check.detail);
   }
@@ -348,10 +349,11 @@ int Kernel::prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool ker
   prog->view.digest = prog->digest;
   auto folded = bind_fd_array(attr, is_signed, prog->digest, [&](int fd) { return object_at(proc, fd, kCmd); });
   if (is_signed) {
-    auto certs = trusted_certs(attr.keyring_id);  // EINVAL unknown, ENOKEY empty .bpf keyring
+    auto certs = trusted_certs(proc, attr.keyring_id);  // EINVAL unknown, ENOKEY empty .bpf keyring
     crypto::SigCheck check = crypto::verify_kernel_rules(attr.signature, signed_content(attr, folded), certs);
     if (check.err) fail(check.err, kCmd, "signature verification failed: " + check.kind + ": " + check.detail);
-    prog->view.sig = verified_sig(attr.keyring_id);
+    // -3 / -4 name a user keyring: the sig records its real serial.
+    prog->view.sig = verified_sig(resolve_keyring(proc, attr.keyring_id, true));
   }
 
   const lsm::ProgLoadAttr hook_attr = lsm_attr(attr);

@@ -84,16 +84,16 @@ uint64_t kallsyms_lookup_name(vm::HelperContext& ctx, const uint64_t a[5], const
 
 // bpf_btf_find_by_name_kind(name, name_sz, kind, flags): a vmlinux type id
 // (BTF object fd 0 in the upper half); module BTF is not modelled.
-uint64_t btf_find_by_name_kind(vm::HelperContext& ctx, const uint64_t a[5], const KernelProfile& profile) {
+uint64_t helper_btf_find_by_name_kind(vm::HelperContext& ctx, const uint64_t a[5], Kernel& kernel) {
   auto name = helper_name_arg(ctx, a[0], a[1]);
   if (a[3] != 0 || !name) return errno_ret(EINVAL);
-  auto it = profile.vmlinux_btf.find({*name, static_cast<uint32_t>(a[2])});
-  return it == profile.vmlinux_btf.end() ? errno_ret(ENOENT) : it->second;
+  return static_cast<uint64_t>(kernel.btf_find_by_name_kind(*name, static_cast<uint32_t>(a[2])));
 }
 
 }  // namespace
 
 ProgRunResult Kernel::prog_run(Process& proc, int fd, Bytes& ctx, const ProgRunOptions& options) {
+  lsm_bpf(proc, 10 /* BPF_PROG_TEST_RUN */, kCmd);
   auto prog = typed_object_at<Prog>(proc, fd, kCmd);
   uint32_t type = prog->attr().prog_type;
   if (type == kProgTracepoint) fail(kENOTSUPP, kCmd, "tracepoint programs have no test_run");
@@ -111,7 +111,7 @@ ProgRunResult Kernel::prog_run(Process& proc, int fd, Bytes& ctx, const ProgRunO
   });
   helpers.set(kSysBpf, [&](vm::HelperContext& c, const uint64_t a[5]) { return sys_bpf(*this, proc, c, a); });
   helpers.set(kBtfFindByNameKind, [&](vm::HelperContext& c, const uint64_t a[5]) {
-    return btf_find_by_name_kind(c, a, profile_);
+    return helper_btf_find_by_name_kind(c, a, *this);
   });
   helpers.set(kSysClose, [&](vm::HelperContext&, const uint64_t a[5]) -> uint64_t {
     int target = static_cast<int>(static_cast<int32_t>(a[0]));

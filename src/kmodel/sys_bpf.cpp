@@ -212,6 +212,11 @@ int prog_load(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr&
   return kernel.prog_load(proc, attr, /*kernel=*/true);
 }
 
+bool carried_out(uint32_t cmd) {
+  return cmd == kMapCreate || cmd == kMapUpdateElem || cmd == kMapDeleteElem || cmd == kMapFreeze ||
+         cmd == kBtfLoad || cmd == kProgLoad;
+}
+
 int dispatch(Kernel& kernel, Process& proc, vm::HelperContext& ctx, uint32_t cmd, const Attr& a) {
   switch (cmd) {
     case kMapCreate: return map_create(kernel, proc, ctx, a);
@@ -230,6 +235,31 @@ int dispatch(Kernel& kernel, Process& proc, vm::HelperContext& ctx, uint32_t cmd
 
 }  // namespace
 
+// The Kernel internals bpf_sys_bpf needs (a friend of Kernel).
+struct KernelInternals {
+  static void announce(Kernel& kernel, const Process& proc, uint32_t cmd, ByteView attr, uint32_t size) {
+    if (!kernel.lsm_ || !kernel.lsm_bpf_hooks_) return;
+    lsm::Caller caller = kernel.lsm_->current();
+    caller.pid = proc.pid();
+    caller.comm = proc.comm();
+    kernel.lsm_->set_current(caller);
+    if (int err = kernel.lsm_->security_bpf(static_cast<int>(cmd), attr, size, /*kernel=*/true))
+      fail(-err, "bpf_sys_bpf", "refused by an LSM (security_bpf)");
+  }
+  // Marks the Kernel as inside a nested command for its lifetime.
+  class Nested {
+   public:
+    explicit Nested(Kernel& kernel) : kernel_(kernel), was_(kernel.in_sys_bpf_) { kernel_.in_sys_bpf_ = true; }
+    ~Nested() { kernel_.in_sys_bpf_ = was_; }
+    Nested(const Nested&) = delete;
+    Nested& operator=(const Nested&) = delete;
+
+   private:
+    Kernel& kernel_;
+    bool was_;
+  };
+};
+
 uint64_t sys_bpf(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const uint64_t args[5]) {
   uint32_t cmd = static_cast<uint32_t>(args[0]);
   uint32_t size = static_cast<uint32_t>(args[2]);
@@ -237,6 +267,13 @@ uint64_t sys_bpf(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const ui
   try {
     if (size > kAttrSize && std::any_of(user.begin() + kAttrSize, user.end(), [](uint8_t b) { return b; }))
       fail(E2BIG, "bpf_sys_bpf", "non-zero attr bytes beyond the kernel's union bpf_attr");
+    if (!carried_out(cmd)) return static_cast<uint64_t>(static_cast<int64_t>(dispatch(kernel, proc, ctx, cmd, Attr(user))));
+    // __sys_bpf(): security_bpf with the copied attr (at most the union's
+    // size) and kernel == true, then the command, whose own hooks see
+    // kernel == true and skip security_bpf.
+    uint32_t copied = std::min<uint32_t>(size, static_cast<uint32_t>(kAttrSize));
+    KernelInternals::announce(kernel, proc, cmd, ByteView(user.data(), copied), copied);
+    KernelInternals::Nested nested(kernel);
     return static_cast<uint64_t>(static_cast<int64_t>(dispatch(kernel, proc, ctx, cmd, Attr(user))));
   } catch (const Error& e) {
     return static_cast<uint64_t>(-static_cast<int64_t>(e.err()));

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpf_btf_find_by_name_kind's vmlinux BTF: the host's /sys/kernel/btf/vmlinux
+// parsed with libbpf (lazily, once per Kernel) when the profile asks for it
+// and the file is readable, else the profile's vmlinux_btf table.
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+
+#include "kmodel/objects.h"
+
+namespace bpfsig::kmodel {
+
+struct Kernel::HostBtf {
+  explicit HostBtf(struct btf* parsed) : btf(parsed) {}
+  ~HostBtf() { btf__free(btf); }
+  HostBtf(const HostBtf&) = delete;
+  HostBtf& operator=(const HostBtf&) = delete;
+  struct btf* btf;
+};
+
+bool Kernel::using_host_vmlinux_btf() {
+  if (!profile_.host_vmlinux_btf) return false;
+  if (!host_btf_tried_) {
+    host_btf_tried_ = true;
+    struct btf* parsed = btf__parse("/sys/kernel/btf/vmlinux", nullptr);
+    if (parsed && libbpf_get_error(parsed) == 0) host_btf_ = std::make_shared<HostBtf>(parsed);
+  }
+  return host_btf_ != nullptr;
+}
+
+// bpf_find_btf_id() for vmlinux: the type id; the upper 32 bits (the BTF
+// object's fd) stay 0, as only module BTF gets an fd there. Not found
+// (or id 0, "void"): -ENOENT.
+int64_t Kernel::btf_find_by_name_kind(const std::string& name, uint32_t kind) {
+  if (using_host_vmlinux_btf()) {
+    int id = btf__find_by_name_kind(host_btf_->btf, name.c_str(), kind);
+    return id > 0 ? id : -ENOENT;
+  }
+  auto it = profile_.vmlinux_btf.find({name, kind});
+  return it == profile_.vmlinux_btf.end() ? -ENOENT : int64_t{it->second};
+}
+
+}  // namespace bpfsig::kmodel
