@@ -306,6 +306,7 @@ class Kernel {
   int prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool kernel);  // profile.loadtime_signature
   // The end of every PROG_LOAD order: an id, security_bpf_prog, an fd.
   int publish_prog(Process& proc, std::shared_ptr<Prog> prog);
+  void run_prog_load_hook(Process& proc, Prog& prog, const ProgLoadAttr& attr, bool kernel);
 
   KernelProfile profile_;
   std::shared_ptr<lsm::LsmStack> lsm_;

@@ -268,7 +268,29 @@ void finish_structural_checks(Prog& prog, const ProgLoadAttr& attr, const std::v
   if (attr.prog_type == kProgSyscall) prepare_for_vm(prog, insns, refs);
 }
 
+// The program object both PROG_LOAD orders start from.
+std::shared_ptr<Prog> new_prog(const ProgLoadAttr& attr, const std::string& license, bool kernel) {
+  auto prog = std::make_shared<Prog>(attr, kernel);
+  prog->gpl_compatible = license_is_gpl_compatible(license);
+  prog->view.prog_type = attr.prog_type;
+  prog->view.name = attr.name.substr(0, attr.name.find('\0'));
+  prog->view.insns = attr.insns;
+  return prog;
+}
+
 }  // namespace
+
+// security_bpf_prog_load, with the calling process as the LSMs' current task.
+void Kernel::run_prog_load_hook(Process& proc, Prog& prog, const ProgLoadAttr& attr, bool kernel) {
+  if (!lsm_) return;
+  lsm::Caller caller = lsm_->current();
+  caller.pid = proc.pid();
+  caller.comm = proc.comm();
+  lsm_->set_current(caller);
+  if (int err = lsm_->security_bpf_prog_load(prog.view, lsm_attr(attr), nullptr, kernel))
+    fail(-err, kCmd, "refused by an LSM (security_bpf_prog_load)");
+  prog.lsm = lsm_;  // from here on, dropping the program frees its LSM blobs
+}
 
 int Kernel::publish_prog(Process& proc, std::shared_ptr<Prog> prog) {
   prog->publish_id(next_prog_id_++);
@@ -296,21 +318,8 @@ int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
   if (attr.prog_type == 0 || attr.prog_type > kMaxProgType) fail(EINVAL, kCmd, "unknown program type");
   check_obj_name(attr.name, kCmd, "program");
 
-  auto prog = std::make_shared<Prog>(attr, kernel);
-  prog->gpl_compatible = license_is_gpl_compatible(license);
-  prog->view.prog_type = attr.prog_type;
-  prog->view.name = attr.name.substr(0, attr.name.find('\0'));
-  prog->view.insns = attr.insns;
-  const lsm::ProgLoadAttr hook_attr = lsm_attr(attr);
-  if (lsm_) {
-    lsm::Caller caller = lsm_->current();
-    caller.pid = proc.pid();
-    caller.comm = proc.comm();
-    lsm_->set_current(caller);
-    if (int err = lsm_->security_bpf_prog_load(prog->view, hook_attr, nullptr, kernel))
-      fail(-err, kCmd, "refused by an LSM (security_bpf_prog_load)");
-    prog->lsm = lsm_;  // from here on, dropping the program frees its LSM blobs
-  }
+  auto prog = new_prog(attr, license, kernel);
+  run_prog_load_hook(proc, *prog, attr, kernel);
 
   // bpf_check(), structurally.
   check_sleepable(attr);
@@ -338,11 +347,7 @@ int Kernel::prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool ker
   if (attr.prog_type == 0 || attr.prog_type > kMaxProgType) fail(EINVAL, kCmd, "unknown program type");
   check_obj_name(attr.name, kCmd, "program");
 
-  auto prog = std::make_shared<Prog>(attr, kernel);
-  prog->gpl_compatible = license_is_gpl_compatible(license);
-  prog->view.prog_type = attr.prog_type;
-  prog->view.name = attr.name.substr(0, attr.name.find('\0'));
-  prog->view.insns = attr.insns;
+  auto prog = new_prog(attr, license, kernel);
 
   // bpf_check(): the digest up front (over the signed, unmodified insns).
   prog->digest = prog_digest(attr.insns);
@@ -356,16 +361,7 @@ int Kernel::prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool ker
     prog->view.sig = verified_sig(resolve_keyring(proc, attr.keyring_id, true));
   }
 
-  const lsm::ProgLoadAttr hook_attr = lsm_attr(attr);
-  if (lsm_) {
-    lsm::Caller caller = lsm_->current();
-    caller.pid = proc.pid();
-    caller.comm = proc.comm();
-    lsm_->set_current(caller);
-    if (int err = lsm_->security_bpf_prog_load(prog->view, hook_attr, nullptr, kernel))
-      fail(-err, kCmd, "refused by an LSM (security_bpf_prog_load)");
-    prog->lsm = lsm_;
-  }
+  run_prog_load_hook(proc, *prog, attr, kernel);
 
   check_sleepable(attr);
   auto insns = decode_and_validate(attr.insns);
