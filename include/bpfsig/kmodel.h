@@ -307,6 +307,9 @@ class Kernel {
   // The end of every PROG_LOAD order: an id, security_bpf_prog, an fd.
   int publish_prog(Process& proc, std::shared_ptr<Prog> prog);
   void run_prog_load_hook(Process& proc, Prog& prog, const ProgLoadAttr& attr, bool kernel);
+  // After an fd or mmap went away: map_release_uref when it was the map's last
+  // user reference (no fd in any process, no mapping).
+  void drop_user_ref(const std::shared_ptr<Object>& object);
 
   KernelProfile profile_;
   std::shared_ptr<lsm::LsmStack> lsm_;

@@ -127,6 +127,7 @@ void run_run(const RunArgs& a, const Common& common) {
   kmodel::Kernel kernel(profile_for(a.kernel));
   std::shared_ptr<lsm::LsmStack> stack = make_stack(a.lsm);
   kernel.set_lsm_stack(stack);
+  kernel.set_lsm_bpf_hooks(true);  // security_bpf and security_bpf_map_create too, as 6.18 calls them
   Outcome o = run_in_model(kernel, loader, a);
   if (common.json) {
     Json audit = Json::array();

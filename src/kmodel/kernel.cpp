@@ -75,7 +75,13 @@ struct Kernel::Mapping {
 };
 
 Kernel::Kernel(KernelProfile profile) : profile_(std::move(profile)) {}
-Kernel::~Kernel() = default;
+// Programs in program arrays would keep their arrays alive through used_maps
+// (a reference cycle); the kernel breaks it when the user references go, the
+// model when the kernel goes.
+Kernel::~Kernel() {
+  for (auto& [id, weak] : maps_by_id_)
+    if (auto object = weak.lock()) std::static_pointer_cast<Map>(object)->release_uref();
+}
 
 Process& Kernel::spawn(const std::string& comm) {
   processes_.push_back(std::make_unique<Process>(next_pid_++, comm));
@@ -120,8 +126,20 @@ template std::shared_ptr<Btf> Kernel::typed_object_at<Btf>(Process&, int, const 
 template std::shared_ptr<Prog> Kernel::typed_object_at<Prog>(Process&, int, const char*) const;
 
 void Kernel::close(Process& proc, int fd) {
-  object_at(proc, fd, "close");
+  std::shared_ptr<Object> object = object_at(proc, fd, "close");
   proc.fds_.erase(fd);
+  drop_user_ref(object);
+}
+
+void Kernel::drop_user_ref(const std::shared_ptr<Object>& object) {
+  auto map = std::dynamic_pointer_cast<Map>(object);
+  if (!map) return;
+  for (const auto& process : processes_)
+    for (const auto& [fd, held] : process->fds_)
+      if (held == object) return;
+  for (const auto& [handle, mapping] : mappings_)
+    if (mapping->map == map) return;
+  map->release_uref();
 }
 
 int Kernel::dup(Process& proc, int fd) { return proc.install(object_at(proc, fd, "dup")); }
@@ -289,7 +307,9 @@ void Kernel::munmap(MmapHandle handle) {
   auto it = mappings_.find(handle);
   if (it == mappings_.end()) fail(EINVAL, "munmap", "no such mapping");
   if (it->second->writable) --it->second->map->writable_mappings;
+  std::shared_ptr<Object> map = it->second->map;
   mappings_.erase(it);
+  drop_user_ref(map);
 }
 
 std::array<uint8_t, kMapStructPrefix> struct_prefix(const Map& map) {

@@ -143,17 +143,29 @@ class ProgArrayMap : public Map {
     return id;
   }
 
-  // bpf_fd_array_map_update_elem + prog_fd_array_get_ptr
+  // bpf_fd_array_map_update_elem + prog_fd_array_get_ptr: the slot takes a
+  // reference on the program. The first program stored fixes the array's
+  // owner type (bpf_prog_map_compatible); a program of another type: EINVAL.
   void update(ByteView key, ByteView value, uint64_t flags, const FdResolver& resolve) override {
     if (flags != kAny) fail(EINVAL, kUpdate, "a program array takes BPF_ANY only");
     uint32_t index = array_index(key);
     if (index >= attr_.max_entries) fail(E2BIG, kUpdate, "index " + std::to_string(index) + " is past max_entries");
     int fd = static_cast<int>(load_le32(value.data()));
-    resolve(fd);  // EBADF when the fd is not open
-    // Only BPF programs can be stored, and the model has no program objects
-    // yet (BPF_PROG_LOAD comes with the next part): every open fd is a map
-    // or a BTF object, which __bpf_prog_get() refuses with EINVAL.
-    fail(EINVAL, kUpdate, "fd " + std::to_string(fd) + " is not a BPF program");
+    auto prog = std::dynamic_pointer_cast<Prog>(resolve(fd));  // EBADF when the fd is not open
+    if (!prog) fail(EINVAL, kUpdate, "fd " + std::to_string(fd) + " is not a BPF program");
+    uint32_t type = prog->attr().prog_type;
+    if (owner_type_ != 0 && owner_type_ != type)
+      fail(EINVAL, kUpdate,
+           "program type " + std::to_string(type) + " differs from the array's owner type " + std::to_string(owner_type_));
+    owner_type_ = type;
+    slots_[index] = std::move(prog);
+  }
+
+  // bpf_fd_array_map_clear from map_release_uref: the last user reference is
+  // gone, so the slots drop their programs (this also breaks the cycle of a
+  // program that holds its own program array).
+  void release_uref() override {
+    for (auto& slot : slots_) slot.reset();
   }
 
   // fd_array_map_delete_elem
@@ -166,6 +178,7 @@ class ProgArrayMap : public Map {
 
  private:
   std::vector<std::shared_ptr<Object>> slots_;
+  uint32_t owner_type_ = 0;  // map->owner.type; 0 until a program is stored
 };
 
 // ---- RINGBUF: no syscall-side element access (the ops return -ENOTSUPP).

@@ -64,6 +64,9 @@ class Map : public Object {
   virtual std::optional<crypto::Digest> content_hash() const { return std::nullopt; }
   // The bytes an mmap() shows; null when the type has no map_mmap op.
   virtual Bytes* mmapable_area() { return nullptr; }
+  // map_release_uref: called when no fd or mmap of any process refers to the
+  // map any more (programs may still hold it through used_maps).
+  virtual void release_uref() {}
 
   bool frozen = false;
   uint32_t writable_mappings = 0;  // bpf_map_write_active()

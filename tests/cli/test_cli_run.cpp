@@ -41,6 +41,14 @@ Json run_json(std::vector<std::string> args, int expected_exit) {
   return Json::parse(r.out);
 }
 
+// The audit records of one hook, in order.
+Json records_of(const Json& run, const std::string& hook) {
+  Json out = Json::array();
+  for (const auto& r : run["audit"])
+    if (r["hook"] == hook) out.push_back(r);
+  return out;
+}
+
 }  // namespace
 
 TEST(CliRun, SignedLoaderWithTrustedCertLoadsInTheModel) {
@@ -52,26 +60,35 @@ TEST(CliRun, SignedLoaderWithTrustedCertLoadsInTheModel) {
   EXPECT_EQ(j["programs"][0]["type"], "tracepoint");
   EXPECT_EQ(j["maps"].size(), 3u);
   EXPECT_EQ(j["maps"][0]["type"], "hash");
-  // The loader and the program it loads both pass the capability LSM.
-  ASSERT_EQ(j["audit"].size(), 2u);
-  EXPECT_EQ(j["audit"][0]["lsm"], "capability");
-  EXPECT_EQ(j["audit"][1]["decision"], "allow");
+  // The loader and the program it loads both pass the capability LSM, and so
+  // do the loader's map and the three maps the loader creates.
+  Json loads = records_of(j, "bpf_prog_load");
+  ASSERT_EQ(loads.size(), 2u);
+  EXPECT_EQ(loads[0]["lsm"], "capability");
+  EXPECT_EQ(loads[1]["decision"], "allow");
+  Json creates = records_of(j, "bpf_map_create");
+  ASSERT_EQ(creates.size(), 4u);
+  for (const auto& r : creates) EXPECT_EQ(r["decision"], "allow");
+  EXPECT_EQ(j["audit"].size(), 6u);
 }
 
 TEST(CliRun, UntrustedSignerIsRefusedWithEnokey) {
   Json j = run_json({signed_example().bundle}, 1);
   EXPECT_EQ(j["decision"], "refused");
   EXPECT_EQ(j["errno_name"], "ENOKEY");
-  EXPECT_EQ(j["audit"].size(), 0u) << "the signature is checked before any LSM hook";
+  EXPECT_EQ(records_of(j, "bpf_prog_load").size(), 0u) << "the signature is checked before any program hook";
+  EXPECT_EQ(records_of(j, "bpf_map_create").size(), 1u) << "only the loader's own map was created";
 }
 
 TEST(CliRun, SignedOnlyRefusesWithoutAnIntegrityLsm) {
   Json j = run_json({"--lsm", "capability,signed-only", "-i", signed_example().cert, signed_example().bundle}, 1);
   EXPECT_EQ(j["errno_name"], "EPERM");
-  ASSERT_EQ(j["audit"].size(), 2u);
-  EXPECT_EQ(j["audit"][1]["lsm"], "signed-only");
-  EXPECT_EQ(j["audit"][1]["verdict"], "NONE");
-  EXPECT_EQ(j["audit"][1]["decision"], "deny");
+  Json loads = records_of(j, "bpf_prog_load");
+  ASSERT_EQ(loads.size(), 2u);
+  EXPECT_EQ(loads[1]["lsm"], "signed-only");
+  EXPECT_EQ(loads[1]["verdict"], "NONE");
+  EXPECT_EQ(loads[1]["decision"], "deny");
+  EXPECT_EQ(j["audit"].back(), loads[1]) << "the denial is the last record";
 }
 
 TEST(CliRun, TamperedMetadataMakesTheModelledLoaderReturnEinval) {

@@ -21,6 +21,7 @@
 #include "bpfsig/bytes.h"
 #include "bpfsig/crypto.h"
 #include "bpfsig/error.h"
+#include "bpfsig/isa.h"
 #include "bpfsig/kmodel.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
@@ -256,6 +257,25 @@ TEST_F(KmodelTest, ProgArrayHoldsOnlyPrograms) {
   EXPECT_EQ(errno_of([&] { kernel.map_update(proc, fd, u32_key(0), u32_key(fd)); }), EINVAL);
 }
 
+TEST_F(KmodelTest, ProgArraySlotsHoldProgramsUntilTheLastUserReference) {
+  int pa = kernel.map_create(proc, MapCreateAttr{kMapProgArray, 4, 4, 2, 0, "pa", {}});
+  ProgLoadAttr attr;
+  attr.prog_type = kProgXdp;
+  attr.insns = isa::encode({isa::mov64_imm(0, 0), isa::exit_insn()});
+  attr.license = "GPL";
+  int prog = kernel.prog_load(proc, attr);
+  uint32_t prog_id = kernel.prog_info(proc, prog).id;
+  kernel.map_update(proc, pa, u32_key(0), u32_key(static_cast<uint32_t>(prog)));
+  EXPECT_EQ(load_le32(kernel.map_lookup(proc, pa, u32_key(0)).data()), prog_id);
+  kernel.close(proc, prog);
+  EXPECT_TRUE(kernel.prog_alive(prog_id));  // the slot holds it
+  int pa_dup = kernel.dup(proc, pa);
+  kernel.close(proc, pa);
+  EXPECT_TRUE(kernel.prog_alive(prog_id));  // another fd still refers to the array
+  kernel.close(proc, pa_dup);
+  EXPECT_FALSE(kernel.prog_alive(prog_id));  // map_release_uref cleared the slots
+}
+
 TEST_F(KmodelTest, RingbufHasNoSyscallElements) {
   int fd = kernel.map_create(proc, MapCreateAttr{kMapRingbuf, 0, 0, 4096, 0, "r", {}});
   EXPECT_EQ(errno_of([&] { kernel.map_lookup(proc, fd, {}); }), kENOTSUPP);
@@ -472,7 +492,12 @@ class Backend {
   virtual void munmap(uintptr_t mapping) = 0;
   virtual int btf_load(ByteView blob) = 0;
   virtual void close(int fd) = 0;
+  // A GPL program of prog_type: "r0 = 0; exit".
+  virtual int prog_load(uint32_t prog_type) = 0;
+  virtual uint32_t prog_id(int fd) = 0;
 };
+
+Bytes return_zero_insns() { return isa::encode({isa::mov64_imm(0, 0), isa::exit_insn()}); }
 
 class ModelBackend : public Backend {
  public:
@@ -492,6 +517,15 @@ class ModelBackend : public Backend {
   void munmap(uintptr_t mapping) override { kernel_.munmap(static_cast<MmapHandle>(mapping)); }
   int btf_load(ByteView blob) override { return kernel_.btf_load(proc_, blob); }
   void close(int fd) override { kernel_.close(proc_, fd); }
+  int prog_load(uint32_t prog_type) override {
+    ProgLoadAttr attr;
+    attr.prog_type = prog_type;
+    attr.insns = return_zero_insns();
+    attr.license = "GPL";
+    attr.name = "p";
+    return kernel_.prog_load(proc_, attr);
+  }
+  uint32_t prog_id(int fd) override { return kernel_.prog_info(proc_, fd).id; }
 
  private:
   static KernelProfile profile(uint32_t nr_cpus) {
@@ -570,6 +604,18 @@ class RealBackend : public Backend {
     ::close(fd);
     fds_.erase(std::find(fds_.begin(), fds_.end(), fd));
   }
+  int prog_load(uint32_t prog_type) override {
+    sys::ProgLoad req;
+    req.prog_type = prog_type;
+    req.name = "p";
+    req.insns = return_zero_insns();
+    req.license = "GPL";
+    req.prog_flags = 0;
+    int fd = sys::prog_load(req);
+    fds_.push_back(fd);
+    return fd;
+  }
+  uint32_t prog_id(int fd) override { return sys::prog_info(fd).id; }
 
  private:
   static constexpr int kBpfMapDeleteElem = 3;
@@ -731,6 +777,40 @@ TEST(KmodelDifferential, RingbufAndProgArrayElements) {
     t.step("prog array update 4", [&](Backend& b) { b.update(pa, u32_key(4), fd_value(pa), kAny); return ok(); });
     t.step("prog array update bad fd", [&](Backend& b) { b.update(pa, u32_key(0), fd_value(999), kAny); return ok(); });
     t.step("prog array update map fd", [&](Backend& b) { b.update(pa, u32_key(0), fd_value(pa), kAny); return ok(); });
+  });
+}
+
+// Program slots: the first program fixes the owner type, a slot's lookup
+// gives the program's id, and a slot keeps its program after the fd closes.
+TEST(KmodelDifferential, ProgArrayHoldsPrograms) {
+  SKIP_UNLESS(test::missing_bpf());
+  constexpr uint32_t kSocketFilter = 1;
+  expect_same_as_kernel([](Transcript& t) {
+    int pa = t.create("prog array", MapCreateAttr{kMapProgArray, 4, 4, 4, 0, "pa", {}});
+    int first = -1, second = -1, xdp = -1;
+    t.step("load filter 1", [&](Backend& b) { first = b.prog_load(kSocketFilter); return ok(); });
+    t.step("load filter 2", [&](Backend& b) { second = b.prog_load(kSocketFilter); return ok(); });
+    t.step("load xdp", [&](Backend& b) { xdp = b.prog_load(kProgXdp); return ok(); });
+    auto fd_value = [](int fd) { return u32_key(static_cast<uint32_t>(fd)); };
+    auto slot_holds = [&](Backend& b, uint32_t slot, uint32_t id) {
+      return load_le32(b.lookup(pa, u32_key(slot)).data()) == id ? std::string("ok holds it") : std::string("other id");
+    };
+    t.step("store filter 1 noexist", [&](Backend& b) { b.update(pa, u32_key(0), fd_value(first), kNoExist); return ok(); });
+    t.step("store filter 1", [&](Backend& b) { b.update(pa, u32_key(0), fd_value(first), kAny); return ok(); });
+    t.step("lookup 0", [&](Backend& b) { return slot_holds(b, 0, b.prog_id(first)); });
+    t.step("store xdp", [&](Backend& b) { b.update(pa, u32_key(1), fd_value(xdp), kAny); return ok(); });
+    t.step("lookup 1 after xdp", [&](Backend& b) { return ok(b.lookup(pa, u32_key(1))); });
+    t.step("store filter 2", [&](Backend& b) { b.update(pa, u32_key(1), fd_value(second), kAny); return ok(); });
+    uint32_t second_id = 0;
+    t.step("id of filter 2", [&](Backend& b) { second_id = b.prog_id(second); return ok(); });
+    t.step("close filter 2", [&](Backend& b) { b.close(second); return ok(); });
+    t.step("lookup 1 after close", [&](Backend& b) { return slot_holds(b, 1, second_id); });
+    t.step("replace 1 with filter 1", [&](Backend& b) { b.update(pa, u32_key(1), fd_value(first), kAny); return ok(); });
+    t.step("lookup 1 replaced", [&](Backend& b) { return slot_holds(b, 1, b.prog_id(first)); });
+    t.step("delete 0", [&](Backend& b) { b.remove(pa, u32_key(0)); return ok(); });
+    t.step("lookup 0 deleted", [&](Backend& b) { return ok(b.lookup(pa, u32_key(0))); });
+    t.step("freeze", [&](Backend& b) { b.freeze(pa); return ok(); });
+    t.step("store after freeze", [&](Backend& b) { b.update(pa, u32_key(2), fd_value(first), kAny); return ok(); });
   });
 }
 
