@@ -284,6 +284,12 @@ struct AuditRecord {
   std::string to_audit_line() const;
   // {"type":1420,"sec":...,"msec":...,"serial":...,"hook":...,"lsm":...,"verdict":...|null,"decision":...,"errno":...,"pid":...,"comm":...}
   std::string to_json_line() const;
+
+  // A record an LSM writes itself (LsmStack::emit_audit), e.g. IPE's own 1420
+  // text "ipe_op=BPF_PROG_LOAD ipe_hook=... rule=\"...\"": when set, the audit
+  // line prints it after the stamp instead of the model's fields, and the JSON
+  // line adds it as "text".
+  std::optional<std::string> lsm_text;
 };
 
 class AuditLog {
@@ -307,6 +313,7 @@ using LsmFactory = std::function<std::unique_ptr<Lsm>()>;
 using LsmRegistry = std::map<std::string, LsmFactory, std::less<>>;
 
 // "capability" (CapabilityLsm with defaults) and "signed-only" (SignedOnlyLsm with defaults).
+// Also "ipe" (ipe::IpeLsm, include/bpfsig/ipe.h) with an empty policy store.
 LsmRegistry builtin_registry();
 
 // The LSM names an `lsm=` value selects, in order: "capability" first whether
@@ -333,6 +340,9 @@ class LsmStack {
   const Caller& current() const { return current_; }
   void set_clock(std::function<AuditTime()> clock) { clock_ = std::move(clock); }
   const AuditLog& audit_log() const { return audit_; }
+  // For an LSM that writes its own audit record: stamps it with the clock and
+  // appends it (with the next serial) to the log.
+  const AuditRecord& emit_audit(AuditRecord record);
 
   // security/security.c, with the framework patch applied. Each int hook runs
   // the callbacks in stack order and stops at the first non-zero return.

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // bpfsig run: load and run a signed bundle or header in the kernel model,
 // through a chosen kernel profile and LSM stack, unprivileged.
+#include <algorithm>
 #include <cerrno>
 #include <iostream>
 #include <memory>
 
 #include "bpfsig/error.h"
+#include "bpfsig/ipe.h"
 #include "bpfsig/kmodel.h"
 #include "bpfsig/lsm.h"
 #include "bpfsig/skel.h"
@@ -20,6 +22,7 @@ struct RunArgs {
   std::string file, kernel = "6.18", lsm = "capability", keyring = "builtin";
   std::vector<std::string> trusted;
   bool no_signature = false;
+  std::string ipe_policy;  // --ipe-policy: loaded and activated in the "ipe" LSM
 };
 
 // Audit timestamps start here and advance 1 ms per record, so runs repeat exactly.
@@ -34,10 +37,30 @@ kmodel::KernelProfile profile_for(const std::string& name) {
               "not '" + name + "'");
 }
 
-std::shared_ptr<lsm::LsmStack> make_stack(const std::string& lsm_list) {
+// The builtin LSMs, with "ipe" holding --ipe-policy (active, enforcing, and
+// auditing its ALLOWs too, ipe.success_audit=1, so the trace shows every match).
+lsm::LsmRegistry run_registry(const RunArgs& a) {
+  lsm::LsmRegistry registry = lsm::builtin_registry();
+  if (a.ipe_policy.empty()) return registry;
+  const std::vector<std::string> order = lsm::parse_lsm_param(a.lsm, registry);
+  if (std::find(order.begin(), order.end(), "ipe") == order.end()) {
+    throw Error(EINVAL, "bad_argument", "--ipe-policy needs ipe in --lsm (e.g. --lsm capability,ipe)");
+  }
+  auto store = std::make_shared<ipe::PolicyStore>();
+  Bytes text = read_file(a.ipe_policy);
+  ipe::ParseOptions options;
+  options.source = a.ipe_policy;
+  store->activate(store->load(std::string(text.begin(), text.end()), options).name);
+  store->success_audit = true;
+  registry["ipe"] = ipe::ipe_factory(store);
+  return registry;
+}
+
+std::shared_ptr<lsm::LsmStack> make_stack(const RunArgs& a) {
+  const std::string& lsm_list = a.lsm;
   // The caller is root with the capabilities a loader needs; the kernel model
   // fills in the pid and comm of its simulated process.
-  auto stack = std::make_shared<lsm::LsmStack>(lsm_list, lsm::builtin_registry());
+  auto stack = std::make_shared<lsm::LsmStack>(lsm_list, run_registry(a));
   stack->set_current(lsm::Caller{0, "bpfsig", 0,
                                  lsm::CapSet{lsm::Cap::kBpf, lsm::Cap::kPerfmon, lsm::Cap::kSysAdmin,
                                              lsm::Cap::kNetAdmin}});
@@ -125,7 +148,7 @@ void print_human(const RunArgs& a, const Outcome& o, const lsm::AuditLog& audit)
 void run_run(const RunArgs& a, const Common& common) {
   skel::SignedLoader loader = skel::read_signed_file(a.file);
   kmodel::Kernel kernel(profile_for(a.kernel));
-  std::shared_ptr<lsm::LsmStack> stack = make_stack(a.lsm);
+  std::shared_ptr<lsm::LsmStack> stack = make_stack(a);
   kernel.set_lsm_stack(stack);
   kernel.set_lsm_bpf_hooks(true);  // security_bpf and security_bpf_map_create too, as 6.18 calls them
   Outcome o = run_in_model(kernel, loader, a);
@@ -158,7 +181,8 @@ void add_run(CLI::App& app, Common& common) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* sub = app.add_subcommand("run", "Load and run a signed loader in the kernel model (no privileges needed)");
   sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default), 6.18-toctou (before the Feb 2026 fix) or loadtime (bpf-next 2026)");
-  sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only");
+  sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only, ipe");
+  sub->add_option("--ipe-policy", args->ipe_policy, "IPE policy to load and activate in the ipe LSM");
   sub->add_option("-i,--cert", args->trusted, "Certificate to put in the keyring (repeatable)")->allow_extra_args(false);
   sub->add_option("--keyring", args->keyring, "Keyring for the certificates: builtin (default), secondary, platform, own");
   sub->add_flag("--no-signature", args->no_signature, "Load without sending the signature");

@@ -62,6 +62,7 @@ std::string AuditRecord::to_audit_line() const {
   std::snprintf(stamp, sizeof(stamp), "audit(%llu.%03u:%llu)", static_cast<unsigned long long>(time.sec),
                 time.msec, static_cast<unsigned long long>(serial));
   std::string line = "type=" + std::to_string(kType) + " " + stamp + ":";
+  if (lsm_text) return line + " " + *lsm_text;
   line += " hook=" + std::string(hook_name(hook));
   line += " lsm=" + lsm;
   line += " verdict=" + std::string(verdict ? verdict_name(*verdict) : "?");
@@ -85,6 +86,7 @@ std::string AuditRecord::to_json_line() const {
   j["errno"] = err;
   j["pid"] = pid;
   j["comm"] = comm;
+  if (lsm_text) j["text"] = *lsm_text;
   // comm is untrusted: bytes that are not UTF-8 become U+FFFD rather than an exception.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

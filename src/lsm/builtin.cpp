@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "bpfsig/ipe.h"
 #include "bpfsig/lsm.h"
 
 namespace bpfsig::lsm {
@@ -174,6 +175,7 @@ LsmRegistry builtin_registry() {
   return {
       {"capability", [] { return std::make_unique<CapabilityLsm>(); }},
       {"signed-only", [] { return std::make_unique<SignedOnlyLsm>(); }},
+      {"ipe", ipe::ipe_factory(std::make_shared<ipe::PolicyStore>())},
   };
 }
 

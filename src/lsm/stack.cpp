@@ -113,6 +113,11 @@ void LsmStack::record(Hook hook, const Lsm& lsm, const ProgView* prog, int err) 
   audit_.emit(std::move(r));
 }
 
+const AuditRecord& LsmStack::emit_audit(AuditRecord record) {
+  record.time = clock_();
+  return audit_.emit(std::move(record));
+}
+
 void LsmStack::allocate_prog_blobs(ProgView& prog) const {
   prog.security.blobs.clear();
   prog.security.reported.reset();

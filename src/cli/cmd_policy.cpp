@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpfsig policy: check an IPE policy, and evaluate an event against one.
+#include <cerrno>
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include "bpfsig/error.h"
+#include "bpfsig/ipe.h"
+#include "cli/cli.h"
+
+namespace bpfsig::cli {
+
+namespace {
+
+struct CheckArgs {
+  std::string file;
+  bool strict = false, canonical = false;
+};
+
+struct EvalArgs {
+  std::string policy, event;
+  bool permissive = false, success_audit = false;
+};
+
+std::string read_text_file(const std::string& path) {
+  Bytes b = read_file(path);
+  return std::string(b.begin(), b.end());
+}
+
+Json policy_summary(const std::string& file, const ipe::Policy& p) {
+  Json op_defaults = Json::object(), per_op = Json::object(), rules = Json::array();
+  for (size_t i = 0; i < ipe::kOpCount; ++i) {
+    auto op = static_cast<ipe::Op>(i);
+    if (p.op_defaults[i]) op_defaults[std::string(ipe::op_name(op))] = ipe::action_name(*p.op_defaults[i]);
+    per_op[std::string(ipe::op_name(op))] = p.rules[i].size();
+    for (const auto& r : p.rules[i]) rules.push_back(Json{{"line", r.line}, {"op", ipe::op_name(r.op)}, {"text", r.to_text()}});
+  }
+  Json warnings = Json::array();
+  for (const auto& w : ipe::policy_warnings(p)) warnings.push_back(w);
+  return Json{{"ok", true},
+              {"file", file},
+              {"name", p.name},
+              {"version", p.version.to_string()},
+              {"global_default", p.global_default ? Json(ipe::action_name(*p.global_default)) : Json(nullptr)},
+              {"op_defaults", op_defaults},
+              {"rule_count", p.rule_count()},
+              {"rules_per_op", per_op},
+              {"rules", rules},
+              {"warnings", warnings},
+              {"canonical", p.render()}};
+}
+
+void run_check(const CheckArgs& a, const Common& common) {
+  ipe::ParseOptions options;
+  options.source = a.file;
+  options.strict = a.strict;
+  ipe::Policy p = ipe::parse_policy(read_text_file(a.file), options);
+  if (common.json) {
+    print_json(policy_summary(a.file, p));
+    return;
+  }
+  if (a.canonical) {
+    std::cout << p.render();
+    return;
+  }
+  std::cout << a.file << ": OK\n"
+            << "name: " << p.name << "\n"
+            << "version: " << p.version.to_string() << "\n"
+            << "global default: " << (p.global_default ? std::string(ipe::action_name(*p.global_default)) : "none")
+            << "\n";
+  std::string defaults;
+  for (size_t i = 0; i < ipe::kOpCount; ++i) {
+    if (!p.op_defaults[i]) continue;
+    defaults += (defaults.empty() ? "" : ", ") + std::string(ipe::op_name(static_cast<ipe::Op>(i))) + "=" +
+                std::string(ipe::action_name(*p.op_defaults[i]));
+  }
+  std::cout << "op defaults: " << (defaults.empty() ? "none" : defaults) << "\n";
+  std::string counts;
+  for (size_t i = 0; i < ipe::kOpCount; ++i) {
+    if (p.rules[i].empty()) continue;
+    counts += (counts.empty() ? " (" : ", ") + std::string(ipe::op_name(static_cast<ipe::Op>(i))) + " " +
+              std::to_string(p.rules[i].size());
+  }
+  std::cout << "rules: " << p.rule_count() << (counts.empty() ? "" : counts + ")") << "\n";
+  for (const auto& w : ipe::policy_warnings(p)) std::cout << "warning: " << w << "\n";
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+[[noreturn]] void bad_event(const std::string& source, const std::string& what) {
+  throw Error(EINVAL, "ipe_event", source + ": " + what);
+}
+
+ipe::EvalHook default_hook(ipe::Op op, bool has_file) {
+  switch (op) {
+    case ipe::Op::kExecute: return ipe::EvalHook::kBprmCheck;
+    case ipe::Op::kBpfProgLoad: return ipe::EvalHook::kBpfProgLoad;
+    default: return has_file ? ipe::EvalHook::kKernelRead : ipe::EvalHook::kKernelLoad;
+  }
+}
+
+const Json& field(const Json& j, const char* key, Json::value_t type, const std::string& source) {
+  const Json& v = j.at(key);
+  bool ok = v.type() == type || (type == Json::value_t::number_integer && v.is_number_unsigned());
+  if (!ok) bad_event(source, std::string("\"") + key + "\" has the wrong type");
+  return v;
+}
+
+std::optional<ipe::Digest> parse_event_digest(const Json& j, const char* key, const std::string& source) {
+  if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
+  std::string text = field(j, key, Json::value_t::string, source).get<std::string>();
+  size_t colon = text.find(':');
+  if (colon == std::string::npos) bad_event(source, std::string("\"") + key + "\" is not ALG:HEX");
+  ipe::Digest d;
+  d.alg = text.substr(0, colon);
+  try {
+    d.value = from_hex(text.substr(colon + 1));
+  } catch (const Error&) {
+    bad_event(source, std::string("\"") + key + "\" is not ALG:HEX");
+  }
+  return d;
+}
+
+void check_keys(const Json& j, std::initializer_list<std::string_view> known, const std::string& source,
+                const std::string& where) {
+  for (const auto& [key, value] : j.items()) {
+    bool ok = false;
+    for (auto k : known) ok = ok || key == k;
+    if (!ok) bad_event(source, "unknown field \"" + key + "\"" + where);
+  }
+}
+
+ipe::FileInfo parse_file(const Json& j, const std::string& source) {
+  if (!j.is_object()) bad_event(source, "\"file\" is not an object");
+  check_keys(j, {"path", "dev", "ino", "boot_verified", "dmverity_roothash", "dmverity_signature", "fsverity_digest",
+                 "fsverity_signature"},
+             source, " in \"file\"");
+  ipe::FileInfo f;
+  if (j.contains("path")) f.path = field(j, "path", Json::value_t::string, source).get<std::string>();
+  if (j.contains("dev")) f.dev = field(j, "dev", Json::value_t::string, source).get<std::string>();
+  if (j.contains("ino")) {
+    if (!j.at("ino").is_number_unsigned()) bad_event(source, "\"ino\" is not a non-negative integer");
+    f.ino = j.at("ino").get<uint64_t>();
+  }
+  if (j.contains("boot_verified")) f.from_initramfs = field(j, "boot_verified", Json::value_t::boolean, source).get<bool>();
+  f.dmverity_roothash = parse_event_digest(j, "dmverity_roothash", source);
+  if (j.contains("dmverity_signature"))
+    f.dmverity_signed = field(j, "dmverity_signature", Json::value_t::boolean, source).get<bool>();
+  f.fsverity_digest = parse_event_digest(j, "fsverity_digest", source);
+  if (j.contains("fsverity_signature"))
+    f.fsverity_signed = field(j, "fsverity_signature", Json::value_t::boolean, source).get<bool>();
+  return f;
+}
+
+int32_t int32_field(const Json& j, const char* key, const std::string& source) {
+  const Json& v = j.at(key);
+  if (!v.is_number_integer()) bad_event(source, std::string("\"") + key + "\" is not an integer");
+  int64_t n = v.get<int64_t>();
+  if (v.is_number_unsigned() && v.get<uint64_t>() > INT32_MAX) bad_event(source, std::string("\"") + key + "\" is out of range");
+  if (n < INT32_MIN || n > INT32_MAX) bad_event(source, std::string("\"") + key + "\" is out of range");
+  return static_cast<int32_t>(n);
+}
+
+ipe::Event parse_event(const std::string& text, const std::string& source) {
+  Json j;
+  try {
+    j = Json::parse(text);
+  } catch (const Json::exception& e) {
+    bad_event(source, std::string("not JSON: ") + e.what());
+  }
+  if (!j.is_object()) bad_event(source, "an event is a JSON object");
+  check_keys(j, {"op", "hook", "bpf_signature", "keyring_id", "kernel", "pid", "comm", "file"}, source, "");
+  if (!j.contains("op")) bad_event(source, "missing \"op\"");
+  ipe::Event e;
+  std::string op = field(j, "op", Json::value_t::string, source).get<std::string>();
+  auto parsed_op = ipe::op_from_name(op);
+  if (!parsed_op) bad_event(source, "unknown op \"" + op + "\"");
+  e.op = *parsed_op;
+  if (j.contains("file") && !j.at("file").is_null()) e.file = parse_file(j.at("file"), source);
+  e.hook = default_hook(e.op, e.file.has_value());
+  if (j.contains("hook")) {
+    std::string hook = field(j, "hook", Json::value_t::string, source).get<std::string>();
+    auto h = ipe::eval_hook_from_name(hook);
+    if (!h) bad_event(source, "unknown hook \"" + hook + "\"");
+    e.hook = *h;
+  }
+  if (j.contains("bpf_signature")) {
+    std::string v = field(j, "bpf_signature", Json::value_t::string, source).get<std::string>();
+    bool found = false;
+    for (int i = 0; i <= static_cast<int>(lsm::IntegrityVerdict::kBadSig); ++i) {
+      auto verdict = static_cast<lsm::IntegrityVerdict>(i);
+      if (lsm::verdict_name(verdict) == v) {
+        e.bpf_verdict = verdict;
+        found = true;
+      }
+    }
+    if (!found) bad_event(source, "unknown bpf_signature \"" + v + "\"");
+  }
+  if (j.contains("keyring_id")) e.bpf_keyring_id = int32_field(j, "keyring_id", source);
+  if (j.contains("kernel")) e.bpf_kernel = field(j, "kernel", Json::value_t::boolean, source).get<bool>();
+  if (j.contains("pid")) e.pid = int32_field(j, "pid", source);
+  if (j.contains("comm")) e.comm = field(j, "comm", Json::value_t::string, source).get<std::string>();
+  return e;
+}
+
+std::string_view match_name(ipe::MatchType m) {
+  switch (m) {
+    case ipe::MatchType::kRule: return "rule";
+    case ipe::MatchType::kOpDefault: return "op_default";
+    case ipe::MatchType::kGlobalDefault: return "global_default";
+  }
+  return "?";
+}
+
+void run_eval(const EvalArgs& a, const Common& common) {
+  ipe::ParseOptions options;
+  options.source = a.policy;
+  auto store = std::make_shared<ipe::PolicyStore>();
+  const ipe::Policy& policy = store->load(read_text_file(a.policy), options);
+  store->activate(policy.name);
+  store->enforce = !a.permissive;
+  store->success_audit = a.success_audit;
+
+  std::string event_text;
+  if (a.event == "-") {
+    event_text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    event_text = read_text_file(a.event);
+  }
+  ipe::Event e = parse_event(event_text, a.event == "-" ? "stdin" : a.event);
+  ipe::StoreResult r = store->evaluate(e);
+  const ipe::Decision& d = *r.decision;
+
+  lsm::AuditRecord rec;
+  rec.serial = 1;
+  rec.lsm_text = r.audit;
+  std::string audit_line = rec.to_audit_line();
+  const std::string rule_text = d.rule_text(e.op);
+
+  if (common.json) {
+    print_json(Json{{"ok", r.err == 0},
+                    {"policy", a.policy},
+                    {"policy_name", policy.name},
+                    {"policy_version", policy.version.to_string()},
+                    {"enforcing", store->enforce},
+                    {"op", ipe::op_name(e.op)},
+                    {"hook", ipe::eval_hook_name(e.hook)},
+                    {"action", ipe::action_name(d.action)},
+                    {"match", match_name(d.match)},
+                    {"default", d.is_default()},
+                    {"rule", rule_text},
+                    {"rule_line", d.rule ? Json(d.rule->line) : Json(nullptr)},
+                    {"return", r.err},
+                    {"errno_name", errno_name(-r.err)},
+                    {"audited", r.audited},
+                    {"audit", audit_line}});
+  } else {
+    std::cout << "decision: " << ipe::action_name(d.action);
+    if (d.action == ipe::Action::kDeny) std::cout << (store->enforce ? " (-EACCES)" : " (permissive: allowed, logged)");
+    std::cout << "\n"
+              << "matched: " << rule_text;
+    if (d.rule) std::cout << " (line " << d.rule->line << ")";
+    if (d.is_default()) std::cout << " (default)";
+    std::cout << "\n"
+              << "audit: " << audit_line << (r.audited ? "" : "  (not emitted: success_audit is off)") << "\n";
+  }
+  if (r.err != 0) g_exit_code = 1;
+}
+
+}  // namespace
+
+void add_policy(CLI::App& app, Common& common) {
+  CLI::App* sub = app.add_subcommand("policy", "Check IPE policies and evaluate events against them (model)");
+  sub->require_subcommand(1);
+
+  auto check = std::make_shared<CheckArgs>();
+  CLI::App* c = sub->add_subcommand("check", "Validate an IPE policy as the kernel parser would");
+  c->add_flag("--strict", check->strict, "Also refuse properties that cannot apply to their op");
+  c->add_flag("--canonical", check->canonical, "Print the policy's canonical text instead of the summary");
+  c->add_flag("-j,--json", common.json, "JSON output");
+  c->add_option("file", check->file, "Policy text file")->required();
+  c->callback([check, &common] { run_check(*check, common); });
+
+  auto eval = std::make_shared<EvalArgs>();
+  CLI::App* e = sub->add_subcommand("eval", "Evaluate an event (JSON) against an IPE policy");
+  e->add_option("--policy", eval->policy, "Policy text file")->required();
+  e->add_flag("--permissive", eval->permissive, "ipe.enforce=0: a DENY is logged, not returned");
+  e->add_flag("--success-audit", eval->success_audit, "ipe.success_audit=1: ALLOW decisions are audited too");
+  e->add_flag("-j,--json", common.json, "JSON output");
+  e->add_option("event", eval->event, "Event JSON file, or - for stdin")->required();
+  e->callback([eval, &common] { run_eval(*eval, common); });
+}
+
+}  // namespace bpfsig::cli
