@@ -11,6 +11,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
   keyutils
+  libtomlplusplus-dev
 )
 
 missing=()

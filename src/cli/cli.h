@@ -27,6 +27,7 @@ void add_inspect(CLI::App& app, Common& common);
 void add_load(CLI::App& app, Common& common);
 void add_run(CLI::App& app, Common& common);
 void add_policy(CLI::App& app, Common& common);
+void add_sim(CLI::App& app, Common& common);
 
 // Shared rendering.
 void print_json(const Json& j);

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   bpfsig::cli::add_load(app, common);
   bpfsig::cli::add_run(app, common);
   bpfsig::cli::add_policy(app, common);
+  bpfsig::cli::add_sim(app, common);
 
   std::string command = argc > 1 ? argv[1] : "";
   try {

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpfsig sim: run scenario files on the kernel model (docs/scenarios.md), or
+// with --matrix the attack x scheme table of a directory of them.
+// Exit 0: every expectation held; 1: one failed; 2: bad input.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "bpfsig/bytes.h"
+#include "bpfsig/error.h"
+#include "bpfsig/sim.h"
+#include "cli/cli.h"
+
+namespace bpfsig::cli {
+
+namespace {
+
+constexpr int kExitBadInput = 2;
+
+struct SimArgs {
+  std::vector<std::string> files;
+  std::string matrix, examples, output;
+  bool markdown = false;
+};
+
+// build/bpfsig finds the compiled examples in build/examples; BPFSIG_EXAMPLES_DIR overrides.
+std::string default_examples_dir() {
+  if (const char* env = std::getenv("BPFSIG_EXAMPLES_DIR"); env && *env) return env;
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "examples";
+  return (exe.parent_path() / "examples").string();
+}
+
+void emit(const std::string& text, const std::string& output) {
+  if (output.empty()) {
+    std::cout << text;
+  } else {
+    write_file_atomic(output, text);
+  }
+}
+
+void run_sim(const SimArgs& a, const Common& common) {
+  sim::SimOptions options;
+  options.examples_dir = a.examples.empty() ? default_examples_dir() : a.examples;
+  try {
+    if (!a.matrix.empty()) {
+      if (!a.files.empty()) throw Error(EINVAL, "bad_argument", "--matrix takes a directory, not scenario files");
+      sim::Matrix m = sim::run_matrix(a.matrix, options);
+      emit(common.json ? sim::matrix_json(m) : a.markdown ? sim::matrix_markdown(m) : sim::matrix_text(m), a.output);
+      if (!m.all_held()) g_exit_code = 1;
+      return;
+    }
+    if (a.files.empty()) throw Error(EINVAL, "bad_argument", "give scenario files, or --matrix DIR");
+    std::vector<sim::RunResult> runs;
+    for (const auto& file : a.files) {
+      sim::Scenario sc = sim::load_scenario(file);
+      for (auto& run : sim::run_all(sc, options)) runs.push_back(std::move(run));
+    }
+    emit(common.json ? sim::runs_json(runs) : sim::runs_text(runs), a.output);
+    for (const auto& run : runs)
+      if (!run.passed()) {
+        for (const auto& step : run.steps)
+          for (const auto& f : step.failures)
+            std::cerr << "bpfsig sim: " << run.file << " [" << run.scheme << "]: " << f << "\n";
+        g_exit_code = 1;
+      }
+  } catch (const Error& e) {
+    // Bad input (the scenario, its files, the options): exit 2, unlike a failed expectation.
+    std::cerr << "bpfsig sim: " << e.what() << " [" << e.err_name() << ", " << e.kind() << "]\n";
+    if (common.json)
+      print_json(Json{{"ok", false},
+                      {"error", {{"errno", e.err()}, {"errno_name", e.err_name()}, {"kind", e.kind()}, {"message", e.what()}}}});
+    g_exit_code = kExitBadInput;
+  }
+}
+
+}  // namespace
+
+void add_sim(CLI::App& app, Common& common) {
+  auto args = std::make_shared<SimArgs>();
+  CLI::App* sub = app.add_subcommand("sim", "Run attack/defence scenarios (TOML) on the kernel model");
+  sub->add_option("files", args->files, "Scenario files");
+  sub->add_option("--matrix", args->matrix, "Run every *.toml in DIR with every scheme it lists: attack x scheme table");
+  sub->add_flag("--markdown", args->markdown, "With --matrix: a Markdown table");
+  sub->add_option("--examples", args->examples, "Directory of the compiled example objects (default: beside the binary)");
+  sub->add_option("-o,--output", args->output, "Write the output to this file (atomically)");
+  sub->add_flag("-j,--json", common.json, "JSON output");
+  sub->callback([args, &common] { run_sim(*args, common); });
+}
+
+}  // namespace bpfsig::cli

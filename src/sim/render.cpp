@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: Apache-2.0
+// Renderings of scenario runs and of the attack x scheme matrix. The matrix
+// holds no times, serials or paths beyond file names, so it can be checked in
+// and diffed.
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "bpfsig/error.h"
+#include "bpfsig/sim.h"
+
+namespace bpfsig::sim {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Json expect_json(const std::optional<Expect>& e) {
+  if (!e) return nullptr;
+  Json j = Json::object();
+  if (e->ok) j["ok"] = *e->ok;
+  if (e->errno_name) j["errno"] = *e->errno_name;
+  if (e->verdict) j["verdict"] = *e->verdict;
+  if (e->denied_by) j["denied_by"] = *e->denied_by;
+  if (e->check) j["check"] = *e->check;
+  if (!e->audit.empty()) j["audit"] = e->audit;
+  if (e->audit_count) j["audit_count"] = *e->audit_count;
+  if (e->maps) j["maps"] = *e->maps;
+  if (e->progs) j["progs"] = *e->progs;
+  if (e->retval) j["retval"] = *e->retval;
+  return j;
+}
+
+template <class T>
+Json optional_json(const std::optional<T>& v) {
+  return v ? Json(*v) : Json(nullptr);
+}
+
+Json step_json(const StepResult& s) {
+  Json hooks = Json::array();
+  for (const auto& h : s.hooks)
+    hooks.push_back(Json{{"hook", h.hook}, {"lsm", h.lsm}, {"verdict", h.verdict.empty() ? Json(nullptr) : Json(h.verdict)},
+                         {"decision", h.decision}, {"errno", h.err}});
+  return Json{{"index", s.index},
+              {"kind", s.kind},
+              {"name", s.label},
+              {"target", s.target},
+              {"ok", s.ok},
+              {"skipped", s.skipped},
+              {"errno", s.err},
+              {"errno_name", errno_name(s.err)},
+              {"error_kind", s.error_kind},
+              {"message", s.message},
+              {"check", s.check},
+              {"retval", optional_json(s.retval)},
+              {"maps", optional_json(s.maps)},
+              {"progs", optional_json(s.progs)},
+              {"verdicts", s.verdicts},
+              {"hooks", hooks},
+              {"audit", s.audit},
+              {"expect", expect_json(s.expect)},
+              {"expect_held", s.failures.empty()},
+              {"failures", s.failures}};
+}
+
+// The denying record of the detecting step, or of the whole run.
+const HookCall* denial(const RunResult& run) {
+  const StepResult* d = run.detection();
+  for (const auto& step : run.steps) {
+    if (d && &step != d) continue;
+    for (const auto& h : step.hooks)
+      if (h.err != 0) return &h;
+  }
+  return nullptr;
+}
+
+std::string hook_text(const HookCall& h) {
+  return "deny at " + h.hook + "/" + h.lsm + " (" + (h.verdict.empty() ? "" : "verdict " + h.verdict + ", ") +
+         "errno " + std::to_string(h.err) + ")";
+}
+
+MatrixCell cell_for(const RunResult& run) {
+  MatrixCell c;
+  c.scheme = run.scheme;
+  const StepResult* d = run.detection();
+  c.detected = d != nullptr;
+  c.where = d ? d->check : "not detected";
+  size_t records = 0;
+  for (const auto& s : run.steps) records += s.audit.size();
+  const HookCall* h = denial(run);
+  if (h) c.audit = hook_text(*h);
+  else if (records == 0) c.audit = "no records";
+  else c.audit = "allow only (" + std::to_string(records) + (records == 1 ? " record)" : " records)");
+  // IPE's decision: at the detecting step, else its last one.
+  c.ipe = "-";
+  for (const auto& s : run.steps) {
+    if (d && &s != d && d->index < s.index) break;
+    for (const auto& hc : s.hooks)
+      if (hc.lsm == "ipe" && hc.hook == "bpf_prog_load")
+        c.ipe = hc.decision + (hc.verdict.empty() ? "" : " (" + hc.verdict + ")");
+  }
+  c.expectations_held = run.passed();
+  return c;
+}
+
+std::string cell_text(const MatrixCell& c) {
+  std::string out = (c.detected ? "detected: " + c.where : std::string("not detected")) + "; audit: " + c.audit +
+                    "; ipe: " + c.ipe;
+  if (!c.expectations_held) out += "; EXPECTATION FAILED";
+  return out;
+}
+
+std::string md_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '|') out += "\\|";
+    else out += ch;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Matrix::all_held() const {
+  for (const auto& row : rows)
+    for (const auto& [scheme, cell] : row.cells)
+      if (!cell.expectations_held) return false;
+  return true;
+}
+
+Matrix run_matrix(const std::string& dir, const SimOptions& options) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.is_regular_file() && entry.path().extension() == ".toml") files.push_back(entry.path().string());
+  if (ec) throw Error(ENOENT, "scenario", dir + ": cannot list the directory: " + ec.message());
+  if (files.empty()) throw Error(ENOENT, "scenario", dir + ": no *.toml scenario in it");
+  std::sort(files.begin(), files.end());
+  Matrix m;
+  std::set<std::string> schemes;
+  for (const auto& file : files) {
+    Scenario sc = load_scenario(file);
+    MatrixRow row;
+    row.attack = sc.name;
+    row.file = std::filesystem::path(file).filename().string();
+    for (const auto& run : run_all(sc, options)) {
+      row.cells[run.scheme] = cell_for(run);
+      schemes.insert(run.scheme);
+    }
+    m.rows.push_back(std::move(row));
+  }
+  std::sort(m.rows.begin(), m.rows.end(),
+            [](const MatrixRow& a, const MatrixRow& b) { return std::tie(a.attack, a.file) < std::tie(b.attack, b.file); });
+  m.schemes.assign(schemes.begin(), schemes.end());
+  return m;
+}
+
+std::string matrix_markdown(const Matrix& m) {
+  std::ostringstream out;
+  out << "| attack |";
+  for (const auto& s : m.schemes) out << " " << s << " |";
+  out << "\n|---|";
+  for (size_t i = 0; i < m.schemes.size(); ++i) out << "---|";
+  out << "\n";
+  for (const auto& row : m.rows) {
+    out << "| " << md_escape(row.attack) << " |";
+    for (const auto& s : m.schemes) {
+      auto it = row.cells.find(s);
+      out << " " << (it == row.cells.end() ? std::string("not run") : md_escape(cell_text(it->second))) << " |";
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+std::string matrix_text(const Matrix& m) {
+  std::ostringstream out;
+  for (const auto& row : m.rows) {
+    out << row.attack << "  (" << row.file << ")\n";
+    for (const auto& s : m.schemes) {
+      auto it = row.cells.find(s);
+      out << "  " << s << ": " << (it == row.cells.end() ? std::string("not run") : cell_text(it->second)) << "\n";
+    }
+  }
+  out << (m.all_held() ? "all expectations held\n" : "some expectations FAILED\n");
+  return out.str();
+}
+
+std::string matrix_json(const Matrix& m) {
+  Json rows = Json::array();
+  for (const auto& row : m.rows) {
+    Json cells = Json::object();
+    for (const auto& [scheme, c] : row.cells)
+      cells[scheme] = Json{{"detected", c.detected}, {"where", c.where}, {"audit", c.audit}, {"ipe", c.ipe},
+                           {"expectations_held", c.expectations_held}};
+    rows.push_back(Json{{"attack", row.attack}, {"file", row.file}, {"cells", cells}});
+  }
+  return Json{{"ok", m.all_held()}, {"schemes", m.schemes}, {"rows", rows}}.dump(2) + "\n";
+}
+
+std::string runs_json(const std::vector<RunResult>& runs) {
+  Json arr = Json::array();
+  bool ok = true;
+  for (const auto& run : runs) {
+    Json steps = Json::array();
+    for (const auto& s : run.steps) steps.push_back(step_json(s));
+    ok = ok && run.passed();
+    arr.push_back(Json{{"scenario", run.scenario}, {"file", run.file}, {"scheme", run.scheme}, {"kernel", run.kernel},
+                       {"lsm", run.lsm}, {"passed", run.passed()}, {"steps", steps}});
+  }
+  return Json{{"ok", ok}, {"runs", arr}}.dump(2) + "\n";
+}
+
+std::string runs_text(const std::vector<RunResult>& runs) {
+  std::ostringstream out;
+  for (const auto& run : runs) {
+    out << "scenario " << run.scenario << " (" << run.file << "): scheme " << run.scheme << ", kernel " << run.kernel
+        << ", lsm=" << run.lsm << "\n";
+    for (const auto& s : run.steps) {
+      out << "  [" << s.index << "] " << s.kind << (s.target.empty() ? "" : " " + s.target)
+          << (s.label.empty() ? "" : " (" + s.label + ")") << ": ";
+      if (s.ok) out << "ok";
+      else if (s.skipped) out << "skipped: " << s.message;
+      else out << "refused at " << s.check << ": " << s.message << " [" << errno_name(s.err) << "]";
+      if (s.retval) out << " (loader returned " << *s.retval << ")";
+      if (s.maps || s.progs) out << " maps=" << s.maps.value_or(0) << " progs=" << s.progs.value_or(0);
+      out << "\n";
+      for (const auto& h : s.hooks)
+        out << "      hook " << h.hook << " lsm=" << h.lsm << " verdict=" << (h.verdict.empty() ? "-" : h.verdict)
+            << " decision=" << h.decision << " errno=" << h.err << "\n";
+      for (const auto& line : s.audit) out << "      audit: " << line << "\n";
+      for (const auto& f : s.failures) out << "      FAILED: " << f << "\n";
+    }
+    size_t failed = 0;
+    for (const auto& s : run.steps) failed += s.failures.empty() ? 0 : 1;
+    out << "  result: " << (run.passed() ? "PASS" : "FAIL") << " (" << run.steps.size() << " steps, " << failed
+        << " with a failed expectation)\n";
+  }
+  return out.str();
+}
+
+}  // namespace bpfsig::sim
