@@ -115,6 +115,16 @@ struct KernelProfile {
   static KernelProfile pre_2026_toctou();
   static KernelProfile loadtime_2026();  // name "loadtime"
 
+  // The "BPF signature hash chains" series (bpf-next v2, Sep 2025, not
+  // merged) on top of 6.18: PROG_LOAD knows signature_maps (u32 fd_array
+  // indices); with a signature and a non-empty list the PKCS#7 covers
+  // sha256(sha256(insns) || h(0)), h chained over the maps' array hashes
+  // (skel::hash_chain_value), checked where 6.18 checks the signature, before
+  // security_bpf_prog_load. Kernels without it refuse a non-zero
+  // signature_maps as an unknown attr tail (E2BIG). docs/kmodel.md.
+  bool hash_chain_signature = false;
+  static KernelProfile hash_chain();  // name "hash-chain"
+
 };
 
 struct MapCreateAttr {
@@ -152,6 +162,9 @@ struct ProgLoadAttr {
   uint32_t fd_array_cnt = 0;
   Bytes signature;              // empty: attr.signature == 0
   int32_t keyring_id = 0;
+  // The hash-chain series' attr.signature_maps (fd_array indices); empty:
+  // signature_maps_size == 0. Other profiles: E2BIG when not empty.
+  std::vector<uint32_t> signature_maps;
 };
 
 // What BPF_OBJ_GET_INFO_BY_FD reports for a program, plus what the model

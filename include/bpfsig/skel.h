@@ -13,8 +13,13 @@
 
 namespace bpfsig::skel {
 
-enum class Scheme : uint16_t { kLoaderHash = 1 };
-std::string scheme_name(Scheme s);                // "loader-hash"
+// docs/signing.md compares them. The value is the bundle's scheme field.
+enum class Scheme : uint16_t {
+  kLoaderHash = 1,  // Linux 6.18: signature over insns, the loader checks the metadata
+  kLoadtime = 2,    // bpf-next 2026: signature over insns || metadata, checked at load
+  kHashChain = 4,   // "BPF signature hash chains" v2 (Sep 2025, not merged)
+};
+std::string scheme_name(Scheme s);                // "loader-hash", "loadtime", "hash-chain"
 Scheme parse_scheme(const std::string& name);     // throws Error(EINVAL, "unknown_scheme")
 
 // Which hash-match block the loader carries.
@@ -35,7 +40,27 @@ struct SignedLoader {
   std::vector<std::string> map_names;    // in the loader's map index order
   std::vector<std::string> prog_names;   // in the loader's program index order
   Bytes signer_cert;                     // DER, optional
+  // hash-chain only: the fd_array indices of the maps in the signed hash
+  // chain (attr.signature_maps); the light skeleton's fd_array holds only
+  // the metadata map, so this is {0}. Empty for every other scheme.
+  std::vector<uint32_t> signature_maps;
 };
+
+// What the scheme's PKCS#7 signature covers (detached content), from the
+// loader alone: loader-hash: insns; loadtime: insns || metadata (fd_array
+// order, no separators); hash-chain: the 32-byte chained hash below, with
+// every signature_maps entry naming the metadata map (the only fd_array slot).
+// Throws Error(EINVAL, "unknown_scheme") for a scheme it does not know and
+// Error(EFAULT, "signature_maps") for an index past the light skeleton's
+// one-entry fd_array (what the kernel's copy from fd_array would give).
+Bytes signed_content(const SignedLoader& loader);
+
+// The hash-chain series' signed value. map_hashes[i] is sha256 of map i's
+// value area as array_map_get_hash reads it (elem_size = value_size rounded
+// up to 8, times max_entries). h(n) = map_hashes[n], h(i) = sha256(h(i+1) ||
+// map_hashes[i]); the result is sha256(sha256(insns) || h(0)). With no maps
+// the series signs the instructions themselves, not this value.
+crypto::Digest hash_chain_value(ByteView insns, const std::vector<crypto::Digest>& map_hashes);
 
 // prog->digest as the kernel computes it (bpf_prog_calc_tag): SHA-256 of the
 // instructions with both imm fields of every ld_imm64 whose src is

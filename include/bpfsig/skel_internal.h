@@ -105,6 +105,12 @@ struct bpf_load_and_run_opts {
 	__s32 keyring_id;
 	void *excl_prog_hash;
 	__u32 excl_prog_hash_sz;
+	/* bpfsig additions for the other schemes (docs/signing.md): loadtime
+	 * headers set fd_array_cnt = 1; hash-chain headers set signature_maps
+	 * (fd_array indices, sent only with the signature). Zero: as 6.18. */
+	__u32 fd_array_cnt;
+	const int *signature_maps;
+	__u32 signature_maps_sz;
 };
 
 BPFSIG_SKEL_STATIC_ASSERT(sizeof(struct bpf_loader_ctx) == 24, "bpf_loader_ctx is 24 bytes");
@@ -200,6 +206,9 @@ struct bpfsig_skel_prog_load_attr {
 	__aligned_u64 signature;
 	__u32 signature_size;
 	__s32 keyring_id;
+	/* the hash-chain series (not merged): sent only when set */
+	__aligned_u64 signature_maps;
+	__u32 signature_maps_size;
 };
 BPFSIG_SKEL_STATIC_ASSERT(offsetof(struct bpfsig_skel_prog_load_attr, prog_name) == 48, "prog_name at 48");
 BPFSIG_SKEL_STATIC_ASSERT(offsetof(struct bpfsig_skel_prog_load_attr, fd_array) == 120, "fd_array at 120");
@@ -209,7 +218,11 @@ BPFSIG_SKEL_STATIC_ASSERT(offsetof(struct bpfsig_skel_prog_load_attr, signature)
 BPFSIG_SKEL_STATIC_ASSERT(offsetof(struct bpfsig_skel_prog_load_attr, signature_size) == 160,
 			  "signature_size at 160");
 BPFSIG_SKEL_STATIC_ASSERT(offsetof(struct bpfsig_skel_prog_load_attr, keyring_id) == 164, "keyring_id at 164");
-BPFSIG_SKEL_STATIC_ASSERT(sizeof(struct bpfsig_skel_prog_load_attr) == 168, "PROG_LOAD attr is 168 bytes");
+BPFSIG_SKEL_STATIC_ASSERT(offsetof(struct bpfsig_skel_prog_load_attr, signature_maps) == 168,
+			  "signature_maps at 168 (hash-chain series)");
+/* 6.18's PROG_LOAD attr ends at 168; the hash-chain series' at 180. */
+#define BPFSIG_SKEL_PROG_LOAD_618_SIZE 168
+#define BPFSIG_SKEL_PROG_LOAD_HASH_CHAIN_SIZE 180
 
 /* ---- syscalls and memory ---- */
 
@@ -411,6 +424,7 @@ static inline int bpf_load_and_run(struct bpf_load_and_run_opts *opts)
 {
 	const size_t test_run_attr_sz = offsetofend(union bpf_attr, test);
 	struct bpfsig_skel_prog_load_attr load;
+	unsigned int load_sz;
 	union bpf_attr attr;
 	int map_fd = -1, prog_fd = -1, key = 0, err;
 
@@ -454,12 +468,22 @@ static inline int bpf_load_and_run(struct bpf_load_and_run_opts *opts)
 	load.log_size = opts->ctx->log_size;
 	load.log_buf = opts->ctx->log_buf;
 	load.prog_flags = BPFSIG_SKEL_F_SLEEPABLE;
+	load_sz = BPFSIG_SKEL_PROG_LOAD_618_SIZE;
+	/* fd_array_cnt and signature_maps go only with the signature: on 6.18
+	 * fd_array_cnt over the exclusive loader map is EACCES, and a non-zero
+	 * signature_maps is E2BIG there. */
 	if (bpfsig_skel_sends_signature(opts)) {
 		load.signature = bpfsig_skel_ptr(opts->signature);
 		load.signature_size = opts->signature_sz;
 		load.keyring_id = opts->keyring_id;
+		load.fd_array_cnt = opts->fd_array_cnt;
+		if (opts->signature_maps && opts->signature_maps_sz) {
+			load.signature_maps = bpfsig_skel_ptr(opts->signature_maps);
+			load.signature_maps_size = opts->signature_maps_sz;
+			load_sz = BPFSIG_SKEL_PROG_LOAD_HASH_CHAIN_SIZE;
+		}
 	}
-	err = prog_fd = bpfsig_skel_bpf(BPF_PROG_LOAD, &load, sizeof(load));
+	err = prog_fd = bpfsig_skel_bpf(BPF_PROG_LOAD, &load, load_sz);
 	if (prog_fd < 0) {
 		/* EOPNOTSUPP with a signature: the kernel has no in-kernel
 		 * PKCS#7 verification (CONFIG_SYSTEM_DATA_VERIFICATION off). */

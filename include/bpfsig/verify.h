@@ -41,11 +41,21 @@ struct Report {
   std::string message;   // one sentence for humans
   crypto::SigCheck signature;
   ChainCheck chain;
+  // What the scheme's signature covers (docs/signing.md).
+  std::string scheme;                   // "loader-hash", "loadtime", "hash-chain"
+  std::string signed_content;           // "insns", "insns || metadata" or "hash chain"
+  size_t signed_content_size = 0;       // bytes the PKCS#7 digest runs over
+  std::string signed_value;             // hash-chain: hex of the 32-byte chained hash
+  std::vector<uint32_t> signature_maps; // hash-chain: attr.signature_maps
 };
 
 // Checks in the kernel's order: signature (at BPF_PROG_LOAD), exclusive map
 // (in the verifier), then what the loader checks when it runs. The first
 // failure decides the verdict; the report still describes every part.
+// The signature is checked over what the loader's scheme signs: loader-hash
+// insns (the hash-match block then covers the metadata), loadtime insns ||
+// metadata, hash-chain the chained hash over signature_maps (both: no block
+// needed; a tampered metadata is EKEYREJECTED, as those kernels answer).
 Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted);
 
 // The chain part alone (no certificates needed): used by inspect.

@@ -57,6 +57,27 @@ Json cms_json(const skel::SignedLoader& l) {
   return j;
 }
 
+// What the scheme's signature covers, recomputed from the file alone.
+Json signed_content_json(const skel::SignedLoader& l) {
+  Json j{{"signature_maps", l.signature_maps}};
+  switch (l.scheme) {
+    case skel::Scheme::kLoaderHash: j["covers"] = "insns"; break;
+    case skel::Scheme::kLoadtime: j["covers"] = "insns || metadata"; break;
+    case skel::Scheme::kHashChain: j["covers"] = l.signature_maps.empty() ? "insns" : "hash chain"; break;
+    default: j["covers"] = "unknown";
+  }
+  j["value"] = Json(nullptr);
+  try {
+    Bytes content = skel::signed_content(l);
+    j["size"] = content.size();
+    j["sha256"] = to_hex(crypto::sha256(content));
+    if (j["covers"] == "hash chain") j["value"] = to_hex(content);
+  } catch (const Error& e) {
+    j["error"] = e.what();
+  }
+  return j;
+}
+
 Json inspect_json(const std::string& file, const skel::SignedLoader& l, const verify::ChainCheck& c, bool disasm) {
   Json j{{"file", file},
          {"scheme", skel::scheme_name(l.scheme)},
@@ -67,7 +88,8 @@ Json inspect_json(const std::string& file, const skel::SignedLoader& l, const ve
          {"data_size", l.data.size()},
          {"ctx_size", skel::loader_ctx_size(l)},
          {"signature", cms_json(l)},
-         {"chain", chain_json(c)}};
+         {"chain", chain_json(c)},
+         {"signed_content", signed_content_json(l)}};
   j["signer_cert"] = Json(nullptr);
   if (!l.signer_cert.empty()) j["signer_cert"] = cert_json(crypto::describe(crypto::parse_certificate(l.signer_cert, file).get()));
   if (disasm) {
@@ -117,7 +139,18 @@ void print_human(const std::string& file, const skel::SignedLoader& l, const ver
     std::cout << "signer cert:  " << s["subject"].get<std::string>() << ", serial " << s["serial"].get<std::string>()
               << ", skid " << s["skid"].get<std::string>() << ", " << s["key_algo"].get<std::string>() << "\n";
   }
-  if (!c.block_found) {
+  const Json& content = j["signed_content"];
+  std::cout << "signed:       " << content["covers"].get<std::string>();
+  if (content.contains("size")) std::cout << ", " << content["size"].get<size_t>() << " bytes";
+  if (!content["value"].is_null())
+    std::cout << ", value " << content["value"].get<std::string>() << " (signature_maps "
+              << content["signature_maps"].dump() << ")";
+  if (content.contains("error")) std::cout << ", cannot be computed: " << content["error"].get<std::string>();
+  std::cout << "\n";
+  const bool kernel_checks_metadata = content["covers"] != "insns";
+  if (!c.block_found && kernel_checks_metadata) {
+    std::cout << "match block:  none (not needed: the signature covers the metadata, the kernel checks it)\n";
+  } else if (!c.block_found) {
     std::cout << "match block:  none (the metadata is not covered by the signature)\n";
   } else if (!c.shape_error.empty()) {
     std::cout << "match block:  malformed at insn " << c.block_start << ": " << c.shape_error << "\n";

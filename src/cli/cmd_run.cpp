@@ -32,8 +32,9 @@ kmodel::KernelProfile profile_for(const std::string& name) {
   if (name == "6.18") return kmodel::KernelProfile::linux_6_18();
   if (name == "6.18-toctou") return kmodel::KernelProfile::pre_2026_toctou();
   if (name == "loadtime") return kmodel::KernelProfile::loadtime_2026();
+  if (name == "hash-chain") return kmodel::KernelProfile::hash_chain();
   throw Error(EINVAL, "bad_argument",
-              "--kernel must be 6.18, 6.18-toctou or loadtime (the hornet and hash-chain profiles are not modelled yet), "
+              "--kernel must be 6.18, 6.18-toctou, loadtime or hash-chain (the hornet profile is not modelled yet), "
               "not '" + name + "'");
 }
 
@@ -180,7 +181,7 @@ void run_run(const RunArgs& a, const Common& common) {
 void add_run(CLI::App& app, Common& common) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* sub = app.add_subcommand("run", "Load and run a signed loader in the kernel model (no privileges needed)");
-  sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default), 6.18-toctou (before the Feb 2026 fix) or loadtime (bpf-next 2026)");
+  sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default), 6.18-toctou (before the Feb 2026 fix), loadtime (bpf-next 2026) or hash-chain (the Sep 2025 series)");
   sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only, ipe");
   sub->add_option("--ipe-policy", args->ipe_policy, "IPE policy to load and activate in the ipe LSM");
   sub->add_option("-i,--cert", args->trusted, "Certificate to put in the keyring (repeatable)")->allow_extra_args(false);

@@ -68,12 +68,16 @@ void run_sign(SignArgs a, const Common& common) {
            {"metadata_sha256", to_hex(meta)},
            {"excl_hash", to_hex(loader.excl_hash)},
            {"programs", loader.prog_names},
-           {"maps", loader.map_names}};
+           {"maps", loader.map_names},
+           {"signature_maps", loader.signature_maps}};
+    if (loader.scheme == skel::Scheme::kLoadtime) j["layout"] = nullptr;  // no hash-match block
     print_json(j);
     return;
   }
+  std::string block = opts.layout == skel::MatchLayout::kExcl ? "excl/33" : "6.18/28";
+  if (loader.scheme == skel::Scheme::kLoadtime) block = "none";  // the loadtime kernel checks the metadata
   std::cout << "signed " << a.object_path << " (scheme " << skel::scheme_name(loader.scheme) << ", match block "
-            << (opts.layout == skel::MatchLayout::kExcl ? "excl/33" : "6.18/28") << ")\n"
+            << block << ")\n"
             << "  loader:    " << loader.insns.size() / 8 << " instructions, digest " << to_hex(loader.excl_hash) << "\n"
             << "  metadata:  " << loader.data.size() << " bytes, sha256 " << to_hex(meta) << "\n"
             << "  signature: " << loader.signature.size() << " bytes (PKCS#7, bpftool profile)\n";
@@ -89,7 +93,7 @@ void add_sign(CLI::App& app, Common& common) {
   sub->add_option("-k,--key", args->key_path, "Private key (PEM or DER)")->required();
   sub->add_option("-i,--cert", args->cert_path, "Signer certificate (with subjectKeyIdentifier)")->required();
   sub->add_option("--pass", args->pass, "Passphrase of the private key");
-  sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash");
+  sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash (default), loadtime, hash-chain");
   sub->add_option("--layout", args->layout, "Hash-match block: excl (33 insns, default) or 6.18 (28 insns)");
   sub->add_option("--mismatch-target", args->mismatch_target,
                   "Where the block's mismatch jumps land: cleanup (default) or cleanup+1 (libbpf 1.7, byte for byte)");

@@ -14,6 +14,7 @@ namespace {
 struct VerifyArgs {
   std::vector<std::string> trusted;
   std::string file, insns, data, sig, excl;
+  std::string scheme = "loader-hash";  // raw input only: what the signature covers
 };
 
 // --insns/--data/--sig: raw files as the kernel receives them.
@@ -22,6 +23,8 @@ skel::SignedLoader loader_from_raw(const VerifyArgs& a) {
     throw Error(EINVAL, "bad_argument", "raw input needs at least --insns and --sig");
   skel::SignedLoader l;
   l.name = "raw";
+  l.scheme = skel::parse_scheme(a.scheme);
+  if (l.scheme == skel::Scheme::kHashChain) l.signature_maps = {0};  // the light skeleton's one metadata map
   l.insns = read_file(a.insns);
   l.signature = read_file(a.sig);
   if (!a.data.empty()) l.data = read_file(a.data);
@@ -45,7 +48,16 @@ void print_human(const std::string& what, const verify::Report& r) {
     std::cout << "  signature:   rejected, " << errno_name(r.signature.err) << " (" << r.signature.kind << ")\n";
   std::cout << "  excl hash:   " << c.excl_hash << (c.excl_ok ? " (the loader's digest)" : " (NOT the loader's digest)")
             << "\n";
-  if (!c.block_found) {
+  std::cout << "  scheme:      " << r.scheme << ", the signature covers the " << r.signed_content;
+  if (r.signed_content_size) std::cout << " (" << r.signed_content_size << " bytes)";
+  std::cout << "\n";
+  if (!r.signed_value.empty()) {
+    std::cout << "  hash chain:  " << r.signed_value << " over signature_maps " << Json(r.signature_maps).dump() << "\n";
+  }
+  const bool kernel_checks_metadata = r.signed_content != "insns";
+  if (!c.block_found && kernel_checks_metadata) {
+    std::cout << "  match block: none (not needed: the kernel checks the metadata through the signature)\n";
+  } else if (!c.block_found) {
     std::cout << "  match block: none: nothing in the loader checks the metadata\n";
   } else if (!c.shape_error.empty()) {
     std::cout << "  match block: malformed: " << c.shape_error << "\n";
@@ -54,9 +66,12 @@ void print_human(const std::string& what, const verify::Report& r) {
               << describe_layout(c) << "\n"
               << "               mismatch jumps land on " << describe_target(c) << "\n";
   }
-  std::cout << "  metadata:    sha256 " << c.metadata_sha256
-            << (c.metadata_ok ? " (matches the signed hash)" : c.block_found ? " (does NOT match)" : " (not covered)")
-            << "\n";
+  std::cout << "  metadata:    sha256 " << c.metadata_sha256;
+  if (kernel_checks_metadata)
+    std::cout << (r.signature.err == 0 ? " (covered by the signature)" : " (signature rejected)");
+  else
+    std::cout << (c.metadata_ok ? " (matches the signed hash)" : c.block_found ? " (does NOT match)" : " (not covered)");
+  std::cout << "\n";
 }
 
 void run_verify(const VerifyArgs& a, const Common& common) {
@@ -93,6 +108,8 @@ void add_verify(CLI::App& app, Common& common) {
   sub->add_option("--data", args->data, "Raw metadata blob");
   sub->add_option("--sig", args->sig, "Raw DER PKCS#7 signature");
   sub->add_option("--excl-hash", args->excl, "Raw 32-byte exclusive-map hash");
+  sub->add_option("--scheme", args->scheme,
+                  "With raw input: loader-hash (default), loadtime or hash-chain (signature_maps {0})");
   sub->add_option("file", args->file, "Bundle or signed light-skeleton header");
   sub->add_flag("-j,--json", common.json, "JSON output");
   sub->callback([args, &common] { run_verify(*args, common); });

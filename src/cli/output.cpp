@@ -51,7 +51,12 @@ Json report_json(const verify::Report& r) {
               {"kind", r.kind},
               {"message", r.message},
               {"signature", sigcheck_json(r.signature)},
-              {"chain", chain_json(r.chain)}};
+              {"chain", chain_json(r.chain)},
+              {"scheme", r.scheme},
+              {"signed_content", Json{{"covers", r.signed_content},
+                                      {"size", r.signed_content_size},
+                                      {"value", r.signed_value.empty() ? Json(nullptr) : Json(r.signed_value)}}},
+              {"signature_maps", r.signature_maps}};
 }
 
 std::string describe_layout(const verify::ChainCheck& c) {

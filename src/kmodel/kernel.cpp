@@ -46,6 +46,13 @@ KernelProfile KernelProfile::loadtime_2026() {
   return p;
 }
 
+KernelProfile KernelProfile::hash_chain() {
+  KernelProfile p = linux_6_18();
+  p.name = "hash-chain";
+  p.hash_chain_signature = true;
+  return p;
+}
+
 KernelProfile KernelProfile::pre_2026_toctou() {
   KernelProfile p;
   p.name = "pre-2026-toctou";

@@ -5,6 +5,8 @@
 // LSM hook security_bpf_prog_load, then a structural stand-in for the
 // verifier (bpf_check), the id, security_bpf_prog and the fd.
 #include <algorithm>
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -58,7 +60,44 @@ lsm::ProgLoadAttr lsm_attr(const ProgLoadAttr& attr) {
   out.keyring_id = attr.keyring_id;
   out.fd_array = attr.fd_array;
   out.fd_array_cnt = attr.fd_array_cnt;
+  out.signature_maps = attr.signature_maps;
   return out;
+}
+
+// ---- the hash-chain series (bpf-next v2, Sep 2025) ------------------------------
+
+// __sys_bpf's bpf_check_uarg_tail_zero: a kernel whose union bpf_attr ends at
+// keyring_id (168 bytes, 6.18) refuses a longer attr with non-zero bytes
+// past its end, before anything else (even security_bpf) runs.
+void check_attr_tail(const ProgLoadAttr& attr, const KernelProfile& profile) {
+  if (!attr.signature_maps.empty() && !profile.hash_chain_signature)
+    fail(E2BIG, kCmd, "attr.signature_maps is past this kernel's union bpf_attr (bpf_check_uarg_tail_zero)");
+}
+
+// bpf_prog_verify_signature's hash-chain leg: each named map's hash, from the
+// last to the first, through fd_array (copy_from_bpfptr_offset: EFAULT past
+// the caller's array) and bpf_map_get_hash (EBADF no fd, EINVAL not a map or
+// no map_get_hash: only a plain ARRAY has one). Like array_map_get_hash it
+// stores each hash in map->sha. The series does not require the maps to be
+// frozen or exclusive. Returns the 32-byte value the PKCS#7 must cover.
+Bytes hash_chain_content(const ProgLoadAttr& attr, const std::function<std::shared_ptr<Map>(int)>& lookup) {
+  if (attr.signature.size() > crypto::kMaxKernelSignatureSize)
+    fail(EINVAL, kCmd, "signature_size over KMALLOC_MAX_CACHE_SIZE");
+  std::vector<crypto::Digest> hashes(attr.signature_maps.size());
+  for (size_t n = attr.signature_maps.size(); n-- > 0;) {
+    uint32_t idx = attr.signature_maps[n];
+    if (idx >= attr.fd_array.size())
+      fail(EFAULT, kCmd, "signature_maps[" + std::to_string(n) + "] = " + std::to_string(idx) + ": fd_array[" +
+                             std::to_string(idx) + "] is not readable");
+    auto map = lookup(attr.fd_array[idx]);
+    std::optional<crypto::Digest> hash = map->content_hash();
+    if (!hash) fail(EINVAL, kCmd, "map " + std::to_string(map->id()) + " has no map_get_hash (not a plain ARRAY)");
+    map->sha = *hash;
+    map->sha_computed = true;
+    hashes[n] = *hash;
+  }
+  crypto::Digest value = skel::hash_chain_value(attr.insns, hashes);
+  return Bytes(value.begin(), value.end());
 }
 
 lsm::MapView map_view(const Map& map) {
@@ -138,6 +177,19 @@ std::vector<std::shared_ptr<Map>> collect_used_maps(const ProgLoadAttr& attr, co
   for (const auto& [pc, ref] : refs) add(ref.map);
   if (used.size() > kMaxUsedMaps) fail(E2BIG, kCmd, "more than 64 maps used");
   return used;
+}
+
+// 6.18 binds the fd_array_cnt maps (process_fd_array) before it computes
+// prog->digest, so an exclusive map there is compared with an all-zero
+// digest: EACCES (measured on 6.18.44). The loadtime order computes the
+// digest first (bind_fd_array).
+void check_fd_array_exclusive_618(const ProgLoadAttr& attr, const std::function<std::shared_ptr<Object>(int)>& object_at) {
+  const crypto::Digest unset{};
+  for (uint32_t i = 0; i < attr.fd_array_cnt && i < attr.fd_array.size(); ++i)
+    if (auto map = std::dynamic_pointer_cast<Map>(object_at(attr.fd_array[i])))
+      if (map->excl_prog_sha && *map->excl_prog_sha != unset)
+        fail(EACCES, kCmd, "program's hash doesn't match map's excl_prog_hash (fd_array_cnt is bound before "
+                           "the digest is computed)");
 }
 
 // check_map_prog_compatibility(), the part the model has: exclusive maps.
@@ -306,13 +358,19 @@ Prog::~Prog() {
 }
 
 int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
+  check_attr_tail(attr, profile_);
   lsm_bpf(proc, 5 /* BPF_PROG_LOAD */, kCmd, kernel);
   if (profile_.loadtime_signature) return prog_load_loadtime(proc, attr, kernel);
   check_attr(attr);
   std::string license = attr.license.substr(0, std::min(attr.license.find('\0'), kLicenseLen - 1));
   if (!attr.signature.empty()) {
     auto certs = trusted_certs(proc, attr.keyring_id);  // EINVAL for an unknown keyring
-    crypto::SigCheck check = crypto::verify_kernel_rules(attr.signature, attr.insns, certs);
+    // The hash-chain series: with signature_maps the signature covers the
+    // chained hash, else the instructions (as 6.18).
+    bool chained = profile_.hash_chain_signature && !attr.signature_maps.empty();
+    Bytes content = chained ? hash_chain_content(attr, [&](int fd) { return typed_object_at<Map>(proc, fd, kCmd); })
+                            : attr.insns;
+    crypto::SigCheck check = crypto::verify_kernel_rules(attr.signature, content, certs);
     if (check.err) fail(check.err, kCmd, "signature: " + check.kind + ": " + check.detail);
   }
   if (attr.prog_type == 0 || attr.prog_type > kMaxProgType) fail(EINVAL, kCmd, "unknown program type");
@@ -324,6 +382,7 @@ int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
   // bpf_check(), structurally.
   check_sleepable(attr);
   auto insns = decode_and_validate(attr.insns);
+  check_fd_array_exclusive_618(attr, [&](int fd) { return object_at(proc, fd, kCmd); });
   prog->digest = prog_digest(attr.insns);
   prog->view.digest = prog->digest;
   auto refs = resolve_map_refs(insns, attr, [&](int fd) { return typed_object_at<Map>(proc, fd, kCmd); });

@@ -58,8 +58,7 @@ int create_metadata_map(Kernel& kernel, Process& proc, const skel::SignedLoader&
   return fd;
 }
 
-ProgLoadAttr loader_prog_attr(const skel::SignedLoader& loader, int map_fd, const SkeletonOptions& options,
-                              const KernelProfile& profile) {
+ProgLoadAttr loader_prog_attr(const skel::SignedLoader& loader, int map_fd, const SkeletonOptions& options) {
   ProgLoadAttr attr;
   attr.prog_type = kProgSyscall;
   attr.insns = loader.insns;
@@ -67,10 +66,15 @@ ProgLoadAttr loader_prog_attr(const skel::SignedLoader& loader, int map_fd, cons
   attr.prog_flags = kFSleepable;
   attr.name = "__loader.prog";
   attr.fd_array = {map_fd};
-  if (profile.loadtime_signature) attr.fd_array_cnt = 1;  // the loadtime light skeleton folds its metadata map
+  // What each scheme's light skeleton passes with its signature: the
+  // loadtime one folds its metadata map (fd_array_cnt = 1), the hash-chain
+  // one names it in signature_maps. Unsigned (sys::load --userspace-verify)
+  // neither is sent: on 6.18 fd_array_cnt over the exclusive map is EACCES.
   if (options.send_signature) {
     attr.signature = loader.signature;
     attr.keyring_id = options.keyring_id;
+    attr.signature_maps = loader.signature_maps;
+    if (loader.scheme == skel::Scheme::kLoadtime) attr.fd_array_cnt = 1;
   }
   return attr;
 }
@@ -123,7 +127,7 @@ SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLo
   SkeletonResult result;
   LoaderFds own(kernel, proc);
   int map_fd = own.keep(create_metadata_map(kernel, proc, loader));
-  int prog_fd = own.keep(kernel.prog_load(proc, loader_prog_attr(loader, map_fd, options, kernel.profile())));
+  int prog_fd = own.keep(kernel.prog_load(proc, loader_prog_attr(loader, map_fd, options)));
   result.loader_map = kernel.map_info(proc, map_fd);
   result.loader_prog = kernel.prog_info(proc, prog_fd);
 

@@ -29,7 +29,21 @@ enum SectionType : uint32_t {
   kSecMapNames = 6,
   kSecProgNames = 7,
   kSecSignerCert = 8,
+  kSecSignatureMaps = 9,  // hash-chain: u32 LE fd_array indices (attr.signature_maps)
 };
+
+Bytes encode_u32_list(const std::vector<uint32_t>& values) {
+  Bytes out(values.size() * 4);
+  for (size_t i = 0; i < values.size(); ++i) store_le32(&out[i * 4], values[i]);
+  return out;
+}
+
+std::vector<uint32_t> decode_u32_list(ByteView payload, const std::string& what, size_t offset);
+
+// Scheme numbers this reader knows (scheme_name has a name for them).
+bool known_scheme(uint16_t scheme) {
+  return scheme_name(static_cast<Scheme>(scheme)).rfind("unknown(", 0) != 0;
+}
 
 size_t padded8(size_t n) { return (n + 7) & ~size_t{7}; }
 
@@ -81,6 +95,22 @@ void check_sizes(const SignedLoader& l, const std::string& what) {
   if (l.excl_hash.size() != 32)
     throw Error(EBADMSG, "bundle_format", what + ": exclusive-map hash is " + std::to_string(l.excl_hash.size()) + " bytes, not 32");
   if (l.prog_names.empty()) throw Error(EBADMSG, "bundle_format", what + ": no program names");
+  // signature_maps belongs to the hash-chain scheme, which cannot do without it.
+  bool chain = l.scheme == Scheme::kHashChain;
+  if (chain && l.signature_maps.empty())
+    throw Error(EBADMSG, "bundle_format", what + ": a hash-chain bundle needs a non-empty SIGNATURE_MAPS section (9)");
+  if (l.signature_maps.size() > kMaxSignatureMaps)
+    throw Error(E2BIG, "limit_signature_maps", what + ": " + std::to_string(l.signature_maps.size()) +
+                                                   " signature_maps entries, over the limit of " + std::to_string(kMaxSignatureMaps));
+  if (!chain && !l.signature_maps.empty())
+    throw Error(EBADMSG, "bundle_format", what + ": SIGNATURE_MAPS (9) in a " + scheme_name(l.scheme) + " bundle");
+}
+
+std::vector<uint32_t> decode_u32_list(ByteView payload, const std::string& what, size_t offset) {
+  if (payload.size() % 4 != 0) throw format_error(what, offset, "signature_maps is not a multiple of 4 bytes");
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i + 4 <= payload.size(); i += 4) out.push_back(load_le32(&payload[i]));
+  return out;
 }
 
 }  // namespace
@@ -104,6 +134,7 @@ Bytes encode_bundle(const SignedLoader& l) {
   add(kSecMapNames, join_names(l.map_names));
   add(kSecProgNames, join_names(l.prog_names));
   if (!l.signer_cert.empty()) add(kSecSignerCert, l.signer_cert);
+  if (!l.signature_maps.empty()) add(kSecSignatureMaps, encode_u32_list(l.signature_maps));
   store_le32(&out[12], count);
   store_le32(&out[16], static_cast<uint32_t>(out.size()));
   return out;
@@ -122,7 +153,7 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
   if (version != kVersion)
     throw Error(EINVAL, "bundle_version", what + ": offset 8: bundle version " + std::to_string(version) + " is not supported (this bpfsig reads version " + std::to_string(kVersion) + ")");
   uint16_t scheme = load_le16(&bytes[10]);
-  if (scheme != static_cast<uint16_t>(Scheme::kLoaderHash))
+  if (!known_scheme(scheme))
     throw Error(EINVAL, "unknown_scheme", what + ": offset 10: unknown signing scheme " + std::to_string(scheme));
   uint32_t count = load_le32(&bytes[12]);
   uint32_t total = load_le32(&bytes[16]);
@@ -153,6 +184,7 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
       case kSecMapNames: l.map_names = split_names(payload, what, off); break;
       case kSecProgNames: l.prog_names = split_names(payload, what, off); break;
       case kSecSignerCert: l.signer_cert.assign(payload.begin(), payload.end()); break;
+      case kSecSignatureMaps: l.signature_maps = decode_u32_list(payload, what, off); break;
       default:
         if (!(type & kOptionalSectionBit)) throw format_error(what, off, "unknown required section " + std::to_string(type));
     }

@@ -78,12 +78,21 @@ std::string render_header(const SignedLoader& l) {
   print_array(o, "opts_insn", l.insns);
   print_array(o, "opts_sig", l.signature);
   print_array(o, "opts_excl_hash", l.excl_hash);
+  if (!l.signature_maps.empty()) {  // hash-chain: as the series' bpftool -M writes it
+    o << "\tstatic const int opts_signature_maps[" << l.signature_maps.size() << "] __attribute__((__aligned__(8))) = {";
+    for (size_t i = 0; i < l.signature_maps.size(); ++i) o << (i ? ", " : "") << l.signature_maps[i];
+    o << "};\n";
+  }
   o << "\topts.signature = (void *)opts_sig;\n"
     << "\topts.signature_sz = sizeof(opts_sig) - 1;\n"
     << "\topts.excl_prog_hash = (void *)opts_excl_hash;\n"
     << "\topts.excl_prog_hash_sz = sizeof(opts_excl_hash) - 1;\n"
-    << "\topts.keyring_id = skel->keyring_id;\n"
-    << "\topts.ctx = (struct bpf_loader_ctx *)skel;\n"
+    << "\topts.keyring_id = skel->keyring_id;\n";
+  if (!l.signature_maps.empty())
+    o << "\topts.signature_maps = (void *)opts_signature_maps;\n"
+      << "\topts.signature_maps_sz = " << l.signature_maps.size() << ";\n";
+  if (l.scheme == Scheme::kLoadtime) o << "\topts.fd_array_cnt = 1;\n";  // the loadtime kernel folds fd_array[0]
+  o << "\topts.ctx = (struct bpf_loader_ctx *)skel;\n"
     << "\topts.data_sz = sizeof(opts_data) - 1;\n"
     << "\topts.data = (void *)opts_data;\n"
     << "\topts.insns_sz = sizeof(opts_insn) - 1;\n"
@@ -132,6 +141,41 @@ class HeaderScanner {
     while (e < open && is_ident_char(t_[e])) ++e;
     if (e == b) throw error(kw, "skeleton struct has no name");
     return t_.substr(b, e - b);
+  }
+
+  // The scheme named in bpfsig's first comment line, if there is one.
+  std::optional<std::string> bpfsig_scheme_comment() const {
+    static const std::string kMarker = "a signed light skeleton, scheme ";
+    size_t at = t_.find(kMarker);
+    if (at == std::string::npos) return std::nullopt;
+    size_t b = at + kMarker.size(), e = b;
+    while (e < t_.size() && (is_ident_char(t_[e]) || t_[e] == '-')) ++e;
+    return t_.substr(b, e - b);
+  }
+
+  // The integers of `static const int NAME[N] ... = {a, b, ...};`.
+  std::optional<std::vector<uint32_t>> int_array(const std::string& name, size_t limit) const {
+    size_t at = t_.find(" " + name + "[");
+    if (at == std::string::npos) return std::nullopt;
+    size_t open = t_.find('{', at), semi = t_.find(';', at);
+    if (open == std::string::npos || (semi != std::string::npos && semi < open)) throw error(at, name + " has no {...} initializer");
+    size_t close = t_.find('}', open);
+    if (close == std::string::npos) throw error(open, name + ": unterminated initializer");
+    std::vector<uint32_t> out;
+    size_t pos = skip_space(open + 1);
+    while (pos < close) {
+      size_t e = pos;
+      uint64_t value = 0;
+      while (e < close && std::isdigit(static_cast<unsigned char>(t_[e])) && value <= 0xffffffffu)
+        value = value * 10 + static_cast<uint64_t>(t_[e++] - '0');
+      if (e == pos || value > 0xffffffffu) throw error(pos, name + ": expected an unsigned 32-bit integer");
+      out.push_back(static_cast<uint32_t>(value));
+      if (out.size() > limit) throw Error(E2BIG, "limit_signature_maps", what_ + ": " + name + " has more than " + std::to_string(limit) + " entries");
+      pos = skip_space(e);
+      if (pos < close && t_[pos] == ',') pos = skip_space(pos + 1);
+      else if (pos != close) throw error(pos, name + ": expected ',' or '}'");
+    }
+    return out;
   }
 
   // The bytes of `static const char NAME[] ... = "...";` (sizeof - 1 bytes).
@@ -218,7 +262,18 @@ SignedLoader parse_header(const std::string& text, const std::string& what) {
     throw Error(EFBIG, "input_too_large", what + ": header over the limit of " + std::to_string(kMaxHeaderSize) + " bytes");
   HeaderScanner s(text, what);
   SignedLoader l;
-  l.scheme = Scheme::kLoaderHash;
+  l.scheme = Scheme::kLoaderHash;  // bpftool 7.7's headers name no scheme
+  if (auto maps = s.int_array("opts_signature_maps", kMaxSignatureMaps)) {
+    l.scheme = Scheme::kHashChain;  // bpftool -M (the series) and bpfsig write this array
+    l.signature_maps = *maps;
+    if (l.signature_maps.empty()) throw s.error(0, "opts_signature_maps is empty");
+  }
+  if (auto named = s.bpfsig_scheme_comment()) {
+    Scheme scheme = parse_scheme(*named);
+    if ((scheme == Scheme::kHashChain) != !l.signature_maps.empty())
+      throw s.error(0, "scheme " + *named + " and the presence of opts_signature_maps disagree");
+    l.scheme = scheme;
+  }
   l.name = s.skeleton_name();
   l.map_names = s.identifiers_after("struct bpf_map_desc ");
   l.prog_names = s.identifiers_after("struct bpf_prog_desc ");

@@ -16,6 +16,10 @@ inline constexpr size_t kMaxBundleSize = 64u << 20;
 // bpftool-style headers print every byte as up to four characters.
 inline constexpr size_t kMaxHeaderSize = 4 * kMaxBundleSize;
 
+// signature_maps entries a bundle or header may hold: MAX_USED_MAPS, the
+// most maps one program can use (the series itself sets no bound).
+inline constexpr size_t kMaxSignatureMaps = 64;
+
 // True when the bytes start with the bundle magic.
 bool looks_like_bundle(ByteView bytes);
 

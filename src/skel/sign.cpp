@@ -23,13 +23,18 @@ constexpr uint32_t kProgDescSize = 4;
 std::string scheme_name(Scheme s) {
   switch (s) {
     case Scheme::kLoaderHash: return "loader-hash";
+    case Scheme::kLoadtime: return "loadtime";
+    case Scheme::kHashChain: return "hash-chain";
   }
   return "unknown(" + std::to_string(static_cast<int>(s)) + ")";
 }
 
 Scheme parse_scheme(const std::string& name) {
   if (name == "loader-hash") return Scheme::kLoaderHash;
-  throw Error(EINVAL, "unknown_scheme", "unknown signing scheme '" + name + "' (this version supports: loader-hash)");
+  if (name == "loadtime") return Scheme::kLoadtime;
+  if (name == "hash-chain") return Scheme::kHashChain;
+  throw Error(EINVAL, "unknown_scheme",
+              "unknown signing scheme '" + name + "' (this version supports: loader-hash, loadtime, hash-chain)");
 }
 
 uint32_t loader_ctx_size(const SignedLoader& l) {
@@ -52,13 +57,22 @@ crypto::Digest prog_digest(ByteView insns) {
 }
 
 SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* key, const SignOptions& opts) {
-  if (opts.scheme != Scheme::kLoaderHash)
-    throw Error(EINVAL, "unknown_scheme", "scheme " + scheme_name(opts.scheme) + " cannot be signed by this version");
+  // What each scheme's loader carries (docs/signing.md): loader-hash and
+  // hash-chain keep libbpf's hash-match block (the series leaves gen_loader's
+  // gen_hash on); loadtime's kernel checks the metadata itself, so no block.
+  bool match_block = false;
+  switch (opts.scheme) {
+    case Scheme::kLoaderHash: match_block = true; break;
+    case Scheme::kLoadtime: match_block = false; break;
+    case Scheme::kHashChain: match_block = true; break;
+    default:
+      throw Error(EINVAL, "unknown_scheme", "scheme " + scheme_name(opts.scheme) + " cannot be signed by this version");
+  }
   GeneratedLoader gen = generate_loader(path);
 
   std::vector<isa::Insn> prog = isa::decode(gen.insns, path + ": generated loader");
   // The kernel hashes the map value padded to 8 bytes; the loader compares that.
-  insert_match_block(prog, opts.layout, crypto::sha256_padded8(gen.data), opts.mismatch_target);
+  if (match_block) insert_match_block(prog, opts.layout, crypto::sha256_padded8(gen.data), opts.mismatch_target);
   isa::validate(prog);
 
   SignedLoader out;
@@ -75,7 +89,8 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
   // (it has no BPF_PSEUDO_MAP_FD/VALUE immediates to zero).
   crypto::Digest excl = prog_digest(out.insns);
   out.excl_hash.assign(excl.begin(), excl.end());
-  out.signature = crypto::sign_bpftool(out.insns, cert, key);
+  if (opts.scheme == Scheme::kHashChain) out.signature_maps = {0};  // fd_array[0]: the metadata map
+  out.signature = crypto::sign_bpftool(signed_content(out), cert, key);
   if (opts.embed_cert) out.signer_cert = crypto::certificate_der(cert);
   return out;
 }

@@ -43,6 +43,15 @@ void check_signing_inputs(const skel::SignedLoader& loader, const LoadOptions& o
                 "the loader carries no signature to send to the kernel; sign it first, or load it with "
                 "--userspace-verify");
   if (opts.keyring == KeyringMode::kOwn && loader.signer_cert.empty()) throw_no_cert();
+  // Linux 6.18 checks a signature over the instructions only: a loadtime or
+  // hash-chain signature would be rejected (EKEYREJECTED, or E2BIG for the
+  // unknown signature_maps field), so say why before touching the kernel.
+  if (loader.scheme == skel::Scheme::kLoadtime || loader.scheme == skel::Scheme::kHashChain)
+    throw Error(EOPNOTSUPP, "scheme_not_in_kernel",
+                "the " + skel::scheme_name(loader.scheme) +
+                    " scheme is not checked by this kernel (Linux 6.18 verifies signatures over the instructions "
+                    "only): use --userspace-verify to verify it in user space and load it unsigned, or try it "
+                    "in the kernel model with `bpfsig run --kernel " + skel::scheme_name(loader.scheme) + "`");
 }
 
 // The keyring PROG_LOAD is told to verify the signature against. For kOwn it
@@ -168,6 +177,10 @@ UniqueFd load_loader_prog(const skel::SignedLoader& loader, int map_fd, bool sen
   req.license = "Dual BSD/GPL";
   req.prog_flags = uapi::kFlagSleepable;
   req.fd_array = {map_fd};
+  // No fd_array_cnt, whatever the scheme: signed loadtime/hash-chain loads
+  // are refused before this point, and on 6.18 fd_array_cnt = 1 over the
+  // exclusive metadata map is EACCES (the digest is not computed yet when
+  // fd_array is bound; measured on 6.18.44, tests/sys/test_sys_schemes.cpp).
   if (send_signature) {
     req.signature = loader.signature;
     req.keyring_id = keyring_id;

@@ -73,17 +73,52 @@ Report decide(Report r, Verdict v, int err, std::string kind, std::string messag
 
 }  // namespace
 
+namespace {
+
+std::string content_name(skel::Scheme scheme, bool with_maps) {
+  if (scheme == skel::Scheme::kLoadtime) return "insns || metadata";
+  if (scheme == skel::Scheme::kHashChain && with_maps) return "hash chain";
+  return "insns";
+}
+
+// Where the metadata is checked when the signature already covers it
+// (loadtime, hash-chain): a block, if the loader still has one, must agree.
+Report decide_covered(Report r, const skel::SignedLoader& loader) {
+  const ChainCheck& c = r.chain;
+  if (c.block_found && c.shape_error.empty() && !c.metadata_ok)
+    return decide(std::move(r), Verdict::kBadSig, EINVAL, "metadata_mismatch",
+                  "the kernel accepts the metadata, but the loader's hash-match block names " +
+                      c.signed_metadata_sha256 + ": the loader would return -22 (EINVAL)");
+  return decide(std::move(r), Verdict::kOk, 0, "ok",
+                "signature good over the " + r.signed_content + " (" + skel::scheme_name(loader.scheme) +
+                    "): the kernel checks the metadata at load, before the LSM hook");
+}
+
+}  // namespace
+
 Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted) {
   Report r;
   r.chain = check_chain(loader);
   const ChainCheck& c = r.chain;
+  r.scheme = skel::scheme_name(loader.scheme);
+  r.signature_maps = loader.signature_maps;
+  r.signed_content = content_name(loader.scheme, !loader.signature_maps.empty());
 
   if (loader.signature.empty())
     return decide(std::move(r), Verdict::kUnsigned, ENODATA, "unsigned", "the loader carries no signature");
-  r.signature = crypto::verify_kernel_rules(loader.signature, loader.insns, trusted);
+  Bytes content;
+  try {
+    content = skel::signed_content(loader);
+  } catch (const Error& e) {
+    return decide(std::move(r), Verdict::kFault, e.err(), e.kind(), e.what());
+  }
+  r.signed_content_size = content.size();
+  if (r.signed_content == "hash chain") r.signed_value = to_hex(content);
+  r.signature = crypto::verify_kernel_rules(loader.signature, content, trusted);
   if (r.signature.err != 0) {
     Verdict v = r.signature.err == ENOKEY ? Verdict::kUnknownKey : Verdict::kBadSig;
-    std::string msg = "signature over the instructions rejected (" + errno_name(r.signature.err) + "): " + r.signature.detail;
+    std::string msg = "signature over the " + r.signed_content + " rejected (" + errno_name(r.signature.err) +
+                      "): " + r.signature.detail;
     int err = r.signature.err;
     std::string kind = r.signature.kind;
     return decide(std::move(r), v, err, kind, msg);
@@ -92,6 +127,7 @@ Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto:
     return decide(std::move(r), Verdict::kBadSig, EACCES, "excl_mismatch",
                   "exclusive-map hash " + c.excl_hash + " is not the loader's digest " + c.loader_digest +
                       ": the kernel refuses the load with EACCES");
+  if (loader.scheme != skel::Scheme::kLoaderHash) return decide_covered(std::move(r), loader);
   if (!c.block_found)
     return decide(std::move(r), Verdict::kPartialSig, EPERM, "metadata_not_covered",
                   "signature good over the instructions, but the loader has no hash-match block: the " +

@@ -40,6 +40,21 @@ inline const skel::SignedLoader& signed_example(const std::string& name) {
   return cache.emplace(name, std::move(loader)).first->second;
 }
 
+// Each example signed once per test executable with the given scheme
+// (loadtime: no hash-match block, signature over insns || metadata;
+// hash-chain: signature over the chained hash, signature_maps {0}).
+inline const skel::SignedLoader& scheme_example(const std::string& name, skel::Scheme scheme) {
+  static std::map<std::pair<std::string, skel::Scheme>, skel::SignedLoader> cache;
+  auto key = std::make_pair(name, scheme);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  TestSigner& signer = default_signer();
+  skel::SignOptions options;
+  options.scheme = scheme;
+  auto loader = skel::sign_object(examples_dir() + "/" + name + ".bpf.o", signer.cert.get(), signer.key.get(), options);
+  return cache.emplace(key, std::move(loader)).first->second;
+}
+
 // One BTF_KIND_INT "int" (32-bit signed): the smallest BTF the kernel accepts.
 inline Bytes minimal_btf() {
   Bytes btf(24 + 16 + 5, 0);

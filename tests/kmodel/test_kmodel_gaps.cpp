@@ -264,6 +264,7 @@ TEST(KmodelKeyrings, LoadtimeRecordsTheResolvedSerial) {
   kernel.keyring_add_cert(a, kUserKeyring, signer_cert_der());
   // The loadtime scheme signs insns || the metadata map's value.
   skel::SignedLoader loader = signed_example("execcount");
+  loader.scheme = skel::Scheme::kLoadtime;  // its light skeleton passes fd_array_cnt = 1
   test::TestSigner& signer = test::default_signer();
   Bytes signed_content = loader.insns;
   signed_content.insert(signed_content.end(), loader.data.begin(), loader.data.end());

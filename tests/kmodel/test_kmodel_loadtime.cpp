@@ -39,12 +39,10 @@ Bytes concat(ByteView a, ByteView b) {
   return out;
 }
 
-// The same loader, signed as the loadtime scheme wants: over insns || metadata.
+// The real loadtime loader from sign_object: no hash-match block, the
+// signature over insns || metadata.
 skel::SignedLoader loadtime_example(const std::string& name) {
-  skel::SignedLoader loader = test::signed_example(name);
-  test::TestSigner& signer = test::default_signer();
-  loader.signature = crypto::sign_bpftool(concat(loader.insns, loader.data), signer.cert.get(), signer.key.get());
-  return loader;
+  return test::scheme_example(name, skel::Scheme::kLoadtime);
 }
 
 Bytes signer_cert_der() { return crypto::certificate_der(test::default_signer().cert.get()); }
@@ -241,9 +239,35 @@ TEST(KmodelLoadtime, BpfKeyring) {
 }
 
 TEST(KmodelLoadtime, SignatureOverInsnsOnlyIsEkeyrejected) {
+  // A loader-hash signature (insns only) with the metadata map folded.
+  const skel::SignedLoader& loader = test::signed_example("execcount");
   LoadtimeKernel k;
-  EXPECT_EQ(errno_of([&] { load_skeleton(k.kernel, k.proc, test::signed_example("execcount")); }), EKEYREJECTED);
+  int map = meta_map(k.kernel, k.proc, loader);
+  EXPECT_EQ(errno_of([&] { k.kernel.prog_load(k.proc, loader_attr(loader, {map}, 1)); }), EKEYREJECTED);
+}
+
+TEST(KmodelLoadtime, LoaderHashBundleIsRefused) {
+  // Its light skeleton folds nothing (fd_array_cnt 0): the signature over the
+  // insns is good, but the loader then binds a map the signature does not
+  // cover. The loadtime kernel refuses loader-hash bundles either way.
+  LoadtimeKernel k;
+  EXPECT_EQ(errno_of([&] { load_skeleton(k.kernel, k.proc, test::signed_example("execcount")); }), EACCES);
   EXPECT_TRUE(k.proc.open_fds().empty());
+}
+
+TEST(KmodelLoadtime, TheLoadtimeLoaderHasNoMatchBlockAndIsStillExclusive) {
+  for (const auto& name : kExamples) {
+    SCOPED_TRACE(name);
+    const skel::SignedLoader& lt = loadtime_example(name);
+    const skel::SignedLoader& lh = test::signed_example(name);
+    EXPECT_EQ(lt.scheme, skel::Scheme::kLoadtime);
+    EXPECT_EQ(lt.insns.size() + 33 * 8, lh.insns.size()) << "the same loader without the 33-insn block";
+    EXPECT_EQ(lt.data, lh.data);
+    crypto::Digest digest = crypto::sha256(lt.insns);
+    EXPECT_EQ(lt.excl_hash, Bytes(digest.begin(), digest.end()));
+    auto check = crypto::verify_kernel_rules(lt.signature, concat(lt.insns, lt.data), test::default_signer().trust());
+    EXPECT_EQ(check.err, 0) << check.detail;
+  }
 }
 
 TEST(KmodelLoadtime, TamperedMetadataIsRefusedAtLoad) {

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpfsig sign/verify/inspect/run/load with --scheme loadtime and hash-chain,
+// end to end, with openssl as the independent verifier of what is signed.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "bpfsig/crypto.h"
+#include "bpfsig/skel.h"
+#include "support/kernel_features.h"
+#include "support/support.h"
+
+using namespace bpfsig;
+using Json = nlohmann::json;
+
+namespace {
+
+test::CommandResult bpfsig_cmd(std::vector<std::string> args) {
+  args.insert(args.begin(), test::cli_path());
+  return test::run_command(args);
+}
+
+struct Signed {
+  test::TempDir dir;
+  std::string bundle, header, cert, key;
+  Json sign_json;
+};
+
+std::unique_ptr<Signed> sign(const std::string& scheme, const std::string& example = "execcount") {
+  auto s = std::make_unique<Signed>();
+  s->key = s->dir.file("k.pem");
+  s->cert = s->dir.file("c.der");
+  auto k = bpfsig_cmd({"keygen", "--key", s->key, "--cert", s->cert});
+  EXPECT_EQ(k.exit_code, 0) << k.err;
+  s->bundle = s->dir.file("b.bpfsig");
+  s->header = s->dir.file("b.skel.h");
+  auto r = bpfsig_cmd({"sign", "-j", "--scheme", scheme, "-k", s->key, "-i", s->cert, "-o", s->bundle, "--header",
+                       s->header, test::examples_dir() + "/" + example + ".bpf.o"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  s->sign_json = Json::parse(r.out);
+  return s;
+}
+
+// openssl cms -verify of the bundle's signature over the given content.
+bool openssl_verifies(const Signed& s, ByteView content) {
+  skel::SignedLoader l = skel::read_signed_file(s.bundle);
+  write_file_atomic(s.dir.file("content.bin"), content);
+  write_file_atomic(s.dir.file("sig.p7s"), l.signature);
+  auto o = test::run_command({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", s.dir.file("sig.p7s"),
+                              "-content", s.dir.file("content.bin"), "-certfile", s.cert, "-noverify", "-out",
+                              "/dev/null"});
+  return o.exit_code == 0;
+}
+
+Bytes tampered_bundle(const std::string& path, const std::function<void(skel::SignedLoader&)>& change) {
+  skel::SignedLoader l = skel::read_signed_file(path);
+  change(l);
+  return skel::encode_bundle(l);
+}
+
+}  // namespace
+
+TEST(CliSchemes, HelpListsTheSchemes) {
+  auto r = bpfsig_cmd({"sign", "--help"});
+  for (const char* name : {"loader-hash", "loadtime", "hash-chain"})
+    EXPECT_NE(r.out.find(name), std::string::npos) << name << "\n" << r.out;
+  auto bad = bpfsig_cmd({"sign", "--scheme", "nope", "-k", "x", "-i", "y", "z.o"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("unknown_scheme"), std::string::npos) << bad.err;
+}
+
+TEST(CliSchemes, LoadtimeSignVerifyInspectAndOpensslAgrees) {
+  auto s = sign("loadtime");
+  EXPECT_EQ(s->sign_json["scheme"], "loadtime");
+  EXPECT_TRUE(s->sign_json["layout"].is_null());
+  skel::SignedLoader l = skel::read_signed_file(s->bundle);
+  Bytes content = l.insns;
+  content.insert(content.end(), l.data.begin(), l.data.end());
+  EXPECT_TRUE(openssl_verifies(*s, content));
+  EXPECT_FALSE(openssl_verifies(*s, l.insns));
+  for (const std::string& file : {s->bundle, s->header}) {
+    auto v = bpfsig_cmd({"verify", "-j", "-i", s->cert, file});
+    EXPECT_EQ(v.exit_code, 0) << v.err;
+    Json j = Json::parse(v.out);
+    EXPECT_EQ(j["verdict"], "OK");
+    EXPECT_EQ(j["scheme"], "loadtime");
+    EXPECT_EQ(j["signed_content"]["covers"], "insns || metadata");
+  }
+  auto human = bpfsig_cmd({"verify", "-i", s->cert, s->bundle});
+  EXPECT_NE(human.out.find("match block: none (not needed"), std::string::npos) << human.out;
+  auto i = bpfsig_cmd({"inspect", "-j", "--no-disasm", s->bundle});
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  Json j = Json::parse(i.out);
+  EXPECT_EQ(j["signed_content"]["covers"], "insns || metadata");
+  EXPECT_EQ(j["signed_content"]["size"], content.size());
+  EXPECT_FALSE(j["chain"]["match_block"].get<bool>());
+}
+
+TEST(CliSchemes, HashChainSignVerifyInspectAndOpensslAgrees) {
+  auto s = sign("hash-chain");
+  EXPECT_EQ(s->sign_json["signature_maps"], Json::array({0}));
+  skel::SignedLoader l = skel::read_signed_file(s->bundle);
+  Bytes chain = skel::signed_content(l);
+  ASSERT_EQ(chain.size(), 32u);
+  EXPECT_TRUE(openssl_verifies(*s, chain));
+  for (const std::string& file : {s->bundle, s->header}) {
+    auto v = bpfsig_cmd({"verify", "-j", "-i", s->cert, file});
+    EXPECT_EQ(v.exit_code, 0) << v.err;
+    Json j = Json::parse(v.out);
+    EXPECT_EQ(j["verdict"], "OK");
+    EXPECT_EQ(j["signed_content"]["covers"], "hash chain");
+    EXPECT_EQ(j["signed_content"]["value"], to_hex(chain));
+    EXPECT_EQ(j["signature_maps"], Json::array({0}));
+  }
+  auto i = bpfsig_cmd({"inspect", "-j", "--no-disasm", s->header});
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  EXPECT_EQ(Json::parse(i.out)["signed_content"]["value"], to_hex(chain));
+}
+
+TEST(CliSchemes, TamperIsReportedWithTheKernelsErrno) {
+  for (const char* scheme : {"loadtime", "hash-chain"}) {
+    SCOPED_TRACE(scheme);
+    auto s = sign(scheme);
+    std::string bad = s->dir.file("bad.bpfsig");
+    write_file_atomic(bad, tampered_bundle(s->bundle, [](skel::SignedLoader& l) { l.data[l.data.size() / 2] ^= 1; }));
+    auto v = bpfsig_cmd({"verify", "-j", "-i", s->cert, bad});
+    EXPECT_EQ(v.exit_code, 1);
+    Json j = Json::parse(v.out);
+    EXPECT_EQ(j["verdict"], "BADSIG");
+    EXPECT_EQ(j["errno_name"], "EKEYREJECTED");
+    EXPECT_NE(v.err.find("EKEYREJECTED"), std::string::npos) << v.err;
+    auto r = bpfsig_cmd({"run", "-j", "--kernel", scheme, "-i", s->cert, bad});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(Json::parse(r.out)["errno_name"], "EKEYREJECTED");
+  }
+}
+
+TEST(CliSchemes, RunUnderEachKernelProfile) {
+  auto lt = sign("loadtime");
+  auto hc = sign("hash-chain");
+  struct Case {
+    const Signed* s;
+    const char* kernel;
+    const char* errno_name;
+  };
+  for (const Case& c : {Case{lt.get(), "loadtime", "OK"}, Case{lt.get(), "6.18", "EKEYREJECTED"},
+                        Case{lt.get(), "hash-chain", "EKEYREJECTED"}, Case{hc.get(), "hash-chain", "OK"},
+                        Case{hc.get(), "6.18", "E2BIG"}, Case{hc.get(), "loadtime", "E2BIG"}}) {
+    SCOPED_TRACE(std::string(c.kernel) + " " + c.s->bundle);
+    auto r = bpfsig_cmd({"run", "-j", "--kernel", c.kernel, "-i", c.s->cert, c.s->bundle});
+    Json j = Json::parse(r.out);
+    if (std::string(c.errno_name) == "OK") {
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_TRUE(j["ok"].get<bool>());
+    } else {
+      EXPECT_EQ(r.exit_code, 1);
+      EXPECT_EQ(j["errno_name"], c.errno_name);
+    }
+  }
+}
+
+TEST(CliSchemes, LoadRefusesSignedAndLoadsWithUserspaceVerify) {
+  auto s = sign("loadtime");
+  auto refused = bpfsig_cmd({"load", s->bundle});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("scheme_not_in_kernel"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--userspace-verify"), std::string::npos) << refused.err;
+  SKIP_UNLESS(test::missing_excl_maps());
+  for (const char* scheme : {"loadtime", "hash-chain"}) {
+    SCOPED_TRACE(scheme);
+    auto t = sign(scheme, "multimap");
+    auto r = bpfsig_cmd({"load", "-j", "--userspace-verify", "-i", t->cert, t->bundle});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    // A tampered one stops at the offline check, before the kernel.
+    std::string bad = t->dir.file("bad.bpfsig");
+    write_file_atomic(bad, tampered_bundle(t->bundle, [](skel::SignedLoader& l) { l.data[l.data.size() - 8] ^= 1; }));
+    auto b = bpfsig_cmd({"load", "--userspace-verify", "-i", t->cert, bad});
+    EXPECT_EQ(b.exit_code, 1);
+    EXPECT_NE(b.err.find("EKEYREJECTED"), std::string::npos) << b.err;
+  }
+}
+
+TEST(CliSchemes, RawVerifyTakesAScheme) {
+  for (const char* scheme : {"loadtime", "hash-chain"}) {
+    SCOPED_TRACE(scheme);
+    auto s = sign(scheme);
+    skel::SignedLoader l = skel::read_signed_file(s->bundle);
+    write_file_atomic(s->dir.file("insns.bin"), l.insns);
+    write_file_atomic(s->dir.file("data.bin"), l.data);
+    write_file_atomic(s->dir.file("sig.p7s"), l.signature);
+    std::vector<std::string> raw = {"verify", "-j", "-i", s->cert, "--insns", s->dir.file("insns.bin"), "--data",
+                                    s->dir.file("data.bin"), "--sig", s->dir.file("sig.p7s")};
+    auto as_loader_hash = bpfsig_cmd(raw);
+    EXPECT_EQ(as_loader_hash.exit_code, 1);
+    EXPECT_EQ(Json::parse(as_loader_hash.out)["errno_name"], "EKEYREJECTED");
+    raw.insert(raw.end(), {"--scheme", scheme});
+    auto right = bpfsig_cmd(raw);
+    EXPECT_EQ(right.exit_code, 0) << right.out << right.err;
+  }
+}
