@@ -5,6 +5,7 @@ CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps build demo test test-asan check bench fuzz clean
+.PHONY: fuzz-ci
 
 all: build
 
@@ -24,6 +25,7 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) test-asan
+	$(MAKE) fuzz-ci
 
 test-asan: deps
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBPFSIG_SANITIZE=ON -DBPFSIG_BENCH=OFF
@@ -41,3 +43,9 @@ fuzz: deps
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
+
+# Every fuzz/*.cpp target for FUZZ_SECONDS (default 60) over its seed corpus
+# (fuzz/corpus/<target>/); any crash, leak or timeout fails (scripts/fuzz-ci.sh).
+FUZZ_SECONDS ?= 60
+fuzz-ci: fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz-ci.sh build-fuzz

@@ -48,9 +48,28 @@ struct KeygenOptions {
 // The certificate is DER, or PEM when cert_path ends in ".pem". Both files are
 // written atomically.
 void keygen(const KeygenOptions& opts, const std::string& key_path, const std::string& cert_path);
+// The same, with the key written as encrypted PKCS#8 PEM (PBES2, AES-256-CBC)
+// when passphrase is not empty.
+void keygen(const KeygenOptions& opts, const std::string& key_path, const std::string& cert_path,
+            const std::string& passphrase);
 
 // PEM or DER, detected from the content. passphrase may be empty.
 PrivateKey load_private_key(const std::string& path, const std::string& passphrase = "");
+
+// How the bpfsig command reads a signing key (docs/keys.md).
+struct KeyFileOptions {
+  // Refuse a key file that its group or others may read (EACCES,
+  // "key_permissions"), checked on the open file before its bytes are read.
+  bool require_private_mode = true;
+};
+PrivateKey load_private_key(const std::string& path, const std::string& passphrase, const KeyFileOptions& opts);
+
+// Resolves a passphrase argument in openssl's forms: "pass:TEXT", "env:VAR",
+// "fd:N" (first line), "file:PATH" (first line). An empty spec means the
+// BPFSIG_KEY_PASS environment variable (the passphrase itself), or none.
+// Errors: EINVAL "bad_argument" (unknown form, unset variable, bad fd), the
+// file's errno "io". The result never appears in a message.
+std::string resolve_passphrase(const std::string& spec);
 Certificate load_certificate(const std::string& path);
 Certificate parse_certificate(ByteView pem_or_der, const std::string& what);
 // A file, or every *.der, *.pem, *.crt, *.cer file in a directory.

@@ -45,4 +45,9 @@ std::vector<crypto::Certificate> load_trusted(const std::vector<std::string>& pa
 // refused): main() exits with it after the output is printed.
 extern int g_exit_code;
 
+// Reads a signing key as every command does (keyopts.cpp): --pass in openssl's
+// forms (empty: BPFSIG_KEY_PASS), group/world-readable files refused unless
+// insecure_key_perms.
+crypto::PrivateKey load_signing_key(const std::string& key_path, const std::string& pass_spec, bool insecure_key_perms);
+
 }  // namespace bpfsig::cli

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <iostream>
 
+#include "bpfsig/atomic_files.h"
 #include "bpfsig/error.h"
 #include "bpfsig/skel.h"
 #include "cli/cli.h"
@@ -15,6 +16,7 @@ struct SignArgs {
   std::string key_path, cert_path, object_path, out_path, header_path, pass;
   std::string scheme = "loader-hash", layout = "excl", mismatch_target = "cleanup";
   bool no_embed_cert = false;
+  bool insecure_key_perms = false;
 };
 
 skel::MatchLayout parse_layout(const std::string& s) {
@@ -45,14 +47,19 @@ void run_sign(SignArgs a, const Common& common) {
     opts.mismatch_target = skel::MismatchTarget::kCleanupPlusOne;
   else if (a.mismatch_target != "cleanup")
     throw Error(EINVAL, "bad_argument", "--mismatch-target must be cleanup or cleanup+1, not '" + a.mismatch_target + "'");
-  crypto::PrivateKey key = crypto::load_private_key(a.key_path, a.pass);
+  crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms);
   crypto::Certificate cert = crypto::load_certificate(a.cert_path);
   skel::SignedLoader loader = skel::sign_object(a.object_path, cert.get(), key.get(), opts);
 
   // Outputs are written only once everything has been signed.
   if (a.out_path.empty() && a.header_path.empty()) a.out_path = default_bundle_path(a.object_path);
-  if (!a.out_path.empty()) write_file_atomic(a.out_path, encode_bundle(loader));
-  if (!a.header_path.empty()) write_file_atomic(a.header_path, skel::render_header(loader));
+  std::vector<std::pair<std::string, Bytes>> outputs;
+  if (!a.out_path.empty()) outputs.emplace_back(a.out_path, encode_bundle(loader));
+  if (!a.header_path.empty()) {
+    const std::string header = skel::render_header(loader);
+    outputs.emplace_back(a.header_path, Bytes(header.begin(), header.end()));
+  }
+  write_files_atomic(outputs);  // all or nothing: no output is replaced unless every one could be written
 
   crypto::Digest meta = crypto::sha256_padded8(loader.data);
   if (common.json) {
@@ -92,7 +99,8 @@ void add_sign(CLI::App& app, Common& common) {
   CLI::App* sub = app.add_subcommand("sign", "Generate, hash-chain and sign the light-skeleton loader of a BPF object");
   sub->add_option("-k,--key", args->key_path, "Private key (PEM or DER)")->required();
   sub->add_option("-i,--cert", args->cert_path, "Signer certificate (with subjectKeyIdentifier)")->required();
-  sub->add_option("--pass", args->pass, "Passphrase of the private key");
+  sub->add_option("--pass", args->pass, "Key passphrase: pass:TEXT, env:VAR, fd:N or file:PATH (default: $BPFSIG_KEY_PASS)");
+  sub->add_flag("--insecure-key-perms", args->insecure_key_perms, "Read a private key file that group or others may read");
   sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash (default), loadtime, hash-chain");
   sub->add_option("--layout", args->layout, "Hash-match block: excl (33 insns, default) or 6.18 (28 insns)");
   sub->add_option("--mismatch-target", args->mismatch_target,

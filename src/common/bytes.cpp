@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bpfsig/bytes.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
+#include "bpfsig/atomic_files.h"
 #include "bpfsig/error.h"
 
 namespace bpfsig {
@@ -100,7 +104,33 @@ static std::string parent_dir(const std::string& path) {
   return path.substr(0, slash);
 }
 
-void write_file_atomic(const std::string& path, ByteView data, mode_t mode) {
+static std::string base_name(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// A writer killed between creating its temporary file and renaming it leaves
+// "NAME.tmp.PID.RANDOM" behind. Remove those of writers that no longer exist
+// (never a live process's: kill(pid, 0) tells), so killed runs do not pile up.
+static void remove_stale_temps(const std::string& path) {
+  const std::string dir = parent_dir(path), prefix = base_name(path) + ".tmp.";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (struct dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const char* p = name.c_str() + prefix.size();
+    char* end = nullptr;
+    long pid = std::strtol(p, &end, 10);
+    if (end == p || *end != '.' || std::strlen(end + 1) != 8 || pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) ::unlinkat(::dirfd(d), name.c_str(), 0);
+  }
+  ::closedir(d);
+}
+
+// Writes data to a new temporary file beside path and fsyncs it; returns its name.
+static std::string write_temp(const std::string& path, ByteView data, mode_t mode) {
+  remove_stale_temps(path);
   const std::string tmp = temp_name_for(path);
   Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (f.fd < 0) throw io_error(errno, path, "cannot create temporary file");
@@ -121,9 +151,39 @@ void write_file_atomic(const std::string& path, ByteView data, mode_t mode) {
     done += static_cast<size_t>(n);
   }
   if (::fsync(f.fd) != 0) throw fail("fsync failed");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) throw fail("cannot rename into place");
+  return tmp;
+}
+
+static void commit_temp(const std::string& tmp, const std::string& path) {
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw io_error(err, path, "cannot rename into place");
+  }
   Fd dir(::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.fd >= 0) ::fsync(dir.fd);
+}
+
+void write_file_atomic(const std::string& path, ByteView data, mode_t mode) {
+  commit_temp(write_temp(path, data, mode), path);
+}
+
+void write_files_atomic(const std::vector<std::pair<std::string, Bytes>>& files, mode_t mode) {
+  std::vector<std::string> temps;
+  try {
+    for (const auto& [path, data] : files) temps.push_back(write_temp(path, data, mode));
+  } catch (...) {
+    for (const std::string& t : temps) ::unlink(t.c_str());
+    throw;
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    try {
+      commit_temp(temps[i], files[i].first);
+    } catch (...) {
+      for (size_t j = i + 1; j < temps.size(); ++j) ::unlink(temps[j].c_str());
+      throw;
+    }
+  }
 }
 
 void write_file_atomic(const std::string& path, const std::string& text, mode_t mode) {

@@ -68,8 +68,17 @@ bool is_constructed_universal_string(const Tlv& t) {
   return t.constructed() && (t.tag & kClassMask) == kUniversal && number != kSeq && number != kSet;
 }
 
+// X.690 8.9.1/8.11.1: a SEQUENCE or SET is always constructed. The kernel's
+// decoder compares the whole identifier octet, so a primitive 0x10/0x11
+// never matches where its grammar expects 0x30/0x31.
+bool is_primitive_sequence_or_set(const Tlv& t) {
+  constexpr uint8_t kClassMask = 0xc0, kUniversal = 0x00, kSeq = 16, kSet = 17;
+  const uint8_t number = t.tag & kTagNumberMask;
+  return !t.constructed() && (t.tag & kClassMask) == kUniversal && (number == kSeq || number == kSet);
+}
+
 bool subtree_within_limits(ByteView der, const Tlv& t, int depth) {
-  if (is_constructed_universal_string(t)) return false;
+  if (is_constructed_universal_string(t) || is_primitive_sequence_or_set(t)) return false;
   if (!t.constructed()) return true;
   if (depth > kMaxDepth) return false;
   size_t pos = t.content;

@@ -3,10 +3,15 @@
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "bpfsig/crypto.h"
@@ -145,9 +150,13 @@ ossl::X509Ptr self_signed_certificate(EVP_PKEY* key, const std::string& subject,
   return cert;
 }
 
-void write_private_key(EVP_PKEY* key, const std::string& path) {
+void write_private_key(EVP_PKEY* key, const std::string& path, const std::string& passphrase) {
   ossl::Bio out(BIO_new(BIO_s_mem()));
-  if (!out || PEM_write_bio_PKCS8PrivateKey(out.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1)
+  // With a passphrase: encrypted PKCS#8 (PBES2, AES-256-CBC, OpenSSL 3's PBKDF2 defaults).
+  const EVP_CIPHER* cipher = passphrase.empty() ? nullptr : EVP_aes_256_cbc();
+  if (passphrase.size() > INT_MAX) throw Error(EINVAL, "bad_argument", path + ": passphrase too long");
+  if (!out || PEM_write_bio_PKCS8PrivateKey(out.get(), key, cipher, passphrase.empty() ? nullptr : passphrase.data(),
+                                            static_cast<int>(passphrase.size()), nullptr, nullptr) != 1)
     throw ossl::failure(EIO, "keygen", path + ": cannot encode the private key");
   Bytes pem = ossl::bio_bytes(out.get());
   try {
@@ -221,40 +230,157 @@ std::string key_algo_name(KeyAlgo algo) {
 }
 
 void keygen(const KeygenOptions& opts, const std::string& key_path, const std::string& cert_path) {
+  keygen(opts, key_path, cert_path, "");
+}
+
+void keygen(const KeygenOptions& opts, const std::string& key_path, const std::string& cert_path,
+            const std::string& passphrase) {
   ossl::ErrorQueueGuard guard;
   if (opts.days <= 0 || opts.days > 365 * 100)
     throw Error(EINVAL, "bad_argument", "certificate lifetime of " + std::to_string(opts.days) + " days: use 1 to 36500");
   if (key_path.empty() || cert_path.empty()) throw Error(EINVAL, "bad_argument", "keygen needs a key path and a certificate path");
   ossl::Pkey key = generate_key(opts.algo);
   ossl::X509Ptr cert = self_signed_certificate(key.get(), opts.subject, opts.days);
-  write_private_key(key.get(), key_path);
+  write_private_key(key.get(), key_path, passphrase);
   write_certificate(cert.get(), cert_path);
 }
 
-PrivateKey load_private_key(const std::string& path, const std::string& passphrase) {
+namespace {
+
+// Decodes key bytes read from path; wipes them whatever happens.
+PrivateKey decode_private_key(Bytes& bytes, const std::string& path, const std::string& passphrase) {
   ossl::ErrorQueueGuard guard;
-  Bytes bytes = read_file(path, 1u << 20);
   EVP_PKEY* raw = nullptr;
   ossl::DecoderCtx dctx(OSSL_DECODER_CTX_new_for_pkey(&raw, nullptr, nullptr, nullptr, EVP_PKEY_KEYPAIR, nullptr, nullptr));
-  if (!dctx) throw ossl::failure(ENOMEM, "key_parse", path + ": cannot set up the key decoder");
+  if (!dctx) {
+    OPENSSL_cleanse(bytes.data(), bytes.size());
+    throw ossl::failure(ENOMEM, "key_parse", path + ": cannot set up the key decoder");
+  }
   PassphraseSource source{&passphrase};
-  if (OSSL_DECODER_CTX_set_passphrase_cb(dctx.get(), provide_passphrase, &source) != 1)
+  if (OSSL_DECODER_CTX_set_passphrase_cb(dctx.get(), provide_passphrase, &source) != 1) {
+    OPENSSL_cleanse(bytes.data(), bytes.size());
     throw ossl::failure(EIO, "key_parse", path + ": cannot set up the key decoder");
+  }
   const unsigned char* p = bytes.data();
   size_t left = bytes.size();
   int decoded = OSSL_DECODER_from_data(dctx.get(), &p, &left);
   PrivateKey key(raw);
   const bool encrypted = looks_encrypted(bytes);
   OPENSSL_cleanse(bytes.data(), bytes.size());
+  // Messages name the file, never its content or the passphrase.
   if (decoded != 1 || !key) {
     ossl::drain_errors();
     if (encrypted)
       throw Error(EACCES, "key_passphrase",
-                  path + (passphrase.empty() ? ": the key is encrypted and no passphrase was given" : ": wrong passphrase"));
+                  path + (passphrase.empty() ? ": the key is encrypted and no passphrase was given (--pass, BPFSIG_KEY_PASS)"
+                                             : ": wrong passphrase"));
     throw Error(EBADMSG, "key_parse", path + ": not a private key in PEM or DER form");
   }
   if (!has_private_half(key.get())) throw Error(EBADMSG, "key_parse", path + ": holds a public key, not a private key");
   return key;
+}
+
+constexpr size_t kMaxKeyFile = 1u << 20;
+
+struct OwnedFd {
+  int fd;
+  ~OwnedFd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Reads at most max bytes from fd (EOF or max, whichever first).
+Bytes read_fd(int fd, size_t max, const std::string& what) {
+  Bytes out;
+  uint8_t buf[4096];
+  while (out.size() < max) {
+    ssize_t n = ::read(fd, buf, std::min(sizeof buf, max - out.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(errno, "io", what + ": read failed: " + std::strerror(errno));
+    if (n == 0) break;
+    out.insert(out.end(), buf, buf + n);
+  }
+  return out;
+}
+
+std::string first_line(const Bytes& bytes) {
+  std::string s(bytes.begin(), bytes.end());
+  size_t nl = s.find_first_of("\r\n");
+  if (nl != std::string::npos) s.resize(nl);
+  return s;
+}
+
+std::string octal_mode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+}  // namespace
+
+PrivateKey load_private_key(const std::string& path, const std::string& passphrase) {
+  Bytes bytes = read_file(path, kMaxKeyFile);
+  return decode_private_key(bytes, path, passphrase);
+}
+
+PrivateKey load_private_key(const std::string& path, const std::string& passphrase, const KeyFileOptions& opts) {
+  OwnedFd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) throw Error(errno, "io", path + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) throw Error(errno, "io", path + ": cannot stat: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(EISDIR, "io", path + ": is a directory");
+  // Checked on the open file, before a byte of the key is read.
+  if (opts.require_private_mode && S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
+    throw Error(EACCES, "key_permissions",
+                path + ": private key file has mode " + octal_mode(st.st_mode) +
+                    ", readable by group or others: chmod 600 it, or pass --insecure-key-perms");
+  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > kMaxKeyFile)
+    throw Error(EFBIG, "input_too_large", path + ": " + std::to_string(st.st_size) + " bytes, over the key file limit of " +
+                                              std::to_string(kMaxKeyFile));
+  Bytes bytes = read_fd(f.fd, kMaxKeyFile + 1, path);
+  if (bytes.size() > kMaxKeyFile) {
+    OPENSSL_cleanse(bytes.data(), bytes.size());
+    throw Error(EFBIG, "input_too_large", path + ": over the key file limit of " + std::to_string(kMaxKeyFile) + " bytes");
+  }
+  return decode_private_key(bytes, path, passphrase);
+}
+
+std::string resolve_passphrase(const std::string& spec) {
+  constexpr size_t kMaxPass = 4096;
+  if (spec.empty()) {
+    const char* env = std::getenv("BPFSIG_KEY_PASS");
+    return env ? std::string(env) : std::string();
+  }
+  size_t colon = spec.find(':');
+  const std::string form = colon == std::string::npos ? "" : spec.substr(0, colon);
+  const std::string arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  if (form == "pass") return arg;
+  if (form == "env") {
+    const char* v = std::getenv(arg.c_str());
+    if (v == nullptr) throw Error(EINVAL, "bad_argument", "--pass env:" + arg + ": the variable is not set");
+    return v;
+  }
+  if (form == "fd") {
+    char* end = nullptr;
+    errno = 0;
+    long fd = arg.empty() ? -1 : std::strtol(arg.c_str(), &end, 10);
+    if (fd < 0 || fd > INT_MAX || errno != 0 || *end != '\0')
+      throw Error(EINVAL, "bad_argument", "--pass fd:" + arg + ": not a file descriptor number");
+    if (::fcntl(static_cast<int>(fd), F_GETFD) < 0)
+      throw Error(EINVAL, "bad_argument", "--pass fd:" + arg + ": descriptor is not open");
+    Bytes b = read_fd(static_cast<int>(fd), kMaxPass, "--pass fd:" + arg);
+    std::string line = first_line(b);
+    OPENSSL_cleanse(b.data(), b.size());
+    return line;
+  }
+  if (form == "file") {
+    Bytes b = read_file(arg, kMaxPass);
+    std::string line = first_line(b);
+    OPENSSL_cleanse(b.data(), b.size());
+    return line;
+  }
+  throw Error(EINVAL, "bad_argument",
+              "--pass must be pass:TEXT, env:VAR, fd:N or file:PATH (the argument itself is not echoed)");
 }
 
 }  // namespace bpfsig::crypto

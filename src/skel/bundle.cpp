@@ -3,6 +3,7 @@
 // (docs/formats.md is the specification).
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -92,6 +93,8 @@ void check_sizes(const SignedLoader& l, const std::string& what) {
     throw Error(EBADMSG, "bundle_format", what + ": instruction section is " + std::to_string(l.insns.size()) + " bytes, not a non-zero multiple of 8");
   if (l.insns.size() / 8 > kMaxLoaderInsns)
     throw Error(E2BIG, "limit_insns", what + ": " + std::to_string(l.insns.size() / 8) + " instructions, over the limit of " + std::to_string(kMaxLoaderInsns));
+  if (l.data.size() > kMaxMetadataSize)
+    throw Error(E2BIG, "limit_metadata", what + ": metadata is " + std::to_string(l.data.size()) + " bytes, over the kernel's array value limit of " + std::to_string(kMaxMetadataSize));
   if (l.excl_hash.size() != 32)
     throw Error(EBADMSG, "bundle_format", what + ": exclusive-map hash is " + std::to_string(l.excl_hash.size()) + " bytes, not 32");
   if (l.prog_names.empty()) throw Error(EBADMSG, "bundle_format", what + ": no program names");
@@ -140,6 +143,13 @@ Bytes encode_bundle(const SignedLoader& l) {
   return out;
 }
 
+bool file_starts_like_bundle(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  uint8_t head[sizeof kMagic] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof head);
+  return in.gcount() == static_cast<std::streamsize>(sizeof head) && looks_like_bundle(ByteView(head, sizeof head));
+}
+
 bool looks_like_bundle(ByteView bytes) {
   return bytes.size() >= sizeof kMagic && std::equal(std::begin(kMagic), std::end(kMagic), bytes.begin());
 }
@@ -156,6 +166,8 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
   if (!known_scheme(scheme))
     throw Error(EINVAL, "unknown_scheme", what + ": offset 10: unknown signing scheme " + std::to_string(scheme));
   uint32_t count = load_le32(&bytes[12]);
+  if (count > limits::kBundleSections)
+    throw format_error(what, 12, std::to_string(count) + " sections, over the limit of " + std::to_string(limits::kBundleSections));
   uint32_t total = load_le32(&bytes[16]);
   if (total != bytes.size())
     throw format_error(what, 16, "length field says " + std::to_string(total) + " bytes, the file has " + std::to_string(bytes.size()));
@@ -176,7 +188,12 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
     for (size_t p = body + len; p < body + padded8(len); ++p)
       if (bytes[p] != 0) throw format_error(what, p, "non-zero padding");
     switch (type) {
-      case kSecName: l.name.assign(payload.begin(), payload.end()); break;
+      case kSecName:
+        // The name becomes C identifiers in generated headers: no NULs.
+        if (std::find(payload.begin(), payload.end(), 0) != payload.end())
+          throw format_error(what, off, "skeleton name contains a NUL byte");
+        l.name.assign(payload.begin(), payload.end());
+        break;
       case kSecInsns: l.insns.assign(payload.begin(), payload.end()); break;
       case kSecData: l.data.assign(payload.begin(), payload.end()); break;
       case kSecSignature: l.signature.assign(payload.begin(), payload.end()); break;

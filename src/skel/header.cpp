@@ -290,6 +290,8 @@ SignedLoader parse_header(const std::string& text, const std::string& what) {
     throw s.error(0, "opts_insn is " + std::to_string(l.insns.size()) + " bytes, not a non-zero multiple of 8");
   if (l.insns.size() / 8 > kMaxLoaderInsns)
     throw Error(E2BIG, "limit_insns", what + ": " + std::to_string(l.insns.size() / 8) + " instructions, over the limit");
+  if (l.data.size() > kMaxMetadataSize)
+    throw Error(E2BIG, "limit_metadata", what + ": opts_data is " + std::to_string(l.data.size()) + " bytes, over the kernel's array value limit of " + std::to_string(kMaxMetadataSize));
   if (l.prog_names.empty()) throw s.error(0, "no `struct bpf_prog_desc` members");
   return l;
 }

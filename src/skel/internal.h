@@ -4,17 +4,21 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "bpfsig/bytes.h"
+#include "bpfsig/limits.h"
 
 namespace bpfsig::skel {
 
 // BPF_COMPLEXITY_LIMIT_INSNS: the kernel refuses longer programs.
-inline constexpr size_t kMaxLoaderInsns = 1000000;
+inline constexpr size_t kMaxLoaderInsns = limits::kLoaderInsns;
 // A bundle holds a loader, its metadata (one map value) and a signature.
-inline constexpr size_t kMaxBundleSize = 64u << 20;
+inline constexpr size_t kMaxBundleSize = limits::kBundleSize;
 // bpftool-style headers print every byte as up to four characters.
-inline constexpr size_t kMaxHeaderSize = 4 * kMaxBundleSize;
+inline constexpr size_t kMaxHeaderSize = limits::kHeaderSize;
+// KMALLOC_MAX_SIZE: the largest array value, so the largest metadata blob.
+inline constexpr size_t kMaxMetadataSize = limits::kMetadataSize;
 
 // signature_maps entries a bundle or header may hold: MAX_USED_MAPS, the
 // most maps one program can use (the series itself sets no bound).
@@ -22,5 +26,7 @@ inline constexpr size_t kMaxSignatureMaps = 64;
 
 // True when the bytes start with the bundle magic.
 bool looks_like_bundle(ByteView bytes);
+// True when the file's first bytes are the bundle magic (reads only those).
+bool file_starts_like_bundle(const std::string& path);
 
 }  // namespace bpfsig::skel

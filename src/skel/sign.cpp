@@ -96,6 +96,9 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
 }
 
 SignedLoader read_signed_file(const std::string& path) {
+  // A bundle's limit is a quarter of a header's: look at the magic first so
+  // an oversized bundle is refused before it is read.
+  if (file_starts_like_bundle(path)) return decode_bundle(read_file(path, kMaxBundleSize), path);
   Bytes bytes = read_file(path, kMaxHeaderSize);
   if (looks_like_bundle(bytes)) return decode_bundle(bytes, path);
   std::string text(bytes.begin(), bytes.end());

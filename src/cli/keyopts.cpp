@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
+// How every bpfsig command that reads a private key reads it: the passphrase
+// in openssl's forms (pass:, env:, fd:, file:, default BPFSIG_KEY_PASS) and a
+// refusal of key files others may read unless --insecure-key-perms.
+#include "bpfsig/crypto.h"
+#include "cli/cli.h"
+
+namespace bpfsig::cli {
+
+crypto::PrivateKey load_signing_key(const std::string& key_path, const std::string& pass_spec, bool insecure_key_perms) {
+  crypto::KeyFileOptions opts;
+  opts.require_private_mode = !insecure_key_perms;
+  return crypto::load_private_key(key_path, crypto::resolve_passphrase(pass_spec), opts);
+}
+
+}  // namespace bpfsig::cli
