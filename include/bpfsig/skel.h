@@ -13,7 +13,7 @@
 
 namespace bpfsig::skel {
 
-enum class Scheme : uint16_t { kLoaderHash = 1 };
+enum class Scheme : uint16_t { kLoaderHash = 1, kHornet = 3 };
 std::string scheme_name(Scheme s);                // "loader-hash"
 Scheme parse_scheme(const std::string& name);     // throws Error(EINVAL, "unknown_scheme")
 
@@ -59,6 +59,8 @@ struct SignOptions {
   bool embed_cert = true;  // store the signer certificate in the bundle
   // kCleanupPlusOne reproduces libbpf 1.7's loader byte for byte.
   MismatchTarget mismatch_target = MismatchTarget::kCleanup;
+  // Scheme kHornet: the attribute format (final gen_sig, or v4-v7 with fd_array indices).
+  crypto::HornetFormat hornet_format = crypto::HornetFormat::kFinal;
 };
 // Opens the BPF object with libbpf, generates its loader with gen_loader,
 // inserts and patches the hash-match block, computes the exclusive-map hash and

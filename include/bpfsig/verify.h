@@ -4,6 +4,7 @@
 // from the signed instructions to the metadata (the hash-match block).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,12 +42,21 @@ struct Report {
   std::string message;   // one sentence for humans
   crypto::SigCheck signature;
   ChainCheck chain;
+  // Scheme hornet: the signed attribute, once it decoded.
+  std::optional<crypto::HornetAttribute> hornet;
 };
 
 // Checks in the kernel's order: signature (at BPF_PROG_LOAD), exclusive map
 // (in the verifier), then what the loader checks when it runs. The first
 // failure decides the verdict; the report still describes every part.
 Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted);
+
+// Scheme hornet (verify_loader calls it for such loaders): the verdict the
+// Hornet LSM gives at load (its design picked by the attribute's format), the
+// exclusive map, then what Hornet checks against the maps: every signed hash
+// must be the metadata map's (else the final design's publish check refuses
+// with EPERM; v7 reports UNEXPECTED). docs/hornet.md.
+Report verify_hornet(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted);
 
 // The chain part alone (no certificates needed): used by inspect.
 ChainCheck check_chain(const skel::SignedLoader& loader);

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // bpfsig run: load and run a signed bundle or header in the kernel model,
 // through a chosen kernel profile and LSM stack, unprivileged.
+#include <algorithm>
 #include <cerrno>
 #include <iostream>
 #include <memory>
 
 #include "bpfsig/error.h"
 #include "bpfsig/kmodel.h"
+#include "bpfsig/hornet.h"
 #include "bpfsig/lsm.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
@@ -20,6 +22,7 @@ struct RunArgs {
   std::string file, kernel = "6.18", lsm = "capability", keyring = "builtin";
   std::vector<std::string> trusted;
   bool no_signature = false;
+  std::string hornet_design = "final";
 };
 
 // Audit timestamps start here and advance 1 ms per record, so runs repeat exactly.
@@ -29,15 +32,17 @@ kmodel::KernelProfile profile_for(const std::string& name) {
   if (name == "6.18") return kmodel::KernelProfile::linux_6_18();
   if (name == "6.18-toctou") return kmodel::KernelProfile::pre_2026_toctou();
   if (name == "loadtime") return kmodel::KernelProfile::loadtime_2026();
+  if (name == "hornet") return kmodel::KernelProfile::hornet();
   throw Error(EINVAL, "bad_argument",
-              "--kernel must be 6.18, 6.18-toctou or loadtime (the hornet and hash-chain profiles are not modelled yet), "
+              "--kernel must be 6.18, 6.18-toctou, loadtime or hornet (the hash-chain profile is not modelled yet), "
               "not '" + name + "'");
 }
 
-std::shared_ptr<lsm::LsmStack> make_stack(const std::string& lsm_list) {
+std::shared_ptr<lsm::LsmStack> make_stack(const std::string& lsm_list,
+                                          const lsm::LsmRegistry& registry = lsm::builtin_registry()) {
   // The caller is root with the capabilities a loader needs; the kernel model
   // fills in the pid and comm of its simulated process.
-  auto stack = std::make_shared<lsm::LsmStack>(lsm_list, lsm::builtin_registry());
+  auto stack = std::make_shared<lsm::LsmStack>(lsm_list, registry);
   stack->set_current(lsm::Caller{0, "bpfsig", 0,
                                  lsm::CapSet{lsm::Cap::kBpf, lsm::Cap::kPerfmon, lsm::Cap::kSysAdmin,
                                              lsm::Cap::kNetAdmin}});
@@ -47,6 +52,17 @@ std::shared_ptr<lsm::LsmStack> make_stack(const std::string& lsm_list) {
     return lsm::AuditTime{kAuditEpoch + ms / 1000, static_cast<uint32_t>(ms % 1000)};
   });
   return stack;
+}
+
+// --kernel hornet: Hornet (of the chosen design) in the stack, appended to
+// the --lsm order when that does not name it.
+std::shared_ptr<lsm::LsmStack> make_hornet_stack(const RunArgs& a) {
+  lsm::HornetOptions options{lsm::parse_hornet_design(a.hornet_design)};
+  lsm::LsmRegistry registry = lsm::builtin_registry();
+  registry["hornet"] = [options] { return std::make_unique<lsm::HornetLsm>(options); };
+  std::vector<std::string> names = lsm::parse_lsm_param(a.lsm, registry);
+  bool named = std::find(names.begin(), names.end(), "hornet") != names.end();
+  return make_stack(named ? a.lsm : a.lsm + ",hornet", registry);
 }
 
 // Puts the -i certificates where --keyring says and returns the keyring_id
@@ -125,8 +141,10 @@ void print_human(const RunArgs& a, const Outcome& o, const lsm::AuditLog& audit)
 void run_run(const RunArgs& a, const Common& common) {
   skel::SignedLoader loader = skel::read_signed_file(a.file);
   kmodel::Kernel kernel(profile_for(a.kernel));
-  std::shared_ptr<lsm::LsmStack> stack = make_stack(a.lsm);
+  std::shared_ptr<lsm::LsmStack> stack = a.kernel == "hornet" ? make_hornet_stack(a) : make_stack(a.lsm);
   kernel.set_lsm_stack(stack);
+  // v7 Hornet re-checks the maps at BPF_PROG_RUN through the bpf hook.
+  if (a.kernel == "hornet" && a.hornet_design == "v7") kernel.set_lsm_bpf_hooks(true);
   Outcome o = run_in_model(kernel, loader, a);
   if (common.json) {
     Json audit = Json::array();
@@ -156,11 +174,12 @@ void run_run(const RunArgs& a, const Common& common) {
 void add_run(CLI::App& app, Common& common) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* sub = app.add_subcommand("run", "Load and run a signed loader in the kernel model (no privileges needed)");
-  sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default), 6.18-toctou (before the Feb 2026 fix) or loadtime (bpf-next 2026)");
-  sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only");
+  sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default), 6.18-toctou (before the Feb 2026 fix), loadtime (bpf-next 2026) or hornet (6.18 + the Hornet LSM)");
+  sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only, hornet");
   sub->add_option("-i,--cert", args->trusted, "Certificate to put in the keyring (repeatable)")->allow_extra_args(false);
   sub->add_option("--keyring", args->keyring, "Keyring for the certificates: builtin (default), secondary, platform, own");
   sub->add_flag("--no-signature", args->no_signature, "Load without sending the signature");
+  sub->add_option("--hornet-design", args->hornet_design, "With --kernel hornet: the Hornet design, final (default) or v7");
   sub->add_option("file", args->file, "Bundle or signed light-skeleton header")->required();
   sub->add_flag("-j,--json", common.json, "JSON output");
   sub->callback([args, &common] { run_run(*args, common); });

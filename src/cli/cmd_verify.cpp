@@ -43,10 +43,12 @@ void print_human(const std::string& what, const verify::Report& r) {
               << r.signature.signer->skid_hex << ")\n";
   else if (!r.signature.kind.empty())
     std::cout << "  signature:   rejected, " << errno_name(r.signature.err) << " (" << r.signature.kind << ")\n";
+  if (r.hornet) print_hornet_attribute(*r.hornet, "  ");
   std::cout << "  excl hash:   " << c.excl_hash << (c.excl_ok ? " (the loader's digest)" : " (NOT the loader's digest)")
             << "\n";
   if (!c.block_found) {
-    std::cout << "  match block: none: nothing in the loader checks the metadata\n";
+    std::cout << "  match block: none: " << (r.hornet ? "Hornet checks the map" : "nothing in the loader checks the metadata")
+              << "\n";
   } else if (!c.shape_error.empty()) {
     std::cout << "  match block: malformed: " << c.shape_error << "\n";
   } else {
@@ -55,7 +57,8 @@ void print_human(const std::string& what, const verify::Report& r) {
               << "               mismatch jumps land on " << describe_target(c) << "\n";
   }
   std::cout << "  metadata:    sha256 " << c.metadata_sha256
-            << (c.metadata_ok ? " (matches the signed hash)" : c.block_found ? " (does NOT match)" : " (not covered)")
+            << (r.hornet ? " (Hornet checks the frozen map against the signed hash)"
+                : c.metadata_ok ? " (matches the signed hash)" : c.block_found ? " (does NOT match)" : " (not covered)")
             << "\n";
 }
 
@@ -71,6 +74,7 @@ void run_verify(const VerifyArgs& a, const Common& common) {
   if (common.json) {
     Json j = report_json(r);
     j["file"] = what;
+    if (loader.scheme == skel::Scheme::kHornet) j["hornet"] = r.hornet ? hornet_json(*r.hornet) : Json(nullptr);
     print_json(j);
   } else {
     print_human(what, r);

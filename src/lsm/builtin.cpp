@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "bpfsig/lsm.h"
+#include "bpfsig/hornet.h"
 
 namespace bpfsig::lsm {
 
@@ -174,6 +175,7 @@ LsmRegistry builtin_registry() {
   return {
       {"capability", [] { return std::make_unique<CapabilityLsm>(); }},
       {"signed-only", [] { return std::make_unique<SignedOnlyLsm>(); }},
+      {"hornet", [] { return std::make_unique<HornetLsm>(); }},
   };
 }
 

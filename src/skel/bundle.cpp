@@ -122,7 +122,7 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
   if (version != kVersion)
     throw Error(EINVAL, "bundle_version", what + ": offset 8: bundle version " + std::to_string(version) + " is not supported (this bpfsig reads version " + std::to_string(kVersion) + ")");
   uint16_t scheme = load_le16(&bytes[10]);
-  if (scheme != static_cast<uint16_t>(Scheme::kLoaderHash))
+  if (scheme != static_cast<uint16_t>(Scheme::kLoaderHash) && scheme != static_cast<uint16_t>(Scheme::kHornet))
     throw Error(EINVAL, "unknown_scheme", what + ": offset 10: unknown signing scheme " + std::to_string(scheme));
   uint32_t count = load_le32(&bytes[12]);
   uint32_t total = load_le32(&bytes[16]);

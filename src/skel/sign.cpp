@@ -6,6 +6,7 @@
 #include "bpfsig/isa.h"
 #include "bpfsig/skel.h"
 #include "skel/genloader.h"
+#include "skel/hornet.h"
 #include "skel/internal.h"
 #include "skel/matchblock.h"
 
@@ -23,13 +24,15 @@ constexpr uint32_t kProgDescSize = 4;
 std::string scheme_name(Scheme s) {
   switch (s) {
     case Scheme::kLoaderHash: return "loader-hash";
+    case Scheme::kHornet: return "hornet";
   }
   return "unknown(" + std::to_string(static_cast<int>(s)) + ")";
 }
 
 Scheme parse_scheme(const std::string& name) {
   if (name == "loader-hash") return Scheme::kLoaderHash;
-  throw Error(EINVAL, "unknown_scheme", "unknown signing scheme '" + name + "' (this version supports: loader-hash)");
+  if (name == "hornet") return Scheme::kHornet;
+  throw Error(EINVAL, "unknown_scheme", "unknown signing scheme '" + name + "' (this version supports: loader-hash, hornet)");
 }
 
 uint32_t loader_ctx_size(const SignedLoader& l) {
@@ -52,6 +55,7 @@ crypto::Digest prog_digest(ByteView insns) {
 }
 
 SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* key, const SignOptions& opts) {
+  if (opts.scheme == Scheme::kHornet) return sign_object_hornet(path, cert, key, opts);
   if (opts.scheme != Scheme::kLoaderHash)
     throw Error(EINVAL, "unknown_scheme", "scheme " + scheme_name(opts.scheme) + " cannot be signed by this version");
   GeneratedLoader gen = generate_loader(path);
@@ -84,7 +88,11 @@ SignedLoader read_signed_file(const std::string& path) {
   Bytes bytes = read_file(path, kMaxHeaderSize);
   if (looks_like_bundle(bytes)) return decode_bundle(bytes, path);
   std::string text(bytes.begin(), bytes.end());
-  if (text.find("struct bpf_loader_ctx") != std::string::npos) return parse_header(text, path);
+  if (text.find("struct bpf_loader_ctx") != std::string::npos) {
+    SignedLoader l = parse_header(text, path);
+    mark_hornet_scheme(l);  // a header does not name its scheme: the signature tells
+    return l;
+  }
   throw Error(EBADMSG, "unknown_format", path + ": neither a bpfsig bundle nor a signed light-skeleton header");
 }
 

@@ -74,6 +74,7 @@ Report decide(Report r, Verdict v, int err, std::string kind, std::string messag
 }  // namespace
 
 Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted) {
+  if (loader.scheme == skel::Scheme::kHornet) return verify_hornet(loader, trusted);
   Report r;
   r.chain = check_chain(loader);
   const ChainCheck& c = r.chain;
