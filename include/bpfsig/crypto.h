@@ -132,3 +132,51 @@ SigCheck verify_kernel_rules(ByteView signature, ByteView content, const std::ve
 // SignerInfo, and for unsupported versions): docs/crypto.md.
 
 }  // namespace bpfsig::crypto
+
+// ---- Hornet (the Hornet LSM's signature format, docs/hornet.md) -------------
+namespace bpfsig::crypto {
+
+// The signed attribute Hornet reads: OID 2.25.316487325684022475439036912669789383960.
+inline constexpr const char* kHornetAttributeOid = "2.25.316487325684022475439036912669789383960";
+// Hornet keeps at most this many signed map hashes (MAX_USED_MAPS).
+inline constexpr size_t kHornetMaxMaps = 64;
+
+// kFinal: SEQUENCE { SET OF SEQUENCE { sha OCTET STRING } } (the final gen_sig).
+// kV7:    SEQUENCE { SET OF SEQUENCE { index INTEGER, sha OCTET STRING } } (v4-v7).
+enum class HornetFormat { kFinal, kV7 };
+std::string hornet_format_name(HornetFormat f);             // "final", "v7"
+HornetFormat parse_hornet_format(const std::string& name);  // throws Error(EINVAL, "bad_argument")
+
+// One signed map hash. index is the fd_array slot (v7 only); an empty sha
+// means "skip" (v7 skips the slot; the final design stores 32 zero bytes).
+struct HornetMapHash {
+  uint32_t index = 0;
+  Bytes sha;
+};
+
+// What gen_sig does: a detached DER CMS SignedData over data (id-data), no
+// certificates, signer named by issuer and serial, SHA-256, signed attributes
+// contentType, signingTime, messageDigest and the Hornet attribute carrying
+// maps in the given format. More than kHornetMaxMaps maps: Error(E2BIG,
+// "hornet_too_many_maps"); a v7 index over 127 (DER then needs two content
+// bytes, and v7 reads exactly one): Error(EINVAL, "bad_argument").
+Bytes sign_hornet(ByteView data, const std::vector<HornetMapHash>& maps, HornetFormat format, const X509* cert,
+                  EVP_PKEY* key);
+
+struct HornetAttribute {
+  HornetFormat format = HornetFormat::kFinal;  // an empty set reads as kFinal
+  std::vector<HornetMapHash> maps;             // in encoded order
+  Bytes value_der;                             // the attribute value as encoded (SEQUENCE ...)
+};
+// The Hornet attribute of the first signer that has one; nullopt when none
+// has. Error(EBADMSG, "cms_parse") when der is not a CMS SignedData;
+// Error(EBADMSG, "hornet_asn1") when the value is not one of the two formats
+// (or, v7, an index is not one content byte, which is all the kernel reads).
+std::optional<HornetAttribute> hornet_attribute(ByteView cms_der);
+
+// pkcs7_parse_message() alone (no content, no keys): 0 when the kernel's
+// parser accepts the message, else the errno it returns (EBADMSG, EINVAL,
+// ENOPKG, EKEYREJECTED), with kind and detail. Hornet reports BADSIG for it.
+SigCheck parse_kernel_rules(ByteView signature);
+
+}  // namespace bpfsig::crypto

@@ -114,6 +114,10 @@ struct KernelProfile {
   static KernelProfile linux_6_18();
   static KernelProfile pre_2026_toctou();
   static KernelProfile loadtime_2026();  // name "loadtime"
+  // name "hornet": 6.18 with the LSM integrity framework hooks, for the Hornet
+  // LSM (docs/hornet.md). The 6.18 in-kernel signature check stays: a Hornet
+  // signature passes it, so it runs first and Hornet sees only what it let by.
+  static KernelProfile hornet();
 
   // The "BPF signature hash chains" series (bpf-next v2, Sep 2025, not
   // merged) on top of 6.18: PROG_LOAD knows signature_maps (u32 fd_array
@@ -354,6 +358,14 @@ class Kernel {
   bool in_sys_bpf_ = false;  // inside a bpf_sys_bpf command: security_bpf already ran, kernel == true
   std::map<int, int32_t> session_keyrings_;   // pid -> serial
   std::map<uint32_t, int32_t> user_keyrings_;  // uid -> serial
+
+  // ---- additions: the kernel as the Hornet LSM sees it (lsm::KernelServices,
+  // src/kmodel/lsm_services.cpp), handed to the stack before each hook
+  class LsmServices;
+  std::shared_ptr<LsmServices> lsm_services_;
+  void attach_lsm_services(const Process& proc);
+  // security_bpf with the attr bytes (BPF_PROG_RUN: attr->test.prog_fd first).
+  void lsm_bpf(const Process& proc, int cmd, const char* cmd_name, bool kernel, ByteView attr);
 };
 
 // ---- the light-skeleton load sequence (sys::load, in the model) -------------

@@ -207,6 +207,7 @@ struct ProgView {
 // ---- writing an LSM ---------------------------------------------------------------
 
 class LsmStack;
+class KernelServices;  // below: what an LSM may ask the kernel
 
 // Base class of every LSM. Hooks return 0 or a negative errno, as in the
 // kernel; the defaults allow. An LSM is called only for the hooks named in the
@@ -343,6 +344,11 @@ class LsmStack {
   // For an LSM that writes its own audit record: stamps it with the clock and
   // appends it (with the next serial) to the log.
   const AuditRecord& emit_audit(AuditRecord record);
+  // The kernel behind the stack (keyrings, the current task's fds, map
+  // hashes), for LSMs that need more than the hook arguments (Hornet). The
+  // kernel model sets it before each hook; null: none (LSMs must cope).
+  void set_kernel_services(KernelServices* services) { services_ = services; }
+  KernelServices* kernel_services() const { return services_; }
 
   // security/security.c, with the framework patch applied. Each int hook runs
   // the callbacks in stack order and stops at the first non-zero return.
@@ -369,6 +375,7 @@ class LsmStack {
   Caller current_;
   std::function<AuditTime()> clock_ = [] { return AuditTime{}; };
   AuditLog audit_;
+  KernelServices* services_ = nullptr;
 };
 
 // ---- built-in LSMs ------------------------------------------------------------------------
@@ -419,6 +426,30 @@ class SignedOnlyLsm : public Lsm {
 
  private:
   SignedOnlyOptions options_;
+};
+
+// ---- the kernel as an LSM sees it -----------------------------------------------------
+
+// A small view of the kernel for LSMs that look beyond the hook arguments, so
+// lsm/ stays independent of the kernel model (which implements it). Every
+// call acts for the stack's current task.
+class KernelServices {
+ public:
+  virtual ~KernelServices() = default;
+  // The DER certificates a signature check with this keyring_id would trust:
+  // 0/1/2 name the system keyrings (system_keyring_id_check), anything else
+  // goes through lookup_user_key(). nullopt: no such keyring.
+  virtual std::optional<std::vector<Bytes>> keyring_certs(int32_t keyring_id) = 0;
+  // An fd of the current task as a map: its view, with `hash` set to what
+  // map->ops->map_get_hash computes now (nullopt for types without one).
+  // nullopt when the fd is not open or not a map.
+  virtual std::optional<MapView> map_by_fd(int32_t fd) = 0;
+  // map->ops->map_get_hash on a live map (which also refreshes map->sha);
+  // nullopt when the map is gone or its type has no map_get_hash.
+  virtual std::optional<Sha256> map_hash(uint32_t map_id) = 0;
+  // An fd of the current task as a program. nullptr with *err = EBADF (not
+  // open) or EINVAL (not a program).
+  virtual ProgView* prog_by_fd(int32_t fd, int* err) = 0;
 };
 
 }  // namespace bpfsig::lsm

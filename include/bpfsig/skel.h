@@ -17,9 +17,10 @@ namespace bpfsig::skel {
 enum class Scheme : uint16_t {
   kLoaderHash = 1,  // Linux 6.18: signature over insns, the loader checks the metadata
   kLoadtime = 2,    // bpf-next 2026: signature over insns || metadata, checked at load
+  kHornet = 3,      // the Hornet LSM: signature over insns, map hashes in a signed attribute
   kHashChain = 4,   // "BPF signature hash chains" v2 (Sep 2025, not merged)
 };
-std::string scheme_name(Scheme s);                // "loader-hash", "loadtime", "hash-chain"
+std::string scheme_name(Scheme s);                // "loader-hash", "loadtime", "hornet", "hash-chain"
 Scheme parse_scheme(const std::string& name);     // throws Error(EINVAL, "unknown_scheme")
 
 // Which hash-match block the loader carries.
@@ -84,6 +85,8 @@ struct SignOptions {
   bool embed_cert = true;  // store the signer certificate in the bundle
   // kCleanupPlusOne reproduces libbpf 1.7's loader byte for byte.
   MismatchTarget mismatch_target = MismatchTarget::kCleanup;
+  // Scheme kHornet: the attribute format (final gen_sig, or v4-v7 with fd_array indices).
+  crypto::HornetFormat hornet_format = crypto::HornetFormat::kFinal;
 };
 // Opens the BPF object with libbpf, generates its loader with gen_loader,
 // inserts and patches the hash-match block, computes the exclusive-map hash and

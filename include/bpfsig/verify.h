@@ -4,6 +4,7 @@
 // from the signed instructions to the metadata (the hash-match block).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,8 @@ struct Report {
   size_t signed_content_size = 0;       // bytes the PKCS#7 digest runs over
   std::string signed_value;             // hash-chain: hex of the 32-byte chained hash
   std::vector<uint32_t> signature_maps; // hash-chain: attr.signature_maps
+  // Scheme hornet: the signed attribute, once it decoded.
+  std::optional<crypto::HornetAttribute> hornet;
 };
 
 // Checks in the kernel's order: signature (at BPF_PROG_LOAD), exclusive map
@@ -57,6 +60,13 @@ struct Report {
 // metadata, hash-chain the chained hash over signature_maps (both: no block
 // needed; a tampered metadata is EKEYREJECTED, as those kernels answer).
 Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted);
+
+// Scheme hornet (verify_loader calls it for such loaders): the verdict the
+// Hornet LSM gives at load (its design picked by the attribute's format), the
+// exclusive map, then what Hornet checks against the maps: every signed hash
+// must be the metadata map's (else the final design's publish check refuses
+// with EPERM; v7 reports UNEXPECTED). docs/hornet.md.
+Report verify_hornet(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted);
 
 // The chain part alone (no certificates needed): used by inspect.
 ChainCheck check_chain(const skel::SignedLoader& loader);

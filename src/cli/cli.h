@@ -38,6 +38,10 @@ Json report_json(const verify::Report& r);
 std::string describe_layout(const verify::ChainCheck& c);
 std::string describe_target(const verify::ChainCheck& c);
 
+// The Hornet signed attribute (src/cli/hornet_output.cpp).
+Json hornet_json(const crypto::HornetAttribute& a);
+void print_hornet_attribute(const crypto::HornetAttribute& a, const std::string& indent);
+
 // -i arguments: files or directories of certificates.
 std::vector<crypto::Certificate> load_trusted(const std::vector<std::string>& paths);
 

@@ -51,6 +51,12 @@ Json cms_json(const skel::SignedLoader& l) {
                              {"signature_algo", si.signature_alg},
                              {"signed_attributes", si.signed_attr_oids}});
     j["signers"] = signers;
+    j["hornet"] = Json(nullptr);
+    try {
+      if (auto attr = crypto::hornet_attribute(l.signature)) j["hornet"] = hornet_json(*attr);
+    } catch (const Error& e) {
+      j["hornet"] = Json{{"parse_error", e.what()}};
+    }
   } catch (const Error& e) {
     j["parse_error"] = e.what();
   }
@@ -123,6 +129,14 @@ void print_signature(const Json& sig) {
   }
 }
 
+std::optional<crypto::HornetAttribute> hornet_of(const skel::SignedLoader& l) {
+  try {
+    return crypto::hornet_attribute(l.signature);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
 void print_human(const std::string& file, const skel::SignedLoader& l, const verify::ChainCheck& c, const Json& j) {
   std::cout << "file:         " << file << "\n"
             << "scheme:       " << skel::scheme_name(l.scheme) << "\n"
@@ -134,6 +148,7 @@ void print_human(const std::string& file, const skel::SignedLoader& l, const ver
             << "metadata:     " << l.data.size() << " bytes, sha256 " << c.metadata_sha256 << "\n"
             << "excl hash:    " << c.excl_hash << (c.excl_ok ? " (= loader digest)" : " (!= loader digest)") << "\n";
   print_signature(j["signature"]);
+  if (auto attr = hornet_of(l)) print_hornet_attribute(*attr, "");
   if (!j["signer_cert"].is_null()) {
     const Json& s = j["signer_cert"];
     std::cout << "signer cert:  " << s["subject"].get<std::string>() << ", serial " << s["serial"].get<std::string>()

@@ -9,6 +9,7 @@
 #include "bpfsig/error.h"
 #include "bpfsig/ipe.h"
 #include "bpfsig/kmodel.h"
+#include "bpfsig/hornet.h"
 #include "bpfsig/lsm.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
@@ -23,6 +24,7 @@ struct RunArgs {
   std::vector<std::string> trusted;
   bool no_signature = false;
   std::string ipe_policy;  // --ipe-policy: loaded and activated in the "ipe" LSM
+  std::string hornet_design = "final";
 };
 
 // Audit timestamps start here and advance 1 ms per record, so runs repeat exactly.
@@ -33,15 +35,18 @@ kmodel::KernelProfile profile_for(const std::string& name) {
   if (name == "6.18-toctou") return kmodel::KernelProfile::pre_2026_toctou();
   if (name == "loadtime") return kmodel::KernelProfile::loadtime_2026();
   if (name == "hash-chain") return kmodel::KernelProfile::hash_chain();
+  if (name == "hornet") return kmodel::KernelProfile::hornet();
   throw Error(EINVAL, "bad_argument",
-              "--kernel must be 6.18, 6.18-toctou, loadtime or hash-chain (the hornet profile is not modelled yet), "
-              "not '" + name + "'");
+              "--kernel must be 6.18, 6.18-toctou, loadtime, hash-chain or hornet, not '" + name + "'");
 }
 
-// The builtin LSMs, with "ipe" holding --ipe-policy (active, enforcing, and
-// auditing its ALLOWs too, ipe.success_audit=1, so the trace shows every match).
+// The builtin LSMs, with "hornet" of the --hornet-design and "ipe" holding
+// --ipe-policy (active, enforcing, and auditing its ALLOWs too,
+// ipe.success_audit=1, so the trace shows every match).
 lsm::LsmRegistry run_registry(const RunArgs& a) {
   lsm::LsmRegistry registry = lsm::builtin_registry();
+  lsm::HornetOptions hornet{lsm::parse_hornet_design(a.hornet_design)};
+  registry["hornet"] = [hornet] { return std::make_unique<lsm::HornetLsm>(hornet); };
   if (a.ipe_policy.empty()) return registry;
   const std::vector<std::string> order = lsm::parse_lsm_param(a.lsm, registry);
   if (std::find(order.begin(), order.end(), "ipe") == order.end()) {
@@ -57,11 +62,20 @@ lsm::LsmRegistry run_registry(const RunArgs& a) {
   return registry;
 }
 
+// The lsm= list: --lsm, with hornet appended for --kernel hornet when --lsm
+// does not name it.
+std::string lsm_list_for(const RunArgs& a, const lsm::LsmRegistry& registry) {
+  if (a.kernel != "hornet") return a.lsm;
+  std::vector<std::string> names = lsm::parse_lsm_param(a.lsm, registry);
+  bool named = std::find(names.begin(), names.end(), "hornet") != names.end();
+  return named ? a.lsm : a.lsm + ",hornet";
+}
+
 std::shared_ptr<lsm::LsmStack> make_stack(const RunArgs& a) {
-  const std::string& lsm_list = a.lsm;
+  const lsm::LsmRegistry registry = run_registry(a);
   // The caller is root with the capabilities a loader needs; the kernel model
   // fills in the pid and comm of its simulated process.
-  auto stack = std::make_shared<lsm::LsmStack>(lsm_list, run_registry(a));
+  auto stack = std::make_shared<lsm::LsmStack>(lsm_list_for(a, registry), registry);
   stack->set_current(lsm::Caller{0, "bpfsig", 0,
                                  lsm::CapSet{lsm::Cap::kBpf, lsm::Cap::kPerfmon, lsm::Cap::kSysAdmin,
                                              lsm::Cap::kNetAdmin}});
@@ -181,12 +195,13 @@ void run_run(const RunArgs& a, const Common& common) {
 void add_run(CLI::App& app, Common& common) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* sub = app.add_subcommand("run", "Load and run a signed loader in the kernel model (no privileges needed)");
-  sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default), 6.18-toctou (before the Feb 2026 fix), loadtime (bpf-next 2026) or hash-chain (the Sep 2025 series)");
-  sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only, ipe");
+  sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default), 6.18-toctou (before the Feb 2026 fix), loadtime (bpf-next 2026), hash-chain (the Sep 2025 series) or hornet (6.18 + the Hornet LSM)");
+  sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only, hornet, ipe");
   sub->add_option("--ipe-policy", args->ipe_policy, "IPE policy to load and activate in the ipe LSM");
   sub->add_option("-i,--cert", args->trusted, "Certificate to put in the keyring (repeatable)")->allow_extra_args(false);
   sub->add_option("--keyring", args->keyring, "Keyring for the certificates: builtin (default), secondary, platform, own");
   sub->add_flag("--no-signature", args->no_signature, "Load without sending the signature");
+  sub->add_option("--hornet-design", args->hornet_design, "With --kernel hornet: the Hornet design, final (default) or v7");
   sub->add_option("file", args->file, "Bundle or signed light-skeleton header")->required();
   sub->add_flag("-j,--json", common.json, "JSON output");
   sub->callback([args, &common] { run_run(*args, common); });

@@ -17,6 +17,7 @@ struct SignArgs {
   std::string scheme = "loader-hash", layout = "excl", mismatch_target = "cleanup";
   bool no_embed_cert = false;
   bool insecure_key_perms = false;
+  std::string hornet_format = "final";
 };
 
 skel::MatchLayout parse_layout(const std::string& s) {
@@ -43,6 +44,7 @@ void run_sign(SignArgs a, const Common& common) {
   opts.scheme = skel::parse_scheme(a.scheme);
   opts.layout = parse_layout(a.layout);
   opts.embed_cert = !a.no_embed_cert;
+  opts.hornet_format = crypto::parse_hornet_format(a.hornet_format);
   if (a.mismatch_target == "cleanup+1")
     opts.mismatch_target = skel::MismatchTarget::kCleanupPlusOne;
   else if (a.mismatch_target != "cleanup")
@@ -77,17 +79,24 @@ void run_sign(SignArgs a, const Common& common) {
            {"programs", loader.prog_names},
            {"maps", loader.map_names},
            {"signature_maps", loader.signature_maps}};
-    if (loader.scheme == skel::Scheme::kLoadtime) j["layout"] = nullptr;  // no hash-match block
+    if (loader.scheme == skel::Scheme::kLoadtime || loader.scheme == skel::Scheme::kHornet)
+      j["layout"] = nullptr;  // no hash-match block
+    if (loader.scheme == skel::Scheme::kHornet) j["hornet_format"] = crypto::hornet_format_name(opts.hornet_format);
     print_json(j);
     return;
   }
   std::string block = opts.layout == skel::MatchLayout::kExcl ? "excl/33" : "6.18/28";
   if (loader.scheme == skel::Scheme::kLoadtime) block = "none";  // the loadtime kernel checks the metadata
+  if (loader.scheme == skel::Scheme::kHornet) block = "none, Hornet checks the map";
   std::cout << "signed " << a.object_path << " (scheme " << skel::scheme_name(loader.scheme) << ", match block "
             << block << ")\n"
             << "  loader:    " << loader.insns.size() / 8 << " instructions, digest " << to_hex(loader.excl_hash) << "\n"
             << "  metadata:  " << loader.data.size() << " bytes, sha256 " << to_hex(meta) << "\n"
-            << "  signature: " << loader.signature.size() << " bytes (PKCS#7, bpftool profile)\n";
+            << "  signature: " << loader.signature.size() << " bytes ("
+            << (loader.scheme == skel::Scheme::kHornet
+                    ? "CMS, Hornet gen_sig profile, " + crypto::hornet_format_name(opts.hornet_format) + " attribute"
+                    : std::string("PKCS#7, bpftool profile"))
+            << ")\n";
   if (!a.out_path.empty()) std::cout << "  bundle:    " << a.out_path << "\n";
   if (!a.header_path.empty()) std::cout << "  header:    " << a.header_path << "\n";
 }
@@ -101,7 +110,8 @@ void add_sign(CLI::App& app, Common& common) {
   sub->add_option("-i,--cert", args->cert_path, "Signer certificate (with subjectKeyIdentifier)")->required();
   sub->add_option("--pass", args->pass, "Key passphrase: pass:TEXT, env:VAR, fd:N or file:PATH (default: $BPFSIG_KEY_PASS)");
   sub->add_flag("--insecure-key-perms", args->insecure_key_perms, "Read a private key file that group or others may read");
-  sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash (default), loadtime, hash-chain");
+  sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash (default), loadtime, hornet, hash-chain");
+  sub->add_option("--hornet-format", args->hornet_format, "Scheme hornet: the attribute format, final (default) or v7");
   sub->add_option("--layout", args->layout, "Hash-match block: excl (33 insns, default) or 6.18 (28 insns)");
   sub->add_option("--mismatch-target", args->mismatch_target,
                   "Where the block's mismatch jumps land: cleanup (default) or cleanup+1 (libbpf 1.7, byte for byte)");

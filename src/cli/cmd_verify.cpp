@@ -46,6 +46,7 @@ void print_human(const std::string& what, const verify::Report& r) {
               << r.signature.signer->skid_hex << ")\n";
   else if (!r.signature.kind.empty())
     std::cout << "  signature:   rejected, " << errno_name(r.signature.err) << " (" << r.signature.kind << ")\n";
+  if (r.hornet) print_hornet_attribute(*r.hornet, "  ");
   std::cout << "  excl hash:   " << c.excl_hash << (c.excl_ok ? " (the loader's digest)" : " (NOT the loader's digest)")
             << "\n";
   std::cout << "  scheme:      " << r.scheme << ", the signature covers the " << r.signed_content;
@@ -57,6 +58,8 @@ void print_human(const std::string& what, const verify::Report& r) {
   const bool kernel_checks_metadata = r.signed_content != "insns";
   if (!c.block_found && kernel_checks_metadata) {
     std::cout << "  match block: none (not needed: the kernel checks the metadata through the signature)\n";
+  } else if (!c.block_found && r.hornet) {
+    std::cout << "  match block: none: Hornet checks the map\n";
   } else if (!c.block_found) {
     std::cout << "  match block: none: nothing in the loader checks the metadata\n";
   } else if (!c.shape_error.empty()) {
@@ -67,7 +70,9 @@ void print_human(const std::string& what, const verify::Report& r) {
               << "               mismatch jumps land on " << describe_target(c) << "\n";
   }
   std::cout << "  metadata:    sha256 " << c.metadata_sha256;
-  if (kernel_checks_metadata)
+  if (r.hornet)
+    std::cout << " (Hornet checks the frozen map against the signed hash)";
+  else if (kernel_checks_metadata)
     std::cout << (r.signature.err == 0 ? " (covered by the signature)" : " (signature rejected)");
   else
     std::cout << (c.metadata_ok ? " (matches the signed hash)" : c.block_found ? " (does NOT match)" : " (not covered)");
@@ -86,6 +91,7 @@ void run_verify(const VerifyArgs& a, const Common& common) {
   if (common.json) {
     Json j = report_json(r);
     j["file"] = what;
+    if (loader.scheme == skel::Scheme::kHornet) j["hornet"] = r.hornet ? hornet_json(*r.hornet) : Json(nullptr);
     print_json(j);
   } else {
     print_human(what, r);

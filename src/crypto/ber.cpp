@@ -155,6 +155,14 @@ std::optional<SignedDataLayout> signed_data_layout(ByteView der) {
     auto signer_fields = children(der, signer);
     if (!signer_fields || signer_fields->empty() || (*signer_fields)[0].tag != kInteger) return std::nullopt;
     layout.signer_versions.push_back(content_of(der, (*signer_fields)[0]));
+    // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm, [0] IMPLICIT signedAttrs OPTIONAL, ... }
+    Bytes attrs;
+    if (signer_fields->size() > 3 && (*signer_fields)[3].tag == kExplicit0) {
+      const Tlv& t = (*signer_fields)[3];
+      attrs.assign(der.begin() + static_cast<std::ptrdiff_t>(t.offset), der.begin() + static_cast<std::ptrdiff_t>(t.end));
+      attrs[0] = 0x31;
+    }
+    layout.signed_attrs_as_set.push_back(std::move(attrs));
   }
   return layout;
 }

@@ -46,6 +46,10 @@ struct SignedDataLayout {
   std::vector<Bytes> signer_versions;
   bool only_plain_certificates = true;  // every certificates entry is a SEQUENCE (an X.509 certificate)
   size_t crl_count = 0;                 // entries in the crls field
+  // Per SignerInfo: its signedAttrs element as received, with the [0] IMPLICIT
+  // tag replaced by SET (0x31): what the kernel hashes (pkcs7_digest()).
+  // Empty when the signer has no signed attributes.
+  std::vector<Bytes> signed_attrs_as_set;
 };
 // nullopt when der is not shaped like ContentInfo { OID, [0] SignedData {...} }.
 std::optional<SignedDataLayout> signed_data_layout(ByteView der);

@@ -304,6 +304,7 @@ struct Signer {
   std::optional<int64_t> signing_time;
   bool unsupported_crypto = false;
   X509* carried_cert = nullptr;  // the certificate in the message that names this signer
+  Bytes signed_attrs;  // the signedAttrs bytes as received, retagged as a SET: what the signature covers
 };
 
 struct Message {
@@ -497,6 +498,7 @@ Rejection parse_message(ByteView der, Message& msg) {
     s.index = i + 1;
     if (auto r = parse_signer(msg, s, layout->signer_versions[static_cast<size_t>(i)], layout->signed_data_version[0], scratch))
       return r;
+    s.signed_attrs = layout->signed_attrs_as_set[static_cast<size_t>(i)];
     msg.signers.push_back(std::move(s));
   }
   // pkcs7_check_authattrs(): at least one signer, and signed attributes on all or none.
@@ -544,6 +546,22 @@ bool digest_signature_verifies(const Signer& s, EVP_PKEY* key, ByteView content)
   return EVP_PKEY_verify(ctx.get(), sig->data, static_cast<size_t>(sig->length), digest->data(), digest->size()) == 1;
 }
 
+// With signed attributes the signature covers the attributes exactly as they
+// were received, their [0] tag read as SET (pkcs7_digest() hashes 0x31 and
+// then the rest of the element): not a re-encoding of them, which is what
+// CMS_SignerInfo_verify() would check.
+bool attrs_signature_verifies(const Signer& s, EVP_PKEY* key) {
+  const ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(s.si);
+  ossl::Md md = fetch_digest(*s.digest);
+  ossl::MdCtx ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!sig || !md || !ctx || s.signed_attrs.empty()) return false;
+  if (EVP_DigestVerifyInit(ctx.get(), &pctx, md.get(), nullptr, key) != 1) return false;
+  if (s.kind == SigKind::kRsa && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) return false;
+  return EVP_DigestVerify(ctx.get(), sig->data, static_cast<size_t>(sig->length), s.signed_attrs.data(),
+                          s.signed_attrs.size()) == 1;
+}
+
 bool signature_verifies(const Signer& s, X509* cert, ByteView content) {
   EVP_PKEY* key = X509_get0_pubkey(cert);
   if (!key_fits(key, s.kind) || !kernel_verifier_takes_hash(s.digest->kernel_name)) {
@@ -552,8 +570,7 @@ bool signature_verifies(const Signer& s, X509* cert, ByteView content) {
   }
   bool ok = false;
   if (s.has_attrs) {
-    CMS_SignerInfo_set1_signer_cert(s.si, cert);
-    ok = CMS_SignerInfo_verify(s.si) == 1;
+    ok = attrs_signature_verifies(s, key);
   } else {
     ok = digest_signature_verifies(s, key, content);
   }
@@ -709,6 +726,23 @@ SigCheck verify_kernel_rules(ByteView signature, ByteView content, const std::ve
   ossl::ErrorQueueGuard guard;
   try {
     return check(signature, content, trusted);
+  } catch (const Error& e) {
+    return reject(e.err(), "internal", e.what());
+  } catch (const std::bad_alloc&) {
+    return reject(ENOMEM, "internal", "out of memory");
+  }
+}
+
+SigCheck parse_kernel_rules(ByteView signature) {
+  ossl::ErrorQueueGuard guard;
+  try {
+    if (signature.empty()) return reject(EBADMSG, "cms_parse", "the signature is empty");
+    Message msg;
+    if (auto r = parse_message(signature, msg)) return *r;
+    SigCheck ok;
+    ok.kind = "ok";
+    ok.detail = "the kernel's PKCS#7 parser accepts the message";
+    return ok;
   } catch (const Error& e) {
     return reject(e.err(), "internal", e.what());
   } catch (const std::bad_alloc&) {

@@ -53,6 +53,12 @@ KernelProfile KernelProfile::hash_chain() {
   return p;
 }
 
+KernelProfile KernelProfile::hornet() {
+  KernelProfile p = linux_6_18();
+  p.name = "hornet";
+  return p;
+}
+
 KernelProfile KernelProfile::pre_2026_toctou() {
   KernelProfile p;
   p.name = "pre-2026-toctou";
@@ -88,6 +94,9 @@ Kernel::Kernel(KernelProfile profile) : profile_(std::move(profile)) {}
 Kernel::~Kernel() {
   for (auto& [id, weak] : maps_by_id_)
     if (auto object = weak.lock()) std::static_pointer_cast<Map>(object)->release_uref();
+  // The stack may outlive this kernel: it must not keep pointing at our services.
+  // (A stack is given to one kernel at a time, so the services it holds are ours.)
+  if (lsm_ && lsm_services_) lsm_->set_kernel_services(nullptr);
 }
 
 Process& Kernel::spawn(const std::string& comm) {
@@ -106,12 +115,18 @@ Process& Kernel::spawn(const std::string& comm, uint32_t uid) {
 // pass an empty attr with size 0; bpf_sys_bpf (sys_bpf.cpp) announces its
 // commands itself, with the attr bytes it copied and kernel == true.
 void Kernel::lsm_bpf(const Process& proc, int cmd, const char* cmd_name, bool kernel) {
+  lsm_bpf(proc, cmd, cmd_name, kernel, ByteView{});
+}
+
+void Kernel::lsm_bpf(const Process& proc, int cmd, const char* cmd_name, bool kernel, ByteView attr) {
   if (!lsm_ || !lsm_bpf_hooks_ || in_sys_bpf_) return;
+  attach_lsm_services(proc);
   lsm::Caller caller = lsm_->current();
   caller.pid = proc.pid();
   caller.comm = proc.comm();
   lsm_->set_current(caller);
-  if (int err = lsm_->security_bpf(cmd, ByteView{}, 0, kernel)) fail(-err, cmd_name, "refused by an LSM (security_bpf)");
+  if (int err = lsm_->security_bpf(cmd, attr, static_cast<unsigned>(attr.size()), kernel))
+    fail(-err, cmd_name, "refused by an LSM (security_bpf)");
 }
 
 std::shared_ptr<Object> Kernel::object_at(Process& proc, int fd, const char* cmd) const {

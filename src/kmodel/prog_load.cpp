@@ -339,6 +339,7 @@ void Kernel::run_prog_load_hook(Process& proc, Prog& prog, const ProgLoadAttr& a
   caller.pid = proc.pid();
   caller.comm = proc.comm();
   lsm_->set_current(caller);
+  attach_lsm_services(proc);
   if (int err = lsm_->security_bpf_prog_load(prog.view, lsm_attr(attr), nullptr, kernel))
     fail(-err, kCmd, "refused by an LSM (security_bpf_prog_load)");
   prog.lsm = lsm_;  // from here on, dropping the program frees its LSM blobs
@@ -348,6 +349,7 @@ int Kernel::publish_prog(Process& proc, std::shared_ptr<Prog> prog) {
   prog->publish_id(next_prog_id_++);
   progs_by_id_[prog->id()] = prog;
   for (const auto& map : prog->used_maps) prog->view.used_maps.push_back(map_view(*map));
+  if (lsm_) attach_lsm_services(proc);
   if (lsm_)
     if (int err = lsm_->security_bpf_prog(prog->view)) fail(-err, kCmd, "refused by an LSM (security_bpf_prog)");
   return proc.install(std::move(prog));

@@ -93,7 +93,9 @@ uint64_t helper_btf_find_by_name_kind(vm::HelperContext& ctx, const uint64_t a[5
 }  // namespace
 
 ProgRunResult Kernel::prog_run(Process& proc, int fd, Bytes& ctx, const ProgRunOptions& options) {
-  lsm_bpf(proc, 10 /* BPF_PROG_TEST_RUN */, kCmd);
+  uint8_t test_attr[4];  // attr->test.prog_fd, what an LSM's bpf hook reads first
+  store_le32(test_attr, static_cast<uint32_t>(fd));
+  lsm_bpf(proc, 10 /* BPF_PROG_TEST_RUN */, kCmd, false, ByteView(test_attr, sizeof(test_attr)));
   auto prog = typed_object_at<Prog>(proc, fd, kCmd);
   uint32_t type = prog->attr().prog_type;
   if (type == kProgTracepoint) fail(kENOTSUPP, kCmd, "tracepoint programs have no test_run");

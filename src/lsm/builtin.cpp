@@ -7,6 +7,7 @@
 
 #include "bpfsig/ipe.h"
 #include "bpfsig/lsm.h"
+#include "bpfsig/hornet.h"
 
 namespace bpfsig::lsm {
 
@@ -176,6 +177,7 @@ LsmRegistry builtin_registry() {
       {"capability", [] { return std::make_unique<CapabilityLsm>(); }},
       {"signed-only", [] { return std::make_unique<SignedOnlyLsm>(); }},
       {"ipe", ipe::ipe_factory(std::make_shared<ipe::PolicyStore>())},
+      {"hornet", [] { return std::make_unique<HornetLsm>(); }},
   };
 }
 

@@ -50,6 +50,7 @@ crypto::Digest hash_chain_value(ByteView insns, const std::vector<crypto::Digest
 Bytes signed_content(const SignedLoader& l) {
   switch (l.scheme) {
     case Scheme::kLoaderHash: return l.insns;
+    case Scheme::kHornet: return l.insns;  // the map hashes travel in a signed attribute
     case Scheme::kLoadtime: return concat(l.insns, l.data);
     case Scheme::kHashChain: {
       // No maps: the series verifies the plain instructions (as 6.18 does).

@@ -6,6 +6,7 @@
 #include "bpfsig/isa.h"
 #include "bpfsig/skel.h"
 #include "skel/genloader.h"
+#include "skel/hornet.h"
 #include "skel/internal.h"
 #include "skel/matchblock.h"
 
@@ -25,6 +26,7 @@ std::string scheme_name(Scheme s) {
     case Scheme::kLoaderHash: return "loader-hash";
     case Scheme::kLoadtime: return "loadtime";
     case Scheme::kHashChain: return "hash-chain";
+    case Scheme::kHornet: return "hornet";
   }
   return "unknown(" + std::to_string(static_cast<int>(s)) + ")";
 }
@@ -32,9 +34,10 @@ std::string scheme_name(Scheme s) {
 Scheme parse_scheme(const std::string& name) {
   if (name == "loader-hash") return Scheme::kLoaderHash;
   if (name == "loadtime") return Scheme::kLoadtime;
+  if (name == "hornet") return Scheme::kHornet;
   if (name == "hash-chain") return Scheme::kHashChain;
   throw Error(EINVAL, "unknown_scheme",
-              "unknown signing scheme '" + name + "' (this version supports: loader-hash, loadtime, hash-chain)");
+              "unknown signing scheme '" + name + "' (this version supports: loader-hash, loadtime, hornet, hash-chain)");
 }
 
 uint32_t loader_ctx_size(const SignedLoader& l) {
@@ -57,6 +60,8 @@ crypto::Digest prog_digest(ByteView insns) {
 }
 
 SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* key, const SignOptions& opts) {
+  // Hornet signs the plain loader with its own CMS profile (src/skel/sign_hornet.cpp).
+  if (opts.scheme == Scheme::kHornet) return sign_object_hornet(path, cert, key, opts);
   // What each scheme's loader carries (docs/signing.md): loader-hash and
   // hash-chain keep libbpf's hash-match block (the series leaves gen_loader's
   // gen_hash on); loadtime's kernel checks the metadata itself, so no block.
@@ -102,7 +107,11 @@ SignedLoader read_signed_file(const std::string& path) {
   Bytes bytes = read_file(path, kMaxHeaderSize);
   if (looks_like_bundle(bytes)) return decode_bundle(bytes, path);
   std::string text(bytes.begin(), bytes.end());
-  if (text.find("struct bpf_loader_ctx") != std::string::npos) return parse_header(text, path);
+  if (text.find("struct bpf_loader_ctx") != std::string::npos) {
+    SignedLoader l = parse_header(text, path);
+    mark_hornet_scheme(l);  // a header does not name its scheme: the signature tells
+    return l;
+  }
   throw Error(EBADMSG, "unknown_format", path + ": neither a bpfsig bundle nor a signed light-skeleton header");
 }
 

@@ -110,7 +110,7 @@ TEST(CliRun, Bpftool77HeaderLoadsInTheModelWithItsSignatureChecked) {
 }
 
 TEST(CliRun, UnknownKernelProfileIsABadArgument) {
-  auto r = bpfsig_cmd({"run", "--kernel", "hornet", signed_example().bundle});
+  auto r = bpfsig_cmd({"run", "--kernel", "no-such-kernel", signed_example().bundle});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("bad_argument"), std::string::npos) << r.err;
 }
