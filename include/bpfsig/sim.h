@@ -194,6 +194,7 @@ struct MatrixCell {
 };
 struct MatrixRow {
   std::string attack, file;
+  std::string description;  // the scenario's description
   std::map<std::string, MatrixCell> cells;  // by scheme
 };
 struct Matrix {
@@ -206,6 +207,9 @@ Matrix run_matrix(const std::string& dir, const SimOptions& options);
 std::string matrix_text(const Matrix& m);
 std::string matrix_markdown(const Matrix& m);
 std::string matrix_json(const Matrix& m);  // one JSON document, pretty-printed
+// docs/attacks.md: the Markdown table, then one section per attack with its
+// description and what each scheme's run showed.
+std::string matrix_document(const Matrix& m);
 
 // Human and JSON renderings of runs (docs/cli.md).
 std::string runs_text(const std::vector<RunResult>& runs);

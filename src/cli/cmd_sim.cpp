@@ -25,6 +25,7 @@ struct SimArgs {
   std::vector<std::string> files;
   std::string matrix, examples, output;
   bool markdown = false;
+  bool doc = false;
 };
 
 // build/bpfsig finds the compiled examples in build/examples; BPFSIG_EXAMPLES_DIR overrides.
@@ -51,7 +52,10 @@ void run_sim(const SimArgs& a, const Common& common) {
     if (!a.matrix.empty()) {
       if (!a.files.empty()) throw Error(EINVAL, "bad_argument", "--matrix takes a directory, not scenario files");
       sim::Matrix m = sim::run_matrix(a.matrix, options);
-      emit(common.json ? sim::matrix_json(m) : a.markdown ? sim::matrix_markdown(m) : sim::matrix_text(m), a.output);
+      emit(common.json ? sim::matrix_json(m)
+           : a.doc    ? sim::matrix_document(m)
+           : a.markdown ? sim::matrix_markdown(m)
+                        : sim::matrix_text(m), a.output);
       if (!m.all_held()) g_exit_code = 1;
       return;
     }
@@ -87,6 +91,7 @@ void add_sim(CLI::App& app, Common& common) {
   sub->add_option("files", args->files, "Scenario files");
   sub->add_option("--matrix", args->matrix, "Run every *.toml in DIR with every scheme it lists: attack x scheme table");
   sub->add_flag("--markdown", args->markdown, "With --matrix: a Markdown table");
+  sub->add_flag("--doc", args->doc, "With --matrix: docs/attacks.md (the table, then a section per attack)");
   sub->add_option("--examples", args->examples, "Directory of the compiled example objects (default: beside the binary)");
   sub->add_option("-o,--output", args->output, "Write the output to this file (atomically)");
   sub->add_flag("-j,--json", common.json, "JSON output");

@@ -138,6 +138,9 @@ class Engine {
     if (!spec) bad(Where{sc_.file, 0, 0, ""}, "unknown scheme '" + scheme_ + "'");
     out.kernel = sc_.kernel.empty() ? spec->profile : sc_.kernel;
     out.lsm = sc_.lsm.empty() ? spec->lsm : sc_.lsm;
+    // A scenario that brings IPE policies but names no LSM order gets the
+    // scheme's order with IPE last, so the same file asks IPE under every scheme.
+    if (sc_.lsm.empty() && !sc_.policies.empty()) out.lsm += ",ipe";
     const ProfileSpec* profile = find_profile(out.kernel);
     if (!profile || !profile->make)
       bad(Where{sc_.file, 0, 0, "kernel"}, "kernel profile '" + out.kernel + "' is not built in yet", EOPNOTSUPP);
@@ -297,8 +300,11 @@ class Engine {
     const auto& all = stack_->audit_log().records();
     for (size_t i = before; i < all.size(); ++i) {
       const auto& rec = all[i];
-      r.hooks.push_back(HookCall{std::string(lsm::hook_name(rec.hook)), rec.lsm, verdict_of(rec),
-                                 rec.allowed() ? "allow" : "deny", rec.err});
+      // An LSM's own record (IPE's 1420 text) is audit, not a hook call: the
+      // stack records that callback itself.
+      if (!rec.lsm_text)
+        r.hooks.push_back(HookCall{std::string(lsm::hook_name(rec.hook)), rec.lsm, verdict_of(rec),
+                                   rec.allowed() ? "allow" : "deny", rec.err});
       r.audit.push_back(rec.to_audit_line());
       std::string v = verdict_of(rec);
       if (!v.empty() && std::find(r.verdicts.begin(), r.verdicts.end(), v) == r.verdicts.end()) r.verdicts.push_back(v);
@@ -493,6 +499,7 @@ class Engine {
     if (flag("signature", true)) {
       attr.signature = loader.signature;
       attr.keyring_id = keyring_id();
+      attr.signature_maps = loader.signature_maps;  // hash-chain: the maps its signature chains
     }
     int fd = kernel_->prog_load(process(proc), attr, flag("kernel", false));
     progs_[str("prog", "loader")] = ProgRef{proc, fd, str("artifact")};

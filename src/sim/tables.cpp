@@ -7,17 +7,13 @@
 #include <cerrno>
 
 #include "bpfsig/error.h"
+#include "bpfsig/hornet.h"
+#include "bpfsig/ipe.h"
 #include "bpfsig/sim.h"
 
 namespace bpfsig::sim {
 
 namespace {
-
-Bytes concat(ByteView a, ByteView b) {
-  Bytes out(a.begin(), a.end());
-  out.insert(out.end(), b.begin(), b.end());
-  return out;
-}
 
 // The loader every scheme starts from: libbpf's gen_loader output with the
 // hash-match block, from an object, or the loader of a bundle as it is.
@@ -33,24 +29,35 @@ void set_signer(skel::SignedLoader& loader, const SignRequest& req) {
   loader.signer_cert = crypto::certificate_der(req.cert);
 }
 
-// Linux 6.18: the PKCS#7 signs the loader's instructions.
-skel::SignedLoader sign_loader_hash(const SignRequest& req) {
-  skel::SignedLoader loader = base_loader(req);
-  if (req.key) {
-    loader.signature = crypto::sign_bpftool(loader.insns, req.cert, req.key);
-    set_signer(loader, req);
+// A loader of `scheme`. From an object with a key: skel::sign_object, exactly
+// what `bpfsig sign --scheme` writes. From a bundle (or without a key): the
+// loader as it is, re-signed over what `scheme` signs when there is a key.
+skel::SignedLoader sign_as(const SignRequest& req, skel::Scheme scheme) {
+  if (!req.base && req.key) {
+    skel::SignOptions opts;
+    opts.scheme = scheme;
+    opts.layout = req.layout;
+    opts.mismatch_target = req.mismatch;
+    return skel::sign_object(req.object_path, req.cert, req.key, opts);
   }
+  skel::SignedLoader loader = base_loader(req);
+  loader.scheme = scheme;
+  loader.signature_maps.clear();
+  if (scheme == skel::Scheme::kHashChain) loader.signature_maps = {0};  // fd_array[0]: the metadata map
+  if (!req.key) return loader;
+  if (scheme == skel::Scheme::kHornet) {
+    crypto::Digest meta = crypto::sha256_padded8(loader.data);
+    crypto::HornetMapHash map{0, Bytes(meta.begin(), meta.end())};
+    loader.signature = crypto::sign_hornet(loader.insns, {map}, crypto::HornetFormat::kFinal, req.cert, req.key);
+  } else {
+    loader.signature = crypto::sign_bpftool(skel::signed_content(loader), req.cert, req.key);
+  }
+  set_signer(loader, req);
   return loader;
 }
 
-// bpf-next 2026: the PKCS#7 signs insns || the metadata map's value.
-skel::SignedLoader sign_loadtime(const SignRequest& req) {
-  skel::SignedLoader loader = base_loader(req);
-  if (req.key) {
-    loader.signature = crypto::sign_bpftool(concat(loader.insns, loader.data), req.cert, req.key);
-    set_signer(loader, req);
-  }
-  return loader;
+std::function<skel::SignedLoader(const SignRequest&)> signer_for(skel::Scheme scheme) {
+  return [scheme](const SignRequest& req) { return sign_as(req, scheme); };
 }
 
 template <class Spec>
@@ -63,10 +70,10 @@ const Spec* find_in(const std::vector<Spec>& table, std::string_view name) {
 
 const std::vector<SchemeSpec>& scheme_table() {
   static const std::vector<SchemeSpec> table = {
-      {"loader-hash", "6.18", "capability", sign_loader_hash},
-      {"loadtime", "loadtime", "capability", sign_loadtime},
-      {"hornet", "hornet", "capability,hornet", nullptr},      // plugs in with the Hornet scheme
-      {"hash-chain", "hash-chain", "capability", nullptr},     // plugs in with the hash-chain scheme
+      {"loader-hash", "6.18", "capability", signer_for(skel::Scheme::kLoaderHash)},
+      {"loadtime", "loadtime", "capability", signer_for(skel::Scheme::kLoadtime)},
+      {"hornet", "hornet", "capability,hornet", signer_for(skel::Scheme::kHornet)},
+      {"hash-chain", "hash-chain", "capability", signer_for(skel::Scheme::kHashChain)},
   };
   return table;
 }
@@ -84,8 +91,8 @@ const std::vector<ProfileSpec>& profile_table() {
       {"6.18", deterministic(&kmodel::KernelProfile::linux_6_18)},
       {"6.18-toctou", deterministic(&kmodel::KernelProfile::pre_2026_toctou)},
       {"loadtime", deterministic(&kmodel::KernelProfile::loadtime_2026)},
-      {"hornet", nullptr},      // plugs in with the Hornet profile
-      {"hash-chain", nullptr},  // plugs in with the hash-chain profile
+      {"hornet", deterministic(&kmodel::KernelProfile::hornet)},
+      {"hash-chain", deterministic(&kmodel::KernelProfile::hash_chain)},
   };
   return table;
 }
@@ -125,8 +132,28 @@ const std::vector<LsmSpec>& lsm_table() {
          o.allow_kernel_loads = bool_option(ctx, "allow_kernel_loads", o.allow_kernel_loads);
          return std::make_unique<lsm::SignedOnlyLsm>(o);
        }},
-      {"hornet", nullptr},  // plugs in with the Hornet LSM
-      {"ipe", nullptr},     // plugs in with the IPE LSM (reads ctx.ipe_policy_text)
+      {"hornet",
+       [](const LsmContext& ctx) -> std::unique_ptr<lsm::Lsm> {
+         no_options(ctx, "hornet", {"design"});
+         lsm::HornetOptions o;
+         auto it = ctx.options.find("design");
+         if (it != ctx.options.end()) {
+           const std::string* design = std::get_if<std::string>(&it->second);
+           if (!design) throw Error(EINVAL, "scenario", "lsm_options.hornet: design must be \"final\" or \"v7\"");
+           o = lsm::HornetOptions{lsm::parse_hornet_design(*design)};
+         }
+         return std::make_unique<lsm::HornetLsm>(o);
+       }},
+      {"ipe",
+       [](const LsmContext& ctx) -> std::unique_ptr<lsm::Lsm> {
+         no_options(ctx, "ipe", {"success_audit", "enforce"});
+         auto store = std::make_shared<ipe::PolicyStore>();
+         if (!ctx.ipe_policy_text.empty()) store->activate(store->load(ctx.ipe_policy_text, {}).name);
+         // ALLOWs are audited too by default, so the matrix can say what IPE decided.
+         store->success_audit = bool_option(ctx, "success_audit", true);
+         store->enforce = bool_option(ctx, "enforce", true);
+         return ipe::ipe_factory(store)();
+       }},
   };
   return table;
 }

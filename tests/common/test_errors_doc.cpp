@@ -45,7 +45,7 @@ std::multimap<std::string, Construction> kinds_in_sources() {
 std::string doc_row(const std::string& doc, const std::string& kind) {
   std::istringstream in(doc);
   for (std::string line; std::getline(in, line);)
-    if (line.rfind("|", 0) == 0 && line.find("`" + kind + "`") != std::string::npos) return line;
+    if (line.rfind("| `" + kind + "` |", 0) == 0) return line;  // the kind is the row's first column
   return "";
 }
 

@@ -65,6 +65,10 @@ std::vector<SchemeRow> schemes() {
         return skel::sign_object(object, s.cert.get(), s.key.get(), skel::SignOptions{});
       },
       {{"header", kFraming},
+       // The scheme field: another known scheme makes verify apply that
+       // scheme's rules, which this signature fails (loadtime/hash-chain:
+       // EKEYREJECTED or a missing section; hornet: no attribute, PARTIALSIG EPERM).
+       {"scheme", {EBADMSG, EINVAL, EKEYREJECTED, EPERM}},
        {"framing", kFraming},
        {"padding", {EBADMSG}},
        {"insns", {EKEYREJECTED, EBADMSG}},
@@ -121,6 +125,7 @@ void mark_digest_algorithms(ByteView sig, size_t base, std::vector<std::string>&
 // Which region each byte of an encoded bundle belongs to.
 std::vector<std::string> regions_of(const Bytes& b) {
   std::vector<std::string> r(b.size(), "header");
+  r[10] = r[11] = "scheme";  // u16 at offset 10 (formats.md)
   uint32_t count = load_le32(&b[12]);
   size_t off = 24;
   for (uint32_t i = 0; i < count; ++i) {
