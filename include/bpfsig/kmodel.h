@@ -189,6 +189,22 @@ struct UserMemory {
   std::map<uint64_t, Bytes> regions;
 };
 
+// BPF_LINK_CREATE's XDP case: attach_type BPF_XDP, the XDP_FLAGS_* bits.
+inline constexpr uint32_t kAttachXdp = 37;
+inline constexpr uint32_t kXdpFlagsUpdateIfNoexist = 1u << 0;
+inline constexpr uint32_t kXdpFlagsSkbMode = 1u << 1;
+inline constexpr uint32_t kXdpFlagsDrvMode = 1u << 2;
+inline constexpr uint32_t kXdpFlagsHwMode = 1u << 3;
+inline constexpr uint32_t kXdpFlagsReplace = 1u << 4;
+inline constexpr uint32_t kLoopbackIfindex = 1;
+inline constexpr uint32_t kLinkTypeXdp = 6;  // enum bpf_link_type BPF_LINK_TYPE_XDP
+
+// What BPF_OBJ_GET_INFO_BY_FD reports for a link.
+struct LinkInfo {
+  uint32_t type = 0, id = 0, prog_id = 0;
+  uint32_t ifindex = 0;  // XDP links
+};
+
 struct ProgRunOptions {
   const UserMemory* user_memory = nullptr;  // null: every user pointer faults
   uint64_t budget = 10'000'000;             // instructions before the model gives up
@@ -313,6 +329,13 @@ class Kernel {
   // ctx_out; the program runs in the VM, its bpf_sys_bpf calls act on proc.
   ProgRunResult prog_run(Process& proc, int fd, Bytes& ctx, const ProgRunOptions& options = {});
 
+  // ---- links (BPF_LINK_CREATE). Modelled: XDP links (attach_type BPF_XDP) on
+  // the one network device the model has, loopback (ifindex 1, no native
+  // XDP, so generic mode); other attach types: EOPNOTSUPP "not modelled".
+  // The attachment lasts while the link object lives (an fd holds it).
+  int link_create(Process& proc, int prog_fd, uint32_t attach_type, uint32_t target_ifindex, uint32_t flags = 0);
+  LinkInfo link_info(Process& proc, int fd);
+
  private:
   struct Mapping;
   std::shared_ptr<Object> object_at(Process& proc, int fd, const char* cmd) const;
@@ -334,6 +357,8 @@ class Kernel {
   uint32_t next_map_id_ = 1;
   uint32_t next_btf_id_ = 1;
   uint32_t next_prog_id_ = 1;
+  uint32_t next_link_id_ = 1;
+  std::weak_ptr<Object> lo_generic_xdp_;  // the link holding loopback's generic XDP slot
   int32_t next_key_serial_ = 100'000'000;  // user keyring serials (positive, like key_serial_t)
   std::map<int32_t, std::vector<Bytes>> keyrings_;  // DER certificates by keyring id
   std::map<uint32_t, std::weak_ptr<Object>> progs_by_id_;

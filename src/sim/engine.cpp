@@ -339,6 +339,7 @@ class Engine {
     }
     if (kind == "load") return load(r);
     if (kind == "run") return run(r);
+    if (kind == "attach") return attach();
     if (kind == "swap") {
       MapRef& with = need(maps_, "with", "map");
       need(maps_, "map", "map") = with;
@@ -479,6 +480,8 @@ class Engine {
       r.retval = res.loader_retval;
       r.maps = static_cast<int64_t>(res.maps.size());
       r.progs = static_cast<int64_t>(res.progs.size());
+      for (size_t i = 0; i < res.prog_fds.size() && i < loader.prog_names.size(); ++i)
+        created_[loader.prog_names[i]] = ProgRef{proc, res.prog_fds[i], str("artifact")};
       return;
     }
     std::vector<std::string> names =
@@ -523,10 +526,29 @@ class Engine {
     size_t offset = sys::uapi::kLoaderCtxHeaderSize;
     for (size_t i = 0; i < loader.map_names.size(); ++i, offset += sys::uapi::kMapDescSize)
       if (static_cast<int32_t>(load_le32(ctx.data() + offset)) > 0) ++maps;
-    for (size_t i = 0; i < loader.prog_names.size(); ++i, offset += sys::uapi::kProgDescSize)
-      if (static_cast<int32_t>(load_le32(ctx.data() + offset)) > 0) ++progs;
+    for (size_t i = 0; i < loader.prog_names.size(); ++i, offset += sys::uapi::kProgDescSize) {
+      int32_t fd = static_cast<int32_t>(load_le32(ctx.data() + offset));
+      if (fd <= 0) continue;
+      ++progs;
+      created_[loader.prog_names[i]] = ProgRef{prog.process, fd, prog.artifact};
+    }
     r.maps = maps;
     r.progs = progs;
+  }
+
+  // BPF_LINK_CREATE of a program a loader created (by its name in the
+  // object), as an XDP link on the model's loopback device.
+  void attach() {
+    std::string name = str("prog");
+    auto it = created_.find(name);
+    if (it == created_.end()) throw Skip{"no program named '" + name + "' was created by an earlier load"};
+    std::string mode = str("mode", "");
+    uint32_t flags = 0;
+    if (mode == "generic") flags = kmodel::kXdpFlagsSkbMode;
+    else if (mode == "native") flags = kmodel::kXdpFlagsDrvMode;
+    else if (!mode.empty()) bad(where("mode"), "mode must be generic or native, not '" + mode + "'");
+    uint32_t ifindex = static_cast<uint32_t>(num("ifindex", kmodel::kLoopbackIfindex));
+    kernel_->link_create(process(it->second.process), it->second.fd, kmodel::kAttachXdp, ifindex, flags);
   }
 
   // ---- expectations
@@ -590,6 +612,7 @@ class Engine {
   std::map<std::string, skel::SignedLoader> artifacts_;
   std::map<std::string, MapRef> maps_;
   std::map<std::string, ProgRef> progs_;
+  std::map<std::string, ProgRef> created_;  // programs the loaders created, by their name in the object
 };
 
 }  // namespace

@@ -74,6 +74,7 @@ const std::map<std::string, std::vector<KeySpec>>& step_schemas() {
         {"fd_array_cnt", Type::kInt}}},
       {"run", {{"prog", Type::kStr}, {"process", Type::kStr}, {"artifact", Type::kStr}}},
       {"swap", {{"map", Type::kStr}, {"with", Type::kStr}, {"process", Type::kStr}}},
+      {"attach", {{"prog", Type::kStr}, {"ifindex", Type::kInt}, {"mode", Type::kStr}}},
   };
   return schemas;
 }
@@ -83,7 +84,7 @@ const std::map<std::string, std::vector<std::string>>& required_keys() {
       {"keygen", {"key"}},        {"sign", {"artifact"}},    {"tamper", {"artifact", "part"}},
       {"map_create", {"map"}},    {"map_update", {"map"}},   {"map_freeze", {"map"}},
       {"map_hash", {"map"}},      {"load", {"artifact"}},    {"run", {}},
-      {"swap", {"map", "with"}},
+      {"swap", {"map", "with"}},       {"attach", {"prog"}},
   };
   return required;
 }

@@ -495,6 +495,7 @@ class Backend {
   // A GPL program of prog_type: "r0 = 0; exit".
   virtual int prog_load(uint32_t prog_type) = 0;
   virtual uint32_t prog_id(int fd) = 0;
+  virtual int link_create(int prog_fd, uint32_t attach_type, uint32_t ifindex, uint32_t flags) = 0;
 };
 
 Bytes return_zero_insns() { return isa::encode({isa::mov64_imm(0, 0), isa::exit_insn()}); }
@@ -526,6 +527,9 @@ class ModelBackend : public Backend {
     return kernel_.prog_load(proc_, attr);
   }
   uint32_t prog_id(int fd) override { return kernel_.prog_info(proc_, fd).id; }
+  int link_create(int prog_fd, uint32_t attach_type, uint32_t ifindex, uint32_t flags) override {
+    return kernel_.link_create(proc_, prog_fd, attach_type, ifindex, flags);
+  }
 
  private:
   static KernelProfile profile(uint32_t nr_cpus) {
@@ -616,6 +620,15 @@ class RealBackend : public Backend {
     return fd;
   }
   uint32_t prog_id(int fd) override { return sys::prog_info(fd).id; }
+  int link_create(int prog_fd, uint32_t attach_type, uint32_t ifindex, uint32_t flags) override {
+    struct {  // the BPF_LINK_CREATE prefix of union bpf_attr
+      uint32_t prog_fd, target_ifindex, attach_type, flags;
+    } attr{static_cast<uint32_t>(prog_fd), ifindex, attach_type, flags};
+    constexpr int kBpfLinkCreate = 28;
+    int fd = static_cast<int>(sys::detail::bpf_call(kBpfLinkCreate, &attr, sizeof attr));
+    fds_.push_back(fd);
+    return fd;
+  }
 
  private:
   static constexpr int kBpfMapDeleteElem = 3;
@@ -811,6 +824,38 @@ TEST(KmodelDifferential, ProgArrayHoldsPrograms) {
     t.step("lookup 0 deleted", [&](Backend& b) { return ok(b.lookup(pa, u32_key(0))); });
     t.step("freeze", [&](Backend& b) { b.freeze(pa); return ok(); });
     t.step("store after freeze", [&](Backend& b) { b.update(pa, u32_key(2), fd_value(first), kAny); return ok(); });
+  });
+}
+
+// XDP links on loopback (generic mode only): the checks of link_create and
+// dev_xdp_attach, and the slot freed when the link's fd closes.
+TEST(KmodelDifferential, XdpLinksOnLoopback) {
+  SKIP_UNLESS(test::missing_bpf());
+  constexpr uint32_t kSocketFilter = 1;
+  expect_same_as_kernel([](Transcript& t) {
+    int xdp = -1, other = -1, filter = -1, link = -1;
+    t.step("load xdp", [&](Backend& b) { xdp = b.prog_load(kProgXdp); return ok(); });
+    t.step("load xdp 2", [&](Backend& b) { other = b.prog_load(kProgXdp); return ok(); });
+    t.step("load filter", [&](Backend& b) { filter = b.prog_load(kSocketFilter); return ok(); });
+    auto attach = [&](const std::string& label, int* prog, uint32_t ifindex, uint32_t flags, int* out = nullptr) {
+      t.step(label, [&, prog, ifindex, flags, out](Backend& b) {
+        int fd = b.link_create(*prog, kAttachXdp, ifindex, flags);
+        if (out) *out = fd;
+        return ok();
+      });
+    };
+    attach("socket filter as xdp", &filter, kLoopbackIfindex, 0);
+    attach("no such device", &xdp, 99999, 0);
+    attach("unknown flag", &xdp, kLoopbackIfindex, 1u << 20);
+    attach("replace flag", &xdp, kLoopbackIfindex, kXdpFlagsReplace);
+    attach("update-if-noexist flag", &xdp, kLoopbackIfindex, kXdpFlagsUpdateIfNoexist);
+    attach("two modes", &xdp, kLoopbackIfindex, kXdpFlagsSkbMode | kXdpFlagsDrvMode);
+    attach("native mode", &xdp, kLoopbackIfindex, kXdpFlagsDrvMode);
+    attach("generic", &xdp, kLoopbackIfindex, kXdpFlagsSkbMode, &link);
+    attach("second generic", &other, kLoopbackIfindex, 0);
+    attach("second native", &other, kLoopbackIfindex, kXdpFlagsDrvMode);
+    t.step("close link", [&](Backend& b) { b.close(link); return ok(); });
+    attach("generic after close", &other, kLoopbackIfindex, 0);
   });
 }
 

@@ -82,6 +82,23 @@ const sim::StepResult& last(const sim::RunResult& r) { return r.steps.back(); }
 
 // ---- step kinds ----------------------------------------------------------------
 
+// attach links a program the loader created; it must exist, and the kernel's
+// checks apply (a tracepoint program cannot be an XDP link).
+TEST(SimSteps, AttachLinksAProgramTheLoaderCreated) {
+  std::string xdp = kSigned;
+  xdp.replace(xdp.find("execcount"), 9, "xdpfilter");
+  auto attach = [](const std::string& extra) { return "[[steps]]\nkind = \"attach\"\n" + extra; };
+  sim::RunResult r = run(xdp + load_step() + attach("prog = \"xdp_filter\"\n"));
+  EXPECT_TRUE(last(r).ok) << last(r).message;
+  r = run(xdp + load_step() + attach("prog = \"xdp_filter\"\nifindex = 2\n"));
+  EXPECT_EQ(errno_name(last(r).err), "EINVAL");
+  EXPECT_EQ(last(r).check, "BPF_LINK_CREATE: EINVAL");
+  r = run(xdp + load_step("signature = false\n") + attach("prog = \"no_such\"\n"));
+  EXPECT_TRUE(last(r).skipped);
+  r = run(kSigned + load_step() + attach("prog = \"count_execve\"\n"));
+  EXPECT_EQ(errno_name(last(r).err), "EINVAL") << "BPF_XDP needs an XDP program, not a tracepoint one";
+}
+
 TEST(SimSteps, KeygenSignAndSkeletonLoad) {
   sim::RunResult r = run(kSigned + load_step());
   ASSERT_EQ(r.steps.size(), 3u);
