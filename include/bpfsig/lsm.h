@@ -293,6 +293,10 @@ struct AuditRecord {
   std::optional<std::string> lsm_text;
 };
 
+// audit_log_untrustedstring(): the text quoted when every byte is printable
+// and neither a quote nor a space, else its bytes in upper-case hex, unquoted.
+std::string audit_untrusted_string(std::string_view text);
+
 class AuditLog {
  public:
   // Numbers the record with the next serial and keeps it.
@@ -340,6 +344,11 @@ class LsmStack {
   void set_current(Caller caller) { current_ = std::move(caller); }
   const Caller& current() const { return current_; }
   void set_clock(std::function<AuditTime()> clock) { clock_ = std::move(clock); }
+  // What `bpfsig run` and `bpfsig sim` use, so their traces repeat exactly: a
+  // root caller with CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN and CAP_NET_ADMIN
+  // named comm, and a clock that starts at kReplayEpoch and advances 1 ms per record.
+  static constexpr uint64_t kReplayEpoch = 1764368000;
+  void make_replayable(const std::string& comm);
   const AuditLog& audit_log() const { return audit_; }
   // For an LSM that writes its own audit record: stamps it with the clock and
   // appends it (with the next serial) to the log.

@@ -27,9 +27,6 @@ struct RunArgs {
   std::string hornet_design = "final";
 };
 
-// Audit timestamps start here and advance 1 ms per record, so runs repeat exactly.
-constexpr uint64_t kAuditEpoch = 1764368000;
-
 kmodel::KernelProfile profile_for(const std::string& name) {
   if (name == "6.18") return kmodel::KernelProfile::linux_6_18();
   if (name == "6.18-toctou") return kmodel::KernelProfile::pre_2026_toctou();
@@ -76,14 +73,7 @@ std::shared_ptr<lsm::LsmStack> make_stack(const RunArgs& a) {
   // The caller is root with the capabilities a loader needs; the kernel model
   // fills in the pid and comm of its simulated process.
   auto stack = std::make_shared<lsm::LsmStack>(lsm_list_for(a, registry), registry);
-  stack->set_current(lsm::Caller{0, "bpfsig", 0,
-                                 lsm::CapSet{lsm::Cap::kBpf, lsm::Cap::kPerfmon, lsm::Cap::kSysAdmin,
-                                             lsm::Cap::kNetAdmin}});
-  auto tick = std::make_shared<uint64_t>(0);
-  stack->set_clock([tick] {
-    uint64_t ms = (*tick)++;
-    return lsm::AuditTime{kAuditEpoch + ms / 1000, static_cast<uint32_t>(ms % 1000)};
-  });
+  stack->make_replayable("bpfsig");
   return stack;
 }
 

@@ -38,14 +38,16 @@ namespace {
 
 std::string_view decision_name(bool allowed) { return allowed ? "allow" : "deny"; }
 
+}  // namespace
+
 // audit_log_untrustedstring(): quoted when every byte is printable and not a
 // quote or space, else the bytes in upper-case hex without quotes.
-std::string untrusted_string(const std::string& text) {
+std::string audit_untrusted_string(std::string_view text) {
   bool plain = true;
   for (unsigned char c : text) {
     if (c == '"' || c < 0x21 || c > 0x7e) plain = false;
   }
-  if (plain) return "\"" + text + "\"";
+  if (plain) return "\"" + std::string(text) + "\"";
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string hex;
   for (unsigned char c : text) {
@@ -54,8 +56,6 @@ std::string untrusted_string(const std::string& text) {
   }
   return hex;
 }
-
-}  // namespace
 
 std::string AuditRecord::to_audit_line() const {
   char stamp[64];
@@ -69,7 +69,7 @@ std::string AuditRecord::to_audit_line() const {
   line += " decision=" + std::string(decision_name(allowed()));
   line += " errno=" + std::to_string(err);
   line += " pid=" + std::to_string(pid);
-  line += " comm=" + untrusted_string(comm);
+  line += " comm=" + audit_untrusted_string(comm);
   return line;
 }
 

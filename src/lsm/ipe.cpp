@@ -59,22 +59,6 @@ bool property_holds(const Property& p, const Event& e) {
   return false;
 }
 
-// audit_log_untrustedstring(): quoted when printable and free of '"' and
-// spaces, else upper-case hex without quotes.
-std::string untrusted(std::string_view text) {
-  bool plain = true;
-  for (unsigned char c : text) {
-    if (c == '"' || c < 0x21 || c > 0x7e) plain = false;
-  }
-  if (plain) return "\"" + std::string(text) + "\"";
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string hex;
-  for (unsigned char c : text) {
-    hex += kHex[c >> 4];
-    hex += kHex[c & 0xf];
-  }
-  return hex;
-}
 
 std::string hex_upper(const Bytes& bytes) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -93,7 +77,7 @@ std::string audit_rule_text(const Rule& r) {
   for (const auto& p : r.props) {
     if (p.digest) {
       std::string key = p.type == PropType::kDmverityRoothash ? "dmverity_roothash=" : "fsverity_digest=";
-      s += key + untrusted(p.digest->alg) + ":" + hex_upper(p.digest->value);
+      s += key + lsm::audit_untrusted_string(p.digest->alg) + ":" + hex_upper(p.digest->value);
     } else {
       s += p.to_text();
     }
@@ -165,10 +149,10 @@ Decision evaluate(const Policy& policy, const Event& event) {
 std::string audit_fields(const Event& event, const Decision& decision, bool enforcing) {
   std::string s = "ipe_op=" + std::string(op_name(event.op)) + " ipe_hook=" + std::string(eval_hook_name(event.hook)) +
                   " enforcing=" + (enforcing ? "1" : "0") + " pid=" + std::to_string(event.pid) +
-                  " comm=" + untrusted(event.comm);
+                  " comm=" + lsm::audit_untrusted_string(event.comm);
   if (event.file) {
     // audit_log_d_path() quotes the path the same way untrusted strings are.
-    s += " path=" + untrusted(event.file->path) + " dev=" + untrusted(event.file->dev) +
+    s += " path=" + lsm::audit_untrusted_string(event.file->path) + " dev=" + lsm::audit_untrusted_string(event.file->dev) +
          " ino=" + std::to_string(event.file->ino);
   } else {
     s += " path=? dev=? ino=?";

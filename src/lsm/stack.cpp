@@ -2,6 +2,7 @@
 // The LSM stack: registration in `lsm=` order and the dispatch of
 // security/security.c's BPF hooks, as changed by the integrity framework patch.
 #include <cerrno>
+#include <memory>
 
 #include "bpfsig/error.h"
 #include "bpfsig/lsm.h"
@@ -111,6 +112,15 @@ void LsmStack::record(Hook hook, const Lsm& lsm, const ProgView* prog, int err) 
   if (prog != nullptr) r.verdict = prog->security.reported.value_or(IntegrityVerdict::kNone);
   r.err = err;
   audit_.emit(std::move(r));
+}
+
+void LsmStack::make_replayable(const std::string& comm) {
+  set_current(Caller{0, comm, 0, CapSet{Cap::kBpf, Cap::kPerfmon, Cap::kSysAdmin, Cap::kNetAdmin}});
+  auto tick = std::make_shared<uint64_t>(0);
+  set_clock([tick] {
+    uint64_t ms = (*tick)++;
+    return AuditTime{kReplayEpoch + ms / 1000, static_cast<uint32_t>(ms % 1000)};
+  });
 }
 
 const AuditRecord& LsmStack::emit_audit(AuditRecord record) {

@@ -27,9 +27,6 @@ const StepResult* RunResult::detection() const {
 
 namespace {
 
-// Audit timestamps start here and advance 1 ms per record, as in `bpfsig run`.
-constexpr uint64_t kAuditEpoch = 1764368000;
-
 [[noreturn]] void bad(const Where& where, const std::string& why, int err = EINVAL) {
   throw Error(err, "scenario", to_string(where) + ": " + why);
 }
@@ -171,14 +168,7 @@ class Engine {
       if (!item.empty() && !registry.count(item))
         bad(Where{sc_.file, 0, 0, "lsm"}, "LSM '" + item + "' is not built in yet", EOPNOTSUPP);
     auto stack = std::make_shared<lsm::LsmStack>(lsm_list, registry);
-    stack->set_current(lsm::Caller{0, "sim", 0,
-                                   lsm::CapSet{lsm::Cap::kBpf, lsm::Cap::kPerfmon, lsm::Cap::kSysAdmin,
-                                               lsm::Cap::kNetAdmin}});
-    auto tick = std::make_shared<uint64_t>(0);
-    stack->set_clock([tick] {
-      uint64_t ms = (*tick)++;
-      return lsm::AuditTime{kAuditEpoch + ms / 1000, static_cast<uint32_t>(ms % 1000)};
-    });
+    stack->make_replayable("sim");
     return stack;
   }
 

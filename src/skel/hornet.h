@@ -6,11 +6,11 @@
 
 namespace bpfsig::skel {
 
-// The light-skeleton loader as libbpf generates it (no hash-match block:
-// Hornet checks the maps itself), signed with sign_hornet over its
-// instructions and one map hash, the kernel's hash of the metadata map
-// (SHA-256 of the blob zero-padded to 8; v7: fd_array slot 0).
-SignedLoader sign_object_hornet(const std::string& path, const X509* cert, EVP_PKEY* key, const SignOptions& opts);
+// The Hornet signature of a loader (libbpf's, without a hash-match block:
+// Hornet checks the maps itself): sign_hornet over its instructions with one
+// map hash, the kernel's hash of the metadata map (SHA-256 of the blob
+// zero-padded to 8; v7: fd_array slot 0).
+Bytes hornet_signature(const SignedLoader& loader, crypto::HornetFormat format, const X509* cert, EVP_PKEY* key);
 
 // Sets l.scheme to kHornet when its signature carries a Hornet attribute
 // (a malformed one too); leaves it otherwise.

@@ -60,15 +60,15 @@ crypto::Digest prog_digest(ByteView insns) {
 }
 
 SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* key, const SignOptions& opts) {
-  // Hornet signs the plain loader with its own CMS profile (src/skel/sign_hornet.cpp).
-  if (opts.scheme == Scheme::kHornet) return sign_object_hornet(path, cert, key, opts);
   // What each scheme's loader carries (docs/signing.md): loader-hash and
   // hash-chain keep libbpf's hash-match block (the series leaves gen_loader's
-  // gen_hash on); loadtime's kernel checks the metadata itself, so no block.
+  // gen_hash on); loadtime's kernel and the Hornet LSM check the metadata
+  // themselves, so no block.
   bool match_block = false;
   switch (opts.scheme) {
     case Scheme::kLoaderHash: match_block = true; break;
     case Scheme::kLoadtime: match_block = false; break;
+    case Scheme::kHornet: match_block = false; break;
     case Scheme::kHashChain: match_block = true; break;
     default:
       throw Error(EINVAL, "unknown_scheme", "scheme " + scheme_name(opts.scheme) + " cannot be signed by this version");
@@ -95,7 +95,9 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
   crypto::Digest excl = prog_digest(out.insns);
   out.excl_hash.assign(excl.begin(), excl.end());
   if (opts.scheme == Scheme::kHashChain) out.signature_maps = {0};  // fd_array[0]: the metadata map
-  out.signature = crypto::sign_bpftool(signed_content(out), cert, key);
+  // Hornet signs with gen_sig's CMS profile (src/skel/sign_hornet.cpp), the others with bpftool's.
+  out.signature = opts.scheme == Scheme::kHornet ? hornet_signature(out, opts.hornet_format, cert, key)
+                                                 : crypto::sign_bpftool(signed_content(out), cert, key);
   if (opts.embed_cert) out.signer_cert = crypto::certificate_der(cert);
   return out;
 }

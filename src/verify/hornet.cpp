@@ -6,18 +6,13 @@
 #include "bpfsig/error.h"
 #include "bpfsig/hornet.h"
 #include "bpfsig/verify.h"
+#include "verify/internal.h"
 
 namespace bpfsig::verify {
 
 namespace {
 
-Report decide(Report r, Verdict v, int err, std::string kind, std::string message) {
-  r.verdict = v;
-  r.err = err;
-  r.kind = std::move(kind);
-  r.message = std::move(message);
-  return r;
-}
+using detail::decide;
 
 Verdict from_lsm(lsm::IntegrityVerdict v) {
   switch (v) {

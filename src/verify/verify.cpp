@@ -6,6 +6,7 @@
 #include "bpfsig/error.h"
 #include "bpfsig/isa.h"
 #include "skel/matchblock.h"
+#include "verify/internal.h"
 
 namespace bpfsig::verify {
 
@@ -63,13 +64,7 @@ ChainCheck check_chain(const skel::SignedLoader& loader) {
 
 namespace {
 
-Report decide(Report r, Verdict v, int err, std::string kind, std::string message) {
-  r.verdict = v;
-  r.err = err;
-  r.kind = std::move(kind);
-  r.message = std::move(message);
-  return r;
-}
+using detail::decide;
 
 }  // namespace
 
