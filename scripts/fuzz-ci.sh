@@ -7,13 +7,16 @@
 # corpus size (seeds -> after the run).
 #
 #   scripts/fuzz-ci.sh [BUILD_DIR]      (default build-fuzz, made by `make fuzz`)
-#   FUZZ_SECONDS=60 FUZZ_RSS_MB=2048 FUZZ_TIMEOUT=10 FUZZ_TARGETS="fuzz_bundle fuzz_cms"
+#   FUZZ_SECONDS=60 FUZZ_RSS_MB=2048 FUZZ_TIMEOUT=10 FUZZ_SEED=1 FUZZ_TARGETS="fuzz_bundle fuzz_cms"
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-fuzz}
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
 RSS_MB=${FUZZ_RSS_MB:-2048}
 TIMEOUT=${FUZZ_TIMEOUT:-10}
+# A fixed seed makes a CI run repeatable: the same mutations in the same order
+# (FUZZ_SEED=0 asks libFuzzer for a random one, for longer hunting by hand).
+SEED=${FUZZ_SEED:-1}
 
 targets=${FUZZ_TARGETS:-}
 if [ -z "$targets" ]; then
@@ -46,7 +49,7 @@ for t in $targets; do
   log="$scratch/$t.log"
   echo "fuzz-ci: $t for ${SECONDS_PER_TARGET}s ($nseeds seeds)" >&2
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:symbolize=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$bin" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb="$RSS_MB" -malloc_limit_mb="$RSS_MB" \
+    "$bin" -seed="$SEED" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb="$RSS_MB" -malloc_limit_mb="$RSS_MB" \
     -timeout="$TIMEOUT" -print_final_stats=1 -artifact_prefix="$artifacts/$t/" "$corpus" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -56,7 +56,9 @@ uint64_t probe_read_kernel(vm::HelperContext& ctx, const uint64_t a[5]) {
     std::fill(dst.begin(), dst.end(), 0);
     return errno_ret(EFAULT);
   }
-  std::memmove(dst.data(), src, dst.size());
+  // A zero-size read copies nothing (and dst.data() may then be null, which
+  // memmove must not get: found by fuzz_kmodel).
+  if (!dst.empty()) std::memmove(dst.data(), src, dst.size());
   return 0;
 }
 
