@@ -14,10 +14,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-test::CommandResult bpfsig_cmd(std::vector<std::string> args) {
-  args.insert(args.begin(), test::cli_path());
-  return test::run_command(args);
-}
+using test::bpfsig_cmd;
 
 std::string example(const std::string& name) { return test::examples_dir() + "/" + name + ".bpf.o"; }
 std::string bpftool_file(const std::string& f) { return test::shared_testdata() + "/bpftool-7.7/" + f; }

@@ -12,10 +12,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-test::CommandResult bpfsig_cmd(std::vector<std::string> args) {
-  args.insert(args.begin(), test::cli_path());
-  return test::run_command(args);
-}
+using test::bpfsig_cmd;
 
 // A key, a certificate and the signed execcount example, made once.
 struct Signed {

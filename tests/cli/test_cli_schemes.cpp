@@ -15,10 +15,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-test::CommandResult bpfsig_cmd(std::vector<std::string> args) {
-  args.insert(args.begin(), test::cli_path());
-  return test::run_command(args);
-}
+using test::bpfsig_cmd;
 
 struct Signed {
   test::TempDir dir;

@@ -29,10 +29,7 @@ using namespace bpfsig;
 
 namespace {
 
-test::CommandResult bpfsig_cmd(std::vector<std::string> args) {
-  args.insert(args.begin(), test::cli_path());
-  return test::run_command(args);
-}
+using test::bpfsig_cmd;
 
 std::string example(const std::string& name) { return test::examples_dir() + "/" + name + ".bpf.o"; }
 

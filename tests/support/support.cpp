@@ -31,6 +31,11 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+CommandResult bpfsig_cmd(std::vector<std::string> args) {
+  args.insert(args.begin(), cli_path());
+  return run_command(args);
+}
+
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_text) {
   CommandResult result;
   int in_pipe[2], out_pipe[2], err_pipe[2];

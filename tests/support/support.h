@@ -33,6 +33,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
 std::string examples_dir();     // build/examples (compiled *.bpf.o)
 std::string shared_testdata();  // ../shared/testdata beside the checkout
 std::string cli_path();         // the bpfsig executable
+// The bpfsig command with args (run_command with cli_path() first).
+CommandResult bpfsig_cmd(std::vector<std::string> args);
 std::string source_dir();
 bool is_root();
 bool file_exists(const std::string& path);
