@@ -93,6 +93,12 @@ CertInfo describe(const X509* cert);
 // Throws Error(EINVAL, "cert_no_skid") when the certificate has no SKID.
 Bytes sign_bpftool(ByteView content, const X509* cert, EVP_PKEY* key);
 
+// A plain SHA-256 signature of message (RSA PKCS#1 v1.5 or DER ECDSA, by
+// the key's type), and its check under a certificate's public key: the
+// bundle seal (docs/formats.md, section 10).
+Bytes sign_message(ByteView message, EVP_PKEY* key);
+bool message_signature_verifies(ByteView signature, ByteView message, const X509* cert);
+
 struct SignerSummary {
   bool by_skid = false;       // signer identified by subjectKeyIdentifier
   std::string skid_hex;       // when by_skid

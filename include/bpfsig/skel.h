@@ -45,6 +45,20 @@ struct SignedLoader {
   // chain (attr.signature_maps); the light skeleton's fd_array holds only
   // the metadata map, so this is {0}. Empty for every other scheme.
   std::vector<uint32_t> signature_maps;
+  // Bundles only (docs/formats.md, section 10): the program signer's plain
+  // signature (crypto::sign_message) over the rest of the bundle
+  // (seal_content below), so that no byte of a signed bundle changes
+  // unnoticed, including the names and the certificate the kernel never
+  // sees. Empty for headers, raw input and unsigned bundles.
+  Bytes seal;
+  // Sections with bit 31 of their type set that this version does not know:
+  // kept as read, in order, so that a bundle re-encodes to the same bytes.
+  struct Extension {
+    uint32_t type = 0;
+    Bytes payload;
+    bool operator==(const Extension&) const = default;
+  };
+  std::vector<Extension> extensions;
 };
 
 // What the scheme's PKCS#7 signature covers (detached content), from the
@@ -94,11 +108,21 @@ struct SignOptions {
 SignedLoader sign_object(const std::string& bpf_object_path, const X509* cert, EVP_PKEY* key,
                          const SignOptions& opts);
 
-// The bundle format (docs/formats.md). encode/decode are exact inverses;
-// decode throws Error(EBADMSG, "bundle_format") for malformed input and
+// The bundle format (docs/formats.md). encode/decode are exact inverses and
+// a bundle has one encoding only: decode refuses any input that does not
+// re-encode to the same bytes. decode throws Error(EBADMSG, "bundle_format")
+// for malformed input (including a signed bundle without a seal) and
 // Error(EINVAL, "bundle_version" | "unknown_scheme") for what it cannot read.
 Bytes encode_bundle(const SignedLoader& loader);
 SignedLoader decode_bundle(ByteView bytes, const std::string& what);
+
+// What a bundle's seal signs: the bundle as encode_bundle writes it without
+// the seal section (its header counting the sections before the seal).
+Bytes seal_content(const SignedLoader& loader);
+// Signs seal_content with the key that signed the program (verify checks
+// the seal under the certificate that verified the program's signature);
+// sign_object does this for every loader it signs.
+void seal_bundle(SignedLoader& loader, EVP_PKEY* key);
 
 // A C header shaped like `bpftool gen skeleton -L -S` output, including
 // <bpfsig/skel_internal.h> (shipped with bpfsig) for the load sequence.

@@ -50,11 +50,21 @@ struct Report {
   std::vector<uint32_t> signature_maps; // hash-chain: attr.signature_maps
   // Scheme hornet: the signed attribute, once it decoded.
   std::optional<crypto::HornetAttribute> hornet;
+  // Bundles: the seal over the whole bundle (docs/formats.md, section 10).
+  // It is checked last, once the kernel would accept the program, under the
+  // trusted certificate that verified the program's signature.
+  struct SealCheck {
+    bool present = false;  // the loader came from a signed bundle
+    bool checked = false;  // false when an earlier check already failed
+    bool ok = false;
+  } seal;
 };
 
 // Checks in the kernel's order: signature (at BPF_PROG_LOAD), exclusive map
-// (in the verifier), then what the loader checks when it runs. The first
-// failure decides the verdict; the report still describes every part.
+// (in the verifier), then what the loader checks when it runs, and last a
+// bundle's seal (BADSIG, kind "bundle_seal": the kernel would accept the
+// program, but the bundle is not as its signer wrote it). The first failure
+// decides the verdict; the report still describes every part.
 // The signature is checked over what the loader's scheme signs: loader-hash
 // insns (the hash-match block then covers the metadata), loadtime insns ||
 // metadata, hash-chain the chained hash over signature_maps (both: no block

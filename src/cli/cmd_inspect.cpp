@@ -95,7 +95,8 @@ Json inspect_json(const std::string& file, const skel::SignedLoader& l, const ve
          {"ctx_size", skel::loader_ctx_size(l)},
          {"signature", cms_json(l)},
          {"chain", chain_json(c)},
-         {"signed_content", signed_content_json(l)}};
+         {"signed_content", signed_content_json(l)},
+         {"sealed", !l.seal.empty()}};
   j["signer_cert"] = Json(nullptr);
   if (!l.signer_cert.empty()) j["signer_cert"] = cert_json(crypto::describe(crypto::parse_certificate(l.signer_cert, file).get()));
   if (disasm) {
@@ -154,6 +155,8 @@ void print_human(const std::string& file, const skel::SignedLoader& l, const ver
     std::cout << "signer cert:  " << s["subject"].get<std::string>() << ", serial " << s["serial"].get<std::string>()
               << ", skid " << s["skid"].get<std::string>() << ", " << s["key_algo"].get<std::string>() << "\n";
   }
+  if (!l.seal.empty())
+    std::cout << "seal:         " << l.seal.size() << " bytes over the rest of the bundle (checked by verify)\n";
   const Json& content = j["signed_content"];
   std::cout << "signed:       " << content["covers"].get<std::string>();
   if (content.contains("size")) std::cout << ", " << content["size"].get<size_t>() << " bytes";

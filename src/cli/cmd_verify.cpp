@@ -47,6 +47,12 @@ void print_human(const std::string& what, const verify::Report& r) {
   else if (!r.signature.kind.empty())
     std::cout << "  signature:   rejected, " << errno_name(r.signature.err) << " (" << r.signature.kind << ")\n";
   if (r.hornet) print_hornet_attribute(*r.hornet, "  ");
+  if (r.seal.checked)
+    std::cout << "  seal:        " << (r.seal.ok ? "good, the bundle is as signed"
+                                                                           : "rejected, the bundle was changed")
+              << "\n";
+  else if (r.seal.present)
+    std::cout << "  seal:        present, not checked (an earlier check failed)\n";
   std::cout << "  excl hash:   " << c.excl_hash << (c.excl_ok ? " (the loader's digest)" : " (NOT the loader's digest)")
             << "\n";
   std::cout << "  scheme:      " << r.scheme << ", the signature covers the " << r.signed_content;

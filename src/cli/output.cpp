@@ -43,6 +43,11 @@ Json sigcheck_json(const crypto::SigCheck& s) {
   return j;
 }
 
+// A bundle's seal; "ok" is null until it was checked.
+Json seal_json(const verify::Report::SealCheck& s) {
+  return Json{{"present", s.present}, {"checked", s.checked}, {"ok", s.checked ? Json(s.ok) : Json(nullptr)}};
+}
+
 Json report_json(const verify::Report& r) {
   return Json{{"verdict", verify::verdict_name(r.verdict)},
               {"ok", r.err == 0},
@@ -56,7 +61,8 @@ Json report_json(const verify::Report& r) {
               {"signed_content", Json{{"covers", r.signed_content},
                                       {"size", r.signed_content_size},
                                       {"value", r.signed_value.empty() ? Json(nullptr) : Json(r.signed_value)}}},
-              {"signature_maps", r.signature_maps}};
+              {"signature_maps", r.signature_maps},
+              {"seal", seal_json(r.seal)}};
 }
 
 std::string describe_layout(const verify::ChainCheck& c) {

@@ -16,7 +16,8 @@ namespace bpfsig::skel {
 namespace {
 
 constexpr uint8_t kMagic[8] = {0x89, 'B', 'P', 'F', 'S', 'I', 'G', '\n'};
-constexpr uint16_t kVersion = 1;
+// Version 2 added the seal (section 10) and the one-encoding rule.
+constexpr uint16_t kVersion = 2;
 constexpr size_t kHeaderSize = 24;
 constexpr size_t kSectionHeaderSize = 8;
 constexpr uint32_t kOptionalSectionBit = 0x80000000u;  // readers may skip unknown sections with this bit
@@ -31,6 +32,7 @@ enum SectionType : uint32_t {
   kSecProgNames = 7,
   kSecSignerCert = 8,
   kSecSignatureMaps = 9,  // hash-chain: u32 LE fd_array indices (attr.signature_maps)
+  kSecSeal = 10,          // DER CMS over everything before it (seal_content)
 };
 
 Bytes encode_u32_list(const std::vector<uint32_t>& values) {
@@ -116,9 +118,8 @@ std::vector<uint32_t> decode_u32_list(ByteView payload, const std::string& what,
   return out;
 }
 
-}  // namespace
-
-Bytes encode_bundle(const SignedLoader& l) {
+// Every section but the seal, in the one order a bundle may have.
+Bytes encode_unsealed(const SignedLoader& l) {
   check_sizes(l, "bundle");
   Bytes out(kHeaderSize, 0);
   std::copy(std::begin(kMagic), std::end(kMagic), out.begin());
@@ -138,7 +139,39 @@ Bytes encode_bundle(const SignedLoader& l) {
   add(kSecProgNames, join_names(l.prog_names));
   if (!l.signer_cert.empty()) add(kSecSignerCert, l.signer_cert);
   if (!l.signature_maps.empty()) add(kSecSignatureMaps, encode_u32_list(l.signature_maps));
+  for (const SignedLoader::Extension& e : l.extensions) add(e.type, e.payload);
   store_le32(&out[12], count);
+  store_le32(&out[16], static_cast<uint32_t>(out.size()));
+  return out;
+}
+
+// Signed bundles carry a seal and unsigned ones do not: there is no key to
+// seal with, and nothing in an unsigned bundle is trusted anyway.
+void check_seal_presence(const SignedLoader& l, const std::string& what) {
+  if (!l.signature.empty() && l.seal.empty())
+    throw Error(EBADMSG, "bundle_format",
+                what + ": a signed bundle needs its SEAL section (10); sign it again with `bpfsig sign`");
+  if (l.signature.empty() && !l.seal.empty())
+    throw Error(EBADMSG, "bundle_format", what + ": SEAL section (10) in an unsigned bundle");
+}
+
+// The first offset where two encodings differ (for the error message).
+size_t first_difference(ByteView a, ByteView b) {
+  return static_cast<size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
+}
+
+}  // namespace
+
+Bytes seal_content(const SignedLoader& l) { return encode_unsealed(l); }
+
+void seal_bundle(SignedLoader& l, EVP_PKEY* key) { l.seal = crypto::sign_message(seal_content(l), key); }
+
+Bytes encode_bundle(const SignedLoader& l) {
+  check_seal_presence(l, "bundle");
+  Bytes out = encode_unsealed(l);
+  if (l.seal.empty()) return out;
+  put_section(out, kSecSeal, l.seal);
+  store_le32(&out[12], load_le32(&out[12]) + 1);
   store_le32(&out[16], static_cast<uint32_t>(out.size()));
   return out;
 }
@@ -202,8 +235,10 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
       case kSecProgNames: l.prog_names = split_names(payload, what, off); break;
       case kSecSignerCert: l.signer_cert.assign(payload.begin(), payload.end()); break;
       case kSecSignatureMaps: l.signature_maps = decode_u32_list(payload, what, off); break;
+      case kSecSeal: l.seal.assign(payload.begin(), payload.end()); break;
       default:
         if (!(type & kOptionalSectionBit)) throw format_error(what, off, "unknown required section " + std::to_string(type));
+        l.extensions.push_back({type, Bytes(payload.begin(), payload.end())});
     }
     off = body + padded8(len);
   }
@@ -211,6 +246,14 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
   for (uint32_t required : {kSecName, kSecInsns, kSecData, kSecSignature, kSecExclHash, kSecMapNames, kSecProgNames})
     if (!seen.count(required)) throw format_error(what, kHeaderSize, "missing section " + std::to_string(required));
   check_sizes(l, what);
+  check_seal_presence(l, what);
+  // One encoding per bundle: what the seal signs is re-encoded from the
+  // decoded fields, so a second spelling of the same fields (another section
+  // order, an empty optional section) must not exist.
+  Bytes canonical = encode_bundle(l);
+  if (!std::equal(bytes.begin(), bytes.end(), canonical.begin(), canonical.end()))
+    throw format_error(what, first_difference(bytes, canonical),
+                       "not in canonical form (sections out of order, or an empty optional section)");
   return l;
 }
 

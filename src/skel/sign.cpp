@@ -99,6 +99,7 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
   out.signature = opts.scheme == Scheme::kHornet ? hornet_signature(out, opts.hornet_format, cert, key)
                                                  : crypto::sign_bpftool(signed_content(out), cert, key);
   if (opts.embed_cert) out.signer_cert = crypto::certificate_der(cert);
+  seal_bundle(out, key);  // last: the seal covers everything above
   return out;
 }
 

@@ -91,7 +91,31 @@ Report decide_covered(Report r, const skel::SignedLoader& loader) {
 
 }  // namespace
 
-Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted) {
+namespace {
+
+// The trusted certificate that verified the program's signature.
+const crypto::Certificate* program_signer(const Report& r, const std::vector<crypto::Certificate>& trusted) {
+  if (!r.signature.signer) return nullptr;
+  for (const crypto::Certificate& c : trusted)
+    if (crypto::describe(c.get()).sha256_hex == r.signature.signer->sha256_hex) return &c;
+  return nullptr;
+}
+
+// The seal is checked only once everything the kernel checks has passed, so a
+// change the kernel notices is reported with the kernel's errno.
+Report check_seal(Report r, const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted) {
+  r.seal.present = !loader.seal.empty();
+  if (!r.seal.present || r.err != 0) return r;
+  r.seal.checked = true;
+  const crypto::Certificate* signer = program_signer(r, trusted);
+  r.seal.ok = signer && crypto::message_signature_verifies(loader.seal, skel::seal_content(loader), signer->get());
+  if (r.seal.ok) return r;
+  return decide(std::move(r), Verdict::kBadSig, EKEYREJECTED, "bundle_seal",
+                "the kernel would accept the program, but the bundle's seal does not verify under its signer's "
+                "certificate: the bundle was changed after signing (names, certificate or extensions)");
+}
+
+Report verify_scheme(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted) {
   if (loader.scheme == skel::Scheme::kHornet) {
     Report r = verify_hornet(loader, trusted);
     r.scheme = skel::scheme_name(loader.scheme);
@@ -144,6 +168,12 @@ Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto:
                       ": the loader would return -22 (EINVAL)");
   return decide(std::move(r), Verdict::kOk, 0, "ok",
                 "signature good over the instructions; the hash-match block covers the metadata");
+}
+
+}  // namespace
+
+Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted) {
+  return check_seal(verify_scheme(loader, trusted), loader, trusted);
 }
 
 }  // namespace bpfsig::verify

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "bpfsig/skel.h"
@@ -209,4 +211,38 @@ TEST(Cli, UnknownSchemeIsRefused) {
   auto r = bpfsig_cmd({"sign", "-k", d.file("a.pem"), "-i", d.file("a.der"), "--scheme", "rot13", example("execcount")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("unknown_scheme"), std::string::npos) << r.err;
+}
+
+// The bundle seal, checked by openssl on its own (formats.md, section 10:
+// a plain SHA-256 signature over the bundle without its seal), then a name
+// changed on disk, which the kernel would never notice, fails verify.
+TEST_P(RoundTrip, SealVerifiesWithOpensslAndCatchesARenamedProgram) {
+  test::TempDir d;
+  const std::string algo = GetParam();
+  std::string bundle = make_signed(d, algo, "execcount");
+  skel::SignedLoader l = skel::read_signed_file(bundle);
+  ASSERT_FALSE(l.seal.empty());
+  write_file_atomic(d.file("sealed.bin"), skel::seal_content(l));
+  write_file_atomic(d.file("seal.sig"), l.seal);
+  auto pub = test::run_command({"openssl", "x509", "-inform", "DER", "-in", d.file(algo + ".der"), "-pubkey", "-noout",
+                                "-out", d.file("pub.pem")});
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  auto o = test::run_command({"openssl", "dgst", "-sha256", "-verify", d.file("pub.pem"), "-signature",
+                              d.file("seal.sig"), d.file("sealed.bin")});
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("Verified OK"), std::string::npos) << o.out;
+
+  // "handle_execve" -> "handle_execvf" in the PROG_NAMES section (the last
+  // occurrence: the metadata has the name too).
+  Bytes bytes = read_file(bundle);
+  const std::string name = l.prog_names.at(0);
+  auto at = std::find_end(bytes.begin(), bytes.end(), name.begin(), name.end());
+  ASSERT_NE(at, bytes.end());
+  at[static_cast<long>(name.size()) - 1] ^= 0x03;
+  write_file_atomic(bundle, bytes);
+  auto v = bpfsig_cmd({"verify", "-i", d.file(algo + ".der"), bundle});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.err.find("BADSIG"), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("EKEYREJECTED, bundle_seal]"), std::string::npos) << v.err;
+  EXPECT_NE(v.out.find("seal:        rejected"), std::string::npos) << v.out;
 }

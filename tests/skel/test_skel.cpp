@@ -2,7 +2,9 @@
 // The skel module: loader generation, the hash-match block, bundles, headers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <map>
 
 #include "bpfsig/crypto.h"
 #include "bpfsig/error.h"
@@ -199,7 +201,9 @@ TEST(Bundle, RejectsWhatItCannotRead) {
   Bytes good = encode_bundle(sign_example("execcount"));
   auto decode = [](Bytes b) { decode_bundle(b, "test.bpfsig"); };
   Bytes b = good;
-  b[8] = 2;  // version 2
+  b[8] = 1;  // version 1: before the seal
+  EXPECT_EQ(expect_error([&] { decode(b); }, "bundle_version"), EINVAL);
+  b[8] = 3;
   EXPECT_EQ(expect_error([&] { decode(b); }, "bundle_version"), EINVAL);
   b = good;
   b[10] = 9;  // scheme 9
@@ -218,6 +222,110 @@ TEST(Bundle, RejectsWhatItCannotRead) {
     Bytes cut(good.begin(), good.begin() + static_cast<long>(n));
     EXPECT_THROW(decode(cut), Error) << n;
   }
+}
+
+namespace {
+
+// The offset of each section header of an encoded bundle, by type.
+std::map<uint32_t, size_t> section_offsets(const Bytes& b) {
+  std::map<uint32_t, size_t> at;
+  size_t off = 24;
+  for (uint32_t i = 0, n = load_le32(&b[12]); i < n; ++i) {
+    at[load_le32(&b[off])] = off;
+    off += 8 + ((load_le32(&b[off + 4]) + 7) & ~size_t{7});
+  }
+  return at;
+}
+
+size_t section_size(const Bytes& b, size_t at) { return 8 + ((load_le32(&b[at + 4]) + 7) & ~size_t{7}); }
+
+}  // namespace
+
+TEST(Bundle, SignedBundleIsSealedOverEverythingElse) {
+  SignedLoader l = sign_example("execcount");
+  ASSERT_FALSE(l.seal.empty());
+  Bytes b = encode_bundle(l);
+  auto at = section_offsets(b);
+  ASSERT_TRUE(at.count(10));
+  // The seal is the last section, and what it signs is the bundle before it
+  // with the header counting only those sections.
+  EXPECT_EQ(at[10] + section_size(b, at[10]), b.size());
+  Bytes content = seal_content(l);
+  ASSERT_EQ(content.size(), at[10]);
+  EXPECT_TRUE(std::equal(content.begin() + 24, content.end(), b.begin() + 24));
+  EXPECT_EQ(load_le32(&content[12]) + 1, load_le32(&b[12]));
+  EXPECT_EQ(load_le32(&content[16]), content.size());
+  EXPECT_TRUE(crypto::message_signature_verifies(l.seal, content, signer().cert.get()));
+  EXPECT_EQ(decode_bundle(b, "mem").seal, l.seal);
+}
+
+TEST(Bundle, SealIsRequiredExactlyWhenSigned) {
+  SignedLoader l = sign_example("execcount");
+  Bytes b = encode_bundle(l);
+  // Cut the seal off and fix the header: still refused.
+  size_t seal_at = section_offsets(b)[10];
+  Bytes cut(b.begin(), b.begin() + static_cast<long>(seal_at));
+  store_le32(&cut[12], load_le32(&cut[12]) - 1);
+  store_le32(&cut[16], static_cast<uint32_t>(cut.size()));
+  EXPECT_EQ(expect_error([&] { decode_bundle(cut, "cut"); }, "bundle_format"), EBADMSG);
+  SignedLoader unsealed = l;
+  unsealed.seal.clear();
+  EXPECT_EQ(expect_error([&] { encode_bundle(unsealed); }, "bundle_format"), EBADMSG);
+  // Unsigned: no seal, and a seal is refused.
+  SignedLoader unsigned_loader = unsealed;
+  unsigned_loader.signature.clear();
+  EXPECT_NO_THROW(decode_bundle(encode_bundle(unsigned_loader), "unsigned"));
+  unsigned_loader.seal = l.seal;
+  EXPECT_EQ(expect_error([&] { encode_bundle(unsigned_loader); }, "bundle_format"), EBADMSG);
+}
+
+TEST(Bundle, HasOneEncodingOnly) {
+  Bytes b = encode_bundle(sign_example("execcount"));
+  auto at = section_offsets(b);
+  // NAME (first) and INSNS swapped: every field is still there, in another order.
+  size_t name = at[5], insns = at[1];
+  ASSERT_LT(name, insns);
+  Bytes swapped(b.begin(), b.begin() + static_cast<long>(name));
+  swapped.insert(swapped.end(), b.begin() + static_cast<long>(insns),
+                 b.begin() + static_cast<long>(insns + section_size(b, insns)));
+  swapped.insert(swapped.end(), b.begin() + static_cast<long>(name), b.begin() + static_cast<long>(insns));
+  swapped.insert(swapped.end(), b.begin() + static_cast<long>(insns + section_size(b, insns)), b.end());
+  ASSERT_EQ(swapped.size(), b.size());
+  try {
+    decode_bundle(swapped, "swapped");
+    FAIL() << "a reordered bundle was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), "bundle_format");
+    EXPECT_NE(std::string(e.what()).find("canonical"), std::string::npos) << e.what();
+  }
+  // An empty SIGNER_CERT section spells "no certificate" a second way.
+  SignedLoader l = sign_example("execcount");
+  l.signer_cert.clear();
+  seal_bundle(l, signer().key.get());
+  Bytes nocert = encode_bundle(l);
+  size_t seal_at = section_offsets(nocert)[10];
+  Bytes empty_cert(nocert.begin(), nocert.begin() + static_cast<long>(seal_at));
+  Bytes header = {8, 0, 0, 0, 0, 0, 0, 0};
+  empty_cert.insert(empty_cert.end(), header.begin(), header.end());
+  empty_cert.insert(empty_cert.end(), nocert.begin() + static_cast<long>(seal_at), nocert.end());
+  store_le32(&empty_cert[12], load_le32(&empty_cert[12]) + 1);
+  store_le32(&empty_cert[16], static_cast<uint32_t>(empty_cert.size()));
+  EXPECT_EQ(expect_error([&] { decode_bundle(empty_cert, "empty-cert"); }, "bundle_format"), EBADMSG);
+}
+
+TEST(Bundle, UnknownOptionalSectionsAreKeptAndSealed) {
+  SignedLoader l = sign_example("execcount");
+  l.extensions.push_back({0x80000042u, Bytes{1, 2, 3}});
+  seal_bundle(l, signer().key.get());
+  Bytes b = encode_bundle(l);
+  SignedLoader back = decode_bundle(b, "ext");
+  ASSERT_EQ(back.extensions.size(), 1u);
+  EXPECT_EQ(back.extensions[0], l.extensions[0]);
+  EXPECT_EQ(encode_bundle(back), b);
+  EXPECT_TRUE(crypto::message_signature_verifies(back.seal, seal_content(back), signer().cert.get()));
+  // A reader that skips the extension still signs over it: changing it breaks the seal.
+  back.extensions[0].payload[0] ^= 1;
+  EXPECT_FALSE(crypto::message_signature_verifies(back.seal, seal_content(back), signer().cert.get()));
 }
 
 TEST(Header, ParsesBpftool77Output) {

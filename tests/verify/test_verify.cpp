@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <set>
 
 #include "bpfsig/crypto.h"
@@ -215,4 +216,67 @@ TEST(Verify, ExclusiveHashMismatchIsEacces) {
   Report r = check(l);
   EXPECT_EQ(r.err, EACCES);
   EXPECT_EQ(r.kind, "excl_mismatch");
+}
+
+// The bundle seal (docs/formats.md, section 10): what the kernel never sees
+// is still the signer's.
+TEST(VerifySeal, GoodSealIsReported) {
+  Report r = check(signed_example());
+  EXPECT_EQ(r.err, 0) << r.message;
+  EXPECT_TRUE(r.seal.present);
+  EXPECT_TRUE(r.seal.checked);
+  EXPECT_TRUE(r.seal.ok);
+}
+
+TEST(VerifySeal, ChangesTheKernelNeverSeesAreRejected) {
+  const skel::SignedLoader good = signed_example();
+  std::vector<std::pair<std::string, std::function<void(skel::SignedLoader&)>>> changes = {
+      {"name", [](skel::SignedLoader& l) { l.name = "other"; }},
+      {"map names", [](skel::SignedLoader& l) { l.map_names.back() += "x"; }},
+      {"prog names", [](skel::SignedLoader& l) { l.prog_names[0] = "evil"; }},
+      {"certificate", [](skel::SignedLoader& l) { l.signer_cert = crypto::certificate_der(other_signer().cert.get()); }},
+      {"no certificate", [](skel::SignedLoader& l) { l.signer_cert.clear(); }},
+      {"extension", [](skel::SignedLoader& l) { l.extensions.push_back({0x80000001u, Bytes{0}}); }},
+  };
+  for (auto& [what, change] : changes) {
+    skel::SignedLoader l = good;
+    change(l);
+    // Through the bytes, as `bpfsig verify` reads it.
+    Report r = check(skel::decode_bundle(skel::encode_bundle(l), what));
+    EXPECT_EQ(r.verdict, Verdict::kBadSig) << what;
+    EXPECT_EQ(r.err, EKEYREJECTED) << what << ": " << r.message;
+    EXPECT_EQ(r.kind, "bundle_seal") << what;
+    EXPECT_TRUE(r.seal.checked) << what;
+    EXPECT_EQ(r.signature.err, 0) << what << ": the kernel's check itself passes";
+  }
+}
+
+TEST(VerifySeal, SealByAnotherTrustedSignerIsRejected) {
+  skel::SignedLoader l = signed_example();
+  skel::seal_bundle(l, other_signer().key.get());
+  std::vector<crypto::Certificate> both = keys().trust();
+  for (auto& c : other_signer().trust()) both.push_back(std::move(c));
+  Report r = verify_loader(l, both);
+  EXPECT_EQ(r.err, EKEYREJECTED) << r.message;
+  EXPECT_EQ(r.kind, "bundle_seal");
+  EXPECT_FALSE(r.seal.ok);
+  // Sealed again by the program's signer: good.
+  skel::seal_bundle(l, keys().key.get());
+  EXPECT_EQ(verify_loader(l, both).err, 0);
+}
+
+TEST(VerifySeal, KernelChecksComeFirst) {
+  skel::SignedLoader l = signed_example();
+  l.insns[8] ^= 1;  // the signature no longer matches, and the seal neither
+  Report r = check(l);
+  EXPECT_EQ(r.kind, "bad_signature") << r.message;
+  EXPECT_TRUE(r.seal.present);
+  EXPECT_FALSE(r.seal.checked);
+}
+
+TEST(VerifySeal, HeadersHaveNoSeal) {
+  Report r = verify_loader(bpftool_header("prog.lskel.h"), bpftool_trust());
+  EXPECT_EQ(r.err, 0) << r.message;
+  EXPECT_FALSE(r.seal.present);
+  EXPECT_FALSE(r.seal.checked);
 }
