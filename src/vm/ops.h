@@ -18,24 +18,37 @@ namespace bpfsig::vm::detail {
 #define BPFSIG_VM_CONDITIONS(X) \
   X(Jeq) X(Jgt) X(Jge) X(Jset) X(Jne) X(Jsgt) X(Jsge) X(Jlt) X(Jle) X(Jslt) X(Jsle)
 
+// X(name) for every other operation, in Code order. Byte order on a
+// little-endian host: "le" only truncates (Trunc*, Nop), "be" and bswap swap.
+// Atomic*: the operation is in imm, as in BPF. LdImm64: imm holds the full
+// (resolved) value. Unsupported is reached only to fail (see
+// UnsupportedReason) and stays last: kCodeCount depends on it.
+#define BPFSIG_VM_OTHER_CODES(X)                                                                  \
+  X(Neg64) X(Neg32)                                                                               \
+  X(Movsx64From8) X(Movsx64From16) X(Movsx64From32) X(Movsx32From8) X(Movsx32From16)              \
+  X(Trunc16) X(Trunc32) X(Nop) X(Bswap16) X(Bswap32) X(Bswap64)                                   \
+  X(Ldx8) X(Ldx16) X(Ldx32) X(Ldx64) X(Ldxs8) X(Ldxs16) X(Ldxs32)                                 \
+  X(St8) X(St16) X(St32) X(St64) X(Stx8) X(Stx16) X(Stx32) X(Stx64)                               \
+  X(Atomic32) X(Atomic64)                                                                         \
+  X(LdImm64)                                                                                      \
+  X(Ja) X(CallHelper) X(CallLocal) X(Exit)                                                        \
+  X(Unsupported)
+
+// The interpreter builds its handler table from the same three lists, so the
+// table's order is the enum's by construction.
 #define BPFSIG_VM_FOUR_FORMS(name) name##64K, name##64X, name##32K, name##32X,
+#define BPFSIG_VM_ONE_FORM(name) name,
 
 enum Code : uint8_t {
   BPFSIG_VM_BINARY_ALU(BPFSIG_VM_FOUR_FORMS)
   BPFSIG_VM_CONDITIONS(BPFSIG_VM_FOUR_FORMS)
-  Neg64, Neg32,
-  Movsx64From8, Movsx64From16, Movsx64From32, Movsx32From8, Movsx32From16,
-  // Byte order on a little-endian host: "le" only truncates, "be" and bswap swap.
-  Trunc16, Trunc32, Nop, Bswap16, Bswap32, Bswap64,
-  Ldx8, Ldx16, Ldx32, Ldx64, Ldxs8, Ldxs16, Ldxs32,
-  St8, St16, St32, St64, Stx8, Stx16, Stx32, Stx64,
-  Atomic32, Atomic64,  // the operation is in imm, as in BPF
-  LdImm64,             // imm holds the full (resolved) value
-  Ja, CallHelper, CallLocal, Exit,
-  Unsupported,  // reached only to fail (see UnsupportedReason)
+  BPFSIG_VM_OTHER_CODES(BPFSIG_VM_ONE_FORM)
 };
 
 #undef BPFSIG_VM_FOUR_FORMS
+#undef BPFSIG_VM_ONE_FORM
+
+inline constexpr unsigned kCodeCount = Unsupported + 1;
 
 // Why an Unsupported op fails. kFellOffEnd is the sentinel after the last
 // slot, so a program without a final exit or jump stops there.
