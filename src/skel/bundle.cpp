@@ -119,8 +119,8 @@ std::vector<uint32_t> decode_u32_list(ByteView payload, const std::string& what,
 }
 
 // Every section but the seal, in the one order a bundle may have.
-Bytes encode_unsealed(const SignedLoader& l) {
-  check_sizes(l, "bundle");
+Bytes encode_unsealed(const SignedLoader& l, const std::string& what) {
+  check_sizes(l, what);
   Bytes out(kHeaderSize, 0);
   std::copy(std::begin(kMagic), std::end(kMagic), out.begin());
   store_le16(&out[8], kVersion);
@@ -160,21 +160,25 @@ size_t first_difference(ByteView a, ByteView b) {
   return static_cast<size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
 }
 
-}  // namespace
-
-Bytes seal_content(const SignedLoader& l) { return encode_unsealed(l); }
-
-void seal_bundle(SignedLoader& l, EVP_PKEY* key) { l.seal = crypto::sign_message(seal_content(l), key); }
-
-Bytes encode_bundle(const SignedLoader& l) {
-  check_seal_presence(l, "bundle");
-  Bytes out = encode_unsealed(l);
+// The whole bundle; `what` names the input in errors (decode re-encodes
+// through here, so its checks run once and name the file).
+Bytes encode(const SignedLoader& l, const std::string& what) {
+  check_seal_presence(l, what);
+  Bytes out = encode_unsealed(l, what);
   if (l.seal.empty()) return out;
   put_section(out, kSecSeal, l.seal);
   store_le32(&out[12], load_le32(&out[12]) + 1);
   store_le32(&out[16], static_cast<uint32_t>(out.size()));
   return out;
 }
+
+}  // namespace
+
+Bytes seal_content(const SignedLoader& l) { return encode_unsealed(l, "bundle"); }
+
+void seal_bundle(SignedLoader& l, EVP_PKEY* key) { l.seal = crypto::sign_message(seal_content(l), key); }
+
+Bytes encode_bundle(const SignedLoader& l) { return encode(l, "bundle"); }
 
 bool file_starts_like_bundle(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -245,12 +249,10 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
   if (off != bytes.size()) throw format_error(what, off, "trailing bytes after the last section");
   for (uint32_t required : {kSecName, kSecInsns, kSecData, kSecSignature, kSecExclHash, kSecMapNames, kSecProgNames})
     if (!seen.count(required)) throw format_error(what, kHeaderSize, "missing section " + std::to_string(required));
-  check_sizes(l, what);
-  check_seal_presence(l, what);
   // One encoding per bundle: what the seal signs is re-encoded from the
   // decoded fields, so a second spelling of the same fields (another section
   // order, an empty optional section) must not exist.
-  Bytes canonical = encode_bundle(l);
+  Bytes canonical = encode(l, what);
   if (!std::equal(bytes.begin(), bytes.end(), canonical.begin(), canonical.end()))
     throw format_error(what, first_difference(bytes, canonical),
                        "not in canonical form (sections out of order, or an empty optional section)");
