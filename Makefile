@@ -5,7 +5,12 @@ CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps build demo test test-asan check bench fuzz clean
-.PHONY: fuzz-ci
+.PHONY: fuzz-ci vm
+
+# The VM suite alone: boot the kernels of scripts/vm/kernels.list under QEMU (docs/vm-tests.md).
+vm: build
+	cd $(BUILD) && ctest --output-on-failure -R '^(qemu_suite|Qemu\.)'
+
 
 all: build
 
@@ -28,7 +33,7 @@ test: build
 	$(MAKE) fuzz-ci
 
 test-asan: deps
-	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBPFSIG_SANITIZE=ON -DBPFSIG_BENCH=OFF
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBPFSIG_SANITIZE=ON -DBPFSIG_BENCH=OFF -DBPFSIG_VM_TESTS=OFF
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS)
@@ -44,8 +49,8 @@ fuzz: deps
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
 
-# Every fuzz/*.cpp target for FUZZ_SECONDS (default 60) over its seed corpus
+# Every fuzz/*.cpp target for FUZZ_SECONDS (default 45) over its seed corpus
 # (fuzz/corpus/<target>/); any crash, leak or timeout fails (scripts/fuzz-ci.sh).
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 45
 fuzz-ci: fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz-ci.sh build-fuzz

@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   keyutils
   libtomlplusplus-dev
+  qemu-system-x86 busybox-static   # the VM suite (docs/vm-tests.md)
 )
 
 missing=()

@@ -53,6 +53,14 @@ void keygen(const KeygenOptions& opts, const std::string& key_path, const std::s
 void keygen(const KeygenOptions& opts, const std::string& key_path, const std::string& cert_path,
             const std::string& passphrase);
 
+// The same key and certificate, in memory only: for throw-away keys such as
+// the one sys::probe_kernel signs its probe programs with.
+struct KeyPair {
+  PrivateKey key;
+  Certificate cert;
+};
+KeyPair make_key_pair(const KeygenOptions& opts);
+
 // PEM or DER, detected from the content. passphrase may be empty.
 PrivateKey load_private_key(const std::string& path, const std::string& passphrase = "");
 

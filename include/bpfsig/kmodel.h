@@ -402,6 +402,11 @@ struct SkeletonOptions {
   // (the loader copies value_size bytes from there with bpf_copy_from_user).
   std::map<size_t, uint64_t> initial_values;
   const UserMemory* user_memory = nullptr;  // what those addresses hold
+  // Deliberate breaks of the sequence, as sys::LoadFaults (the differential
+  // tests against real kernels, tests/qemu): the metadata map not frozen, or
+  // created without excl_prog_hash.
+  bool skip_freeze = false;
+  bool skip_exclusive = false;
 };
 
 struct SkeletonResult {

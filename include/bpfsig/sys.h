@@ -76,39 +76,89 @@ void key_invalidate(int32_t key);
 inline constexpr int32_t kSessionKeyring = -3;
 inline constexpr int32_t kUserKeyring = -4;
 
+// What a kernel's BPF_PROG_LOAD checks when it is given a signature.
+enum class SignatureCheck {
+  kUnprobed,          // not asked yet
+  kNone,              // EOPNOTSUPP: no in-kernel PKCS#7 (CONFIG_SYSTEM_DATA_VERIFICATION off)
+  kInsns,             // the 6.18 scheme (Linux 6.18 to 7.2): the instructions only; the
+                      // loader checks its metadata map's hash when it runs
+  kInsnsAndMetadata,  // the load-time scheme (Linux 7.3): insns || the values of the
+                      // maps bound through fd_array_cnt, which must be exclusive and frozen
+  kUnknown,           // it checks signatures, but neither probe load passed
+};
+// "unprobed", "none", "insns", "insns||metadata", "unknown"
+std::string signature_check_name(SignatureCheck check);
+// What load --json reports as kernel_checked, e.g. "signature over insns||metadata".
+std::string signature_check_description(SignatureCheck check);
+
 // What this kernel can do, found by trying (root needed for most of it).
 struct KernelFeatures {
   bool bpf = false;            // BPF_PROG_LOAD of a trivial SYSCALL program works
   bool map_hash = false;       // GET_INFO hash of a frozen ARRAY map works
   bool excl_maps = false;      // MAP_CREATE accepts excl_prog_hash
   bool signed_load = false;    // PROG_LOAD with a signature is not EOPNOTSUPP
+  // Found by signing a probe program with a throw-away key in a keyring of
+  // bpfsig's own: first over insns || map value with fd_array_cnt = 1, then
+  // over the instructions alone. Unprobed when signed_load is false.
+  SignatureCheck signature_check = SignatureCheck::kUnprobed;
+  std::string signature_probe;  // what each probe load answered, for reports
   std::string reason;          // why something is missing, for "skipped:" lines
 };
 KernelFeatures probe_kernel();
 
-enum class KeyringMode { kOwn, kSession, kUser, kSerial };
+// The keyring PROG_LOAD checks the signature against. The trust anchor
+// always comes from the user: kOwn is a fresh keyring holding exactly the
+// LoadOptions' certificates; kSession, kUser and kSerial get those
+// certificates added (when any are given) and are otherwise used as they
+// are; the system keyrings (builtin 0, secondary 1, platform 2) are used as
+// they are. The certificate embedded in a bundle is never trusted.
+enum class KeyringMode { kOwn, kSession, kUser, kSerial, kBuiltin, kSecondary, kPlatform };
+
+// Deliberate breaks of one step of the load sequence, so that tests can
+// measure a real kernel's answer to each (tests/qemu). Never set by the CLI.
+struct LoadFaults {
+  bool skip_freeze = false;         // the metadata map is not frozen
+  bool skip_exclusive = false;      // the metadata map has no excl_prog_hash
+  bool ignore_scheme_mismatch = false;  // send a loader this kernel does not check the way its scheme says
+};
+
 struct LoadOptions {
   KeyringMode keyring = KeyringMode::kOwn;
-  int32_t keyring_serial = 0;   // for kSerial
-  bool send_signature = true;   // false: --userspace-verify (kernel does not check it)
-  std::string pin_dir;          // empty: no pinning
+  int32_t keyring_serial = 0;     // for kSerial
+  std::vector<Bytes> trusted_certs_der;  // the user's trust anchors (-i)
+  bool send_signature = true;     // false: --userspace-verify (the kernel does not check it)
+  std::string pin_dir;            // empty: no pinning
+  uint32_t verifier_log_level = 0;  // > 0: collect the verifier logs of the loader and what it loads
+  // What the kernel checks; kUnprobed: probe it first (a few trial loads).
+  SignatureCheck kernel_check = SignatureCheck::kUnprobed;
+  LoadFaults faults;
 };
 struct LoadResult {
   int32_t keyring_id = 0;       // what PROG_LOAD got
   bool signature_sent = false;
+  SignatureCheck kernel_check = SignatureCheck::kUnprobed;
+  std::string kernel_checked;   // signature_check_description, or why nothing was checked
+  bool fd_array_cnt_sent = false;
   int32_t loader_retval = 0;
   ObjectInfo loader_map, loader_prog;
   std::vector<ObjectInfo> maps;  // in loader order, names from the SignedLoader
   std::vector<ObjectInfo> progs;
   std::vector<int> map_fds, prog_fds;  // owned by the caller after load()
   std::vector<std::string> pinned;     // paths
+  std::string verifier_log;            // with verifier_log_level > 0
 };
-// The skel_internal.h sequence: MAP_CREATE("__loader.map", exclusive) ->
-// UPDATE -> FREEZE -> GET_INFO(hash) -> PROG_LOAD("__loader.prog", SYSCALL,
-// sleepable, fd_array, signature, keyring_id) -> PROG_RUN(ctx). A PROG_LOAD
-// answered with EOPNOTSUPP while a signature was sent throws
-// Error(EOPNOTSUPP, "kernel_no_sig"); a negative loader return value throws
-// Error(-retval, "loader_failed"). The own keyring (kOwn) is always removed.
+// The skel_internal.h sequence for the loader's scheme and what the kernel
+// checks: MAP_CREATE("__loader.map", exclusive) -> UPDATE -> FREEZE ->
+// (6.18 scheme: GET_INFO(hash)) -> PROG_LOAD("__loader.prog", SYSCALL,
+// sleepable, fd_array (+ fd_array_cnt = 1 for the load-time scheme),
+// signature, keyring_id) -> PROG_RUN(ctx). Errors:
+//  - Error(EOPNOTSUPP, "kernel_no_sig") when the kernel checks no signatures;
+//  - Error(EOPNOTSUPP, "scheme_not_in_kernel") when it checks another scheme
+//    than the loader's, before anything is created;
+//  - Error(EINVAL, "no_trust_anchor") for kOwn without certificates;
+//  - Error(-retval, "loader_failed") for a negative loader return value,
+//    naming the object the loader did not create;
+//  - a failing bpf() call's Error, with the verifier log when asked for.
 LoadResult load(const skel::SignedLoader& loader, const LoadOptions& opts);
 void close_fds(const LoadResult& result);
 

@@ -78,6 +78,39 @@ Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto:
 // with EPERM; v7 reports UNEXPECTED). docs/hornet.md.
 Report verify_hornet(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted);
 
+// ---- what a real kernel answers (docs/load.md, measured in tests/qemu) -----
+
+// The kernels whose order of checks bpfsig models, named after the Debian
+// kernels they were measured on under QEMU. 7.2 checks the 6.18 scheme
+// (signature over the instructions first, then the exclusive-map hash in
+// the verifier, then the loader's own hash check at run time); 7.3 checks
+// the load-time scheme (the maps bound through fd_array_cnt first, their
+// exclusive hash and frozen state, then the signature over insns ||
+// metadata). Each sends a loader the way `bpfsig load` does for its scheme.
+enum class KernelProfile { k7_2, k7_3 };
+KernelProfile parse_kernel_profile(const std::string& name);  // "7.2", "7.3"; Error(EINVAL, "bad_argument")
+std::string kernel_profile_name(KernelProfile k);
+std::vector<std::string> kernel_profile_names();
+
+// How the loader reaches the kernel, beyond the artifact: what the load
+// sequence did, and what the keyring holds. The default is what `bpfsig
+// load` does with the trusted certificates in its keyring.
+struct LoadConditions {
+  bool metadata_frozen = true;
+  bool metadata_exclusive = true;
+  enum class Keyring {
+    kTrusted,        // a keyring holding exactly the trusted certificates
+    kUnknownSerial,  // keyring_id names no keyring: EINVAL
+  } keyring = Keyring::kTrusted;
+};
+
+// The errno `bpfsig load` gets from kernel k (0: loaded, and the loader
+// returned 0), in k's order, with the step that decides. The bundle seal is
+// bpfsig's own and is not part of it. Report::kind names the step, as
+// docs/errors.md lists them.
+Report predict_kernel_load(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted,
+                           KernelProfile k, const LoadConditions& conditions = {});
+
 // The chain part alone (no certificates needed): used by inspect.
 ChainCheck check_chain(const skel::SignedLoader& loader);
 

@@ -16,19 +16,32 @@ struct LoadArgs {
   std::string file, keyring = "own", pin_dir;
   std::vector<std::string> trusted;
   bool userspace_verify = false;
+  uint32_t verifier_log = 0;
+};
+
+struct NamedKeyring {
+  const char* name;
+  sys::KeyringMode mode;
+};
+constexpr NamedKeyring kNamedKeyrings[] = {
+    {"own", sys::KeyringMode::kOwn},         {"session", sys::KeyringMode::kSession},
+    {"user", sys::KeyringMode::kUser},       {"builtin", sys::KeyringMode::kBuiltin},
+    {"secondary", sys::KeyringMode::kSecondary}, {"platform", sys::KeyringMode::kPlatform},
 };
 
 sys::LoadOptions load_options(const LoadArgs& a) {
   sys::LoadOptions o;
   o.pin_dir = a.pin_dir;
   o.send_signature = !a.userspace_verify;
-  if (a.keyring == "own") {
-    o.keyring = sys::KeyringMode::kOwn;
-  } else if (a.keyring == "session") {
-    o.keyring = sys::KeyringMode::kSession;
-  } else if (a.keyring == "user") {
-    o.keyring = sys::KeyringMode::kUser;
-  } else {
+  o.verifier_log_level = a.verifier_log;
+  if (!a.userspace_verify)
+    for (const auto& cert : load_trusted(a.trusted)) o.trusted_certs_der.push_back(crypto::certificate_der(cert.get()));
+  for (const NamedKeyring& k : kNamedKeyrings)
+    if (a.keyring == k.name) {
+      o.keyring = k.mode;
+      return o;
+    }
+  {
     try {
       size_t used = 0;
       long serial = std::stol(a.keyring, &used, 0);
@@ -36,7 +49,9 @@ sys::LoadOptions load_options(const LoadArgs& a) {
       o.keyring = sys::KeyringMode::kSerial;
       o.keyring_serial = static_cast<int32_t>(serial);
     } catch (const std::logic_error&) {
-      throw Error(EINVAL, "bad_argument", "--keyring must be own, session, user or a key serial, not '" + a.keyring + "'");
+      throw Error(EINVAL, "bad_argument",
+                  "--keyring must be own, session, user, builtin, secondary, platform or a key serial, not '" +
+                      a.keyring + "'");
     }
   }
   return o;
@@ -66,7 +81,8 @@ Json object_json(const sys::ObjectInfo& o) {
 
 void print_result(const LoadArgs& a, const skel::SignedLoader& loader, const sys::LoadResult& r, bool json) {
   const std::string sig_note = r.signature_sent
-                                   ? "checked by the kernel (keyring_id " + std::to_string(r.keyring_id) + ")"
+                                   ? "checked by the kernel: " + r.kernel_checked + " (keyring_id " +
+                                         std::to_string(r.keyring_id) + ")"
                                    : "verified in user space by bpfsig; the kernel did not check it";
   if (json) {
     Json maps = Json::array(), progs = Json::array();
@@ -78,12 +94,16 @@ void print_result(const LoadArgs& a, const skel::SignedLoader& loader, const sys
                     {"signature_sent", r.signature_sent},
                     {"keyring_id", r.keyring_id},
                     {"signature", sig_note},
+                    {"kernel_checked", r.kernel_checked},
+                    {"kernel_scheme", sys::signature_check_name(r.kernel_check)},
+                    {"fd_array_cnt", r.fd_array_cnt_sent ? 1 : 0},
                     {"loader_retval", r.loader_retval},
                     {"loader_map", object_json(r.loader_map)},
                     {"loader_prog", object_json(r.loader_prog)},
                     {"maps", maps},
                     {"programs", progs},
-                    {"pinned", r.pinned}});
+                    {"pinned", r.pinned},
+                    {"verifier_log", r.verifier_log}});
     return;
   }
   std::cout << "loaded " << a.file << " (skeleton " << loader.name << ")\n"
@@ -97,6 +117,7 @@ void print_result(const LoadArgs& a, const skel::SignedLoader& loader, const sys
     std::cout << "  map   id " << m.id << "  " << m.type_name << "  " << m.name << "  (key " << m.key_size << ", value "
               << m.value_size << ", max_entries " << m.max_entries << ")\n";
   for (const auto& p : r.pinned) std::cout << "  pinned " << p << "\n";
+  if (!r.verifier_log.empty()) std::cout << "verifier log:\n" << r.verifier_log << "\n";
   if (r.pinned.empty())
     std::cout << "  (not pinned: the programs and maps go away when bpfsig exits; use --pin DIR to keep them)\n";
 }
@@ -104,11 +125,6 @@ void print_result(const LoadArgs& a, const skel::SignedLoader& loader, const sys
 void run_load(const LoadArgs& a, const Common& common) {
   skel::SignedLoader loader = skel::read_signed_file(a.file);
   if (a.userspace_verify) verify_first(loader, a);
-  if (!a.trusted.empty() && !a.userspace_verify) {
-    // The keyring gets the certificate given on the command line.
-    auto certs = load_trusted(a.trusted);
-    loader.signer_cert = crypto::certificate_der(certs.front().get());
-  }
   sys::LoadResult r = sys::load(loader, load_options(a));
   print_result(a, loader, r, common.json);
   sys::close_fds(r);
@@ -119,10 +135,20 @@ void run_load(const LoadArgs& a, const Common& common) {
 void add_load(CLI::App& app, Common& common) {
   auto args = std::make_shared<LoadArgs>();
   CLI::App* sub = app.add_subcommand("load", "Load a signed bundle or header into the running kernel");
-  sub->add_option("--keyring", args->keyring, "own (a new keyring, removed afterwards), session, user, or a key serial");
+  sub->add_option("--keyring", args->keyring,
+                  "own (a new keyring holding only the -i certificates, removed afterwards), session, user, "
+                  "builtin, secondary, platform, or a key serial");
   sub->add_option("--pin", args->pin_dir, "Pin the created programs and maps under this bpffs directory");
-  sub->add_option("-i,--cert", args->trusted, "Certificate for the keyring / for --userspace-verify")
+  sub->add_option("-i,--cert", args->trusted,
+                  "Trusted certificate: put in the keyring (required with --keyring own), or the anchor for "
+                  "--userspace-verify; never taken from the file")
       ->allow_extra_args(false);
+  sub->add_option("--verifier-log", args->verifier_log,
+                  "Collect the verifier log of the loader and of every program it loads (LEVEL 1 or 2), and show "
+                  "it when a load fails")
+      ->expected(0, 1)
+      ->default_str("1")
+      ->check(CLI::Range(1, 2));
   sub->add_flag("--userspace-verify", args->userspace_verify,
                 "Verify the signature in bpfsig, then load without it (the loader's hash check still runs)");
   sub->add_option("file", args->file, "Bundle or signed light-skeleton header")->required();

@@ -2,6 +2,7 @@
 // bpfsig verify: offline, unprivileged, with the kernel's rules.
 #include <cerrno>
 #include <iostream>
+#include <optional>
 
 #include "bpfsig/error.h"
 #include "bpfsig/skel.h"
@@ -15,7 +16,24 @@ struct VerifyArgs {
   std::vector<std::string> trusted;
   std::string file, insns, data, sig, excl;
   std::string scheme = "loader-hash";  // raw input only: what the signature covers
+  std::string kernel;                  // empty: no kernel prediction
 };
+
+// The prediction for a real kernel decides the verdict when that kernel
+// would refuse the load; otherwise bpfsig's own checks (the seal) still do.
+void apply_kernel_prediction(verify::Report& r, const verify::Report& kernel) {
+  if (kernel.err == 0 || r.err == kernel.err) return;
+  r.verdict = kernel.verdict;
+  r.err = kernel.err;
+  r.kind = kernel.kind;
+  r.message = kernel.message;
+}
+
+Json kernel_json(const std::string& name, const verify::Report& k) {
+  return Json{{"name", name},       {"errno", k.err},   {"errno_name", errno_name(k.err)},
+              {"kind", k.kind},     {"message", k.message}, {"loads", k.err == 0},
+              {"signed_content", k.signed_content}};
+}
 
 // --insns/--data/--sig: raw files as the kernel receives them.
 skel::SignedLoader loader_from_raw(const VerifyArgs& a) {
@@ -93,14 +111,25 @@ void run_verify(const VerifyArgs& a, const Common& common) {
   std::vector<crypto::Certificate> trusted = load_trusted(a.trusted);
   skel::SignedLoader loader = raw ? loader_from_raw(a) : skel::read_signed_file(a.file);
   verify::Report r = verify::verify_loader(loader, trusted);
+  std::optional<verify::Report> kernel;
+  if (!a.kernel.empty()) {
+    kernel = verify::predict_kernel_load(loader, trusted, verify::parse_kernel_profile(a.kernel));
+    apply_kernel_prediction(r, *kernel);
+  }
   const std::string what = raw ? a.insns : a.file;
   if (common.json) {
     Json j = report_json(r);
     j["file"] = what;
+    if (kernel) j["kernel"] = kernel_json(a.kernel, *kernel);
     if (loader.scheme == skel::Scheme::kHornet) j["hornet"] = r.hornet ? hornet_json(*r.hornet) : Json(nullptr);
     print_json(j);
   } else {
     print_human(what, r);
+    if (kernel)
+      std::cout << "  Linux " << a.kernel << ":   "
+                << (kernel->err == 0 ? "loads it"
+                                     : "refuses it: " + errno_name(kernel->err) + " (" + kernel->kind + ")")
+                << "\n";
   }
   if (r.err != 0) {
     std::cerr << "bpfsig verify: " << what << ": " << verify::verdict_name(r.verdict) << ": " << r.message << " ["
@@ -122,6 +151,10 @@ void add_verify(CLI::App& app, Common& common) {
   sub->add_option("--excl-hash", args->excl, "Raw 32-byte exclusive-map hash");
   sub->add_option("--scheme", args->scheme,
                   "With raw input: loader-hash (default), loadtime or hash-chain (signature_maps {0})");
+  sub->add_option("--kernel", args->kernel,
+                  "Also predict what this kernel answers to `bpfsig load`, in its order of checks: 7.2 (the 6.18 "
+                  "scheme) or 7.3 (the load-time scheme); docs/load.md")
+      ->check(CLI::IsMember(verify::kernel_profile_names()));
   sub->add_option("file", args->file, "Bundle or signed light-skeleton header");
   sub->add_flag("-j,--json", common.json, "JSON output");
   sub->callback([args, &common] { run_verify(*args, common); });

@@ -245,6 +245,13 @@ void keygen(const KeygenOptions& opts, const std::string& key_path, const std::s
   write_certificate(cert.get(), cert_path);
 }
 
+KeyPair make_key_pair(const KeygenOptions& opts) {
+  ossl::ErrorQueueGuard guard;
+  ossl::Pkey key = generate_key(opts.algo);
+  ossl::X509Ptr cert = self_signed_certificate(key.get(), opts.subject, opts.days);
+  return KeyPair{PrivateKey(key.release()), Certificate(cert.release())};
+}
+
 namespace {
 
 // Decodes key bytes read from path; wipes them whatever happens.

@@ -38,10 +38,15 @@ class LoaderFds {
   std::vector<int> fds_;
 };
 
-// MAP_CREATE (exclusive to the loader) -> UPDATE -> FREEZE -> GET_INFO(hash).
-int create_metadata_map(Kernel& kernel, Process& proc, const skel::SignedLoader& loader) {
+// MAP_CREATE (exclusive to the loader) -> UPDATE -> FREEZE -> GET_INFO(hash);
+// the hash only for a 6.18-format loader, as sys::load (a load-time kernel
+// hashes the map itself).
+int create_metadata_map(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
+                        const SkeletonOptions& options) {
   MapCreateAttr attr{kMapArray, 4, static_cast<uint32_t>(loader.data.size()), 1, 0, "__loader.map", loader.excl_hash};
-  if (attr.excl_prog_hash.empty()) {
+  if (options.skip_exclusive) {
+    attr.excl_prog_hash.clear();
+  } else if (attr.excl_prog_hash.empty()) {
     crypto::Digest digest = crypto::sha256(loader.insns);  // a loader's prog->digest
     attr.excl_prog_hash.assign(digest.begin(), digest.end());
   }
@@ -49,8 +54,9 @@ int create_metadata_map(Kernel& kernel, Process& proc, const skel::SignedLoader&
   const uint8_t key[4] = {};
   try {
     kernel.map_update(proc, fd, key, loader.data);
-    kernel.map_freeze(proc, fd);
-    kernel.map_get_hash(proc, fd);
+    if (!options.skip_freeze) kernel.map_freeze(proc, fd);
+    const bool load_time = options.send_signature && loader.scheme == skel::Scheme::kLoadtime;
+    if (!load_time) kernel.map_get_hash(proc, fd);
   } catch (...) {
     kernel.close(proc, fd);
     throw;
@@ -126,7 +132,7 @@ SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLo
     fail(EINVAL, "load_skeleton", "the loader has no instructions or no metadata");
   SkeletonResult result;
   LoaderFds own(kernel, proc);
-  int map_fd = own.keep(create_metadata_map(kernel, proc, loader));
+  int map_fd = own.keep(create_metadata_map(kernel, proc, loader, options));
   int prog_fd = own.keep(kernel.prog_load(proc, loader_prog_attr(loader, map_fd, options)));
   result.loader_map = kernel.map_info(proc, map_fd);
   result.loader_prog = kernel.prog_info(proc, prog_fd);

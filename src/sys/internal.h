@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "bpfsig/bytes.h"
 
@@ -47,5 +48,30 @@ std::string bpf_command_name(int cmd);
 // The message of a failed bpf command, e.g. "BPF_PROG_LOAD: Permission denied".
 std::string bpf_error_message(int cmd, int err);
 
+
+}  // namespace bpfsig::sys::detail
+
+namespace bpfsig::sys::detail {
+
+// A keyring of bpfsig's own, holding only the certificates it was given,
+// linked under the session keyring (or the process keyring for a process
+// without a usable session keyring). The destructor invalidates the keys and
+// the keyring, whatever happened in between, so nothing outlives the load.
+class OwnKeyring {
+ public:
+  explicit OwnKeyring(const std::vector<Bytes>& certs_der);
+  ~OwnKeyring();
+  OwnKeyring(const OwnKeyring&) = delete;
+  OwnKeyring& operator=(const OwnKeyring&) = delete;
+
+  int32_t id() const { return id_; }
+
+ private:
+  void remove() noexcept;
+
+  int32_t id_ = 0;
+  int32_t parent_ = 0;
+  std::vector<int32_t> keys_;
+};
 
 }  // namespace bpfsig::sys::detail

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "bpfsig/error.h"
 #include "bpfsig/sys.h"
@@ -19,7 +20,9 @@ namespace {
 
 using detail::UniqueFd;
 
-constexpr int32_t kProcessKeyring = -2;  // KEY_SPEC_PROCESS_KEYRING
+constexpr int32_t kBuiltinKeyring = 0;    // VERIFY_USE_SECONDARY_KEYRING etc. in the kernel's terms:
+constexpr int32_t kSecondaryKeyring = 1;  // 0 builtin, 1 secondary (falls back to builtin),
+constexpr int32_t kPlatformKeyring = 2;   // 2 platform
 
 void check_loader_shape(const skel::SignedLoader& loader) {
   if (loader.insns.empty() || loader.insns.size() % 8 != 0)
@@ -29,137 +32,21 @@ void check_loader_shape(const skel::SignedLoader& loader) {
   if (loader.data.empty()) throw Error(EINVAL, "bad_loader", "loader metadata blob is empty");
 }
 
-[[noreturn]] void throw_no_cert() {
-  throw Error(EINVAL, "no_cert",
-              "the loader carries no signer certificate, so bpfsig cannot put one in its own keyring; "
-              "add the certificate to a keyring yourself and load with that keyring (session, user or a "
-              "serial), or use --userspace-verify");
+bool is_system_keyring(KeyringMode mode) {
+  return mode == KeyringMode::kBuiltin || mode == KeyringMode::kSecondary || mode == KeyringMode::kPlatform;
 }
 
-// Refuses, before touching the kernel, what cannot be sent.
-void check_signing_inputs(const skel::SignedLoader& loader, const LoadOptions& opts) {
-  if (loader.signature.empty())
-    throw Error(EINVAL, "no_signature",
-                "the loader carries no signature to send to the kernel; sign it first, or load it with "
-                "--userspace-verify");
-  if (opts.keyring == KeyringMode::kOwn && loader.signer_cert.empty()) throw_no_cert();
-  // Linux 6.18 checks a signature over the instructions only: a loadtime or
-  // hash-chain signature would be rejected (EKEYREJECTED, or E2BIG for the
-  // unknown signature_maps field), so say why before touching the kernel.
-  if (loader.scheme == skel::Scheme::kLoadtime || loader.scheme == skel::Scheme::kHashChain)
-    throw Error(EOPNOTSUPP, "scheme_not_in_kernel",
-                "the " + skel::scheme_name(loader.scheme) +
-                    " scheme is not checked by this kernel (Linux 6.18 verifies signatures over the instructions "
-                    "only): use --userspace-verify to verify it in user space and load it unsigned, or try it "
-                    "in the kernel model with `bpfsig run --kernel " + skel::scheme_name(loader.scheme) + "`");
-}
-
-// The keyring PROG_LOAD is told to verify the signature against. For kOwn it
-// is a fresh keyring holding only the signer's certificate, removed again by
-// the destructor whatever happens in between.
-class LoaderKeyring {
- public:
-  LoaderKeyring(const skel::SignedLoader& loader, const LoadOptions& opts) {
-    switch (opts.keyring) {
-      case KeyringMode::kOwn: make_own(loader); break;
-      case KeyringMode::kSession: id_ = add_cert_to_special(loader, kSessionKeyring); break;
-      case KeyringMode::kUser: id_ = add_cert_to_special(loader, kUserKeyring); break;
-      case KeyringMode::kSerial: id_ = opts.keyring_serial; break;
-    }
-  }
-  ~LoaderKeyring() { remove_own(); }
-  LoaderKeyring(const LoaderKeyring&) = delete;
-  LoaderKeyring& operator=(const LoaderKeyring&) = delete;
-
-  int32_t id() const { return id_; }
-
- private:
-  void make_own(const skel::SignedLoader& loader) {
-    if (loader.signer_cert.empty()) throw_no_cert();
-    create_own_keyring();
-    try {
-      cert_ = key_add_x509(loader.signer_cert, own_);
-    } catch (...) {
-      remove_own();
-      throw;
-    }
-    id_ = own_;
-  }
-
-  // The session keyring is where bpftool puts its keys; a process without a
-  // usable session keyring (some daemons) still has a process keyring.
-  void create_own_keyring() {
-    const std::string description = "bpfsig:" + std::to_string(::getpid());
-    try {
-      own_ = keyring_create(description, kSessionKeyring);
-      parent_ = kSessionKeyring;
-    } catch (const Error& session_error) {
-      try {
-        own_ = keyring_create(description, kProcessKeyring);
-        parent_ = kProcessKeyring;
-      } catch (const Error& process_error) {
-        throw Error(process_error.err(), "keyring",
-                    std::string(session_error.what()) + "; " + process_error.what());
-      }
-    }
-  }
-
-  static int32_t add_cert_to_special(const skel::SignedLoader& loader, int32_t keyring) {
-    // Without a certificate the caller is expected to have added it already.
-    if (!loader.signer_cert.empty()) key_add_x509(loader.signer_cert, keyring);
-    return keyring;
-  }
-
-  // Best effort, never throws. Invalidation removes a key at once for
-  // lookups and the kernel's garbage collector unlinks it everywhere; it must
-  // happen while this process still possesses the keys (through the parent
-  // keyring), since the keys grant nothing to non-possessors. Unlinking is
-  // the fallback: the keyring dies with its last link.
-  void remove_own() noexcept {
-    if (own_ == 0) return;
-    try {
-      if (cert_ != 0) key_invalidate(cert_);
-    } catch (const Error&) {
-    }
-    try {
-      key_invalidate(own_);
-    } catch (const Error&) {
-      try {
-        key_unlink(own_, parent_);
-      } catch (const Error&) {
-      }
-    }
-    own_ = cert_ = 0;
-  }
-
-  int32_t id_ = 0;
-  int32_t own_ = 0;
-  int32_t cert_ = 0;
-  int32_t parent_ = 0;
-};
-
-// MAP_CREATE (exclusive to the loader) -> UPDATE -> FREEZE -> GET_INFO(hash):
-// the last step makes the kernel compute map->sha, which the loader compares
-// with the digest baked into its instructions.
-UniqueFd create_metadata_map(const skel::SignedLoader& loader) {
-  MapCreate req;
-  req.map_type = uapi::kMapTypeArray;
-  req.name = "__loader.map";
-  req.key_size = 4;
-  req.value_size = static_cast<uint32_t>(loader.data.size());
-  req.max_entries = 1;
-  if (loader.excl_hash.empty()) {
-    crypto::Digest digest = crypto::sha256(loader.insns);  // what a loader's prog->digest is
-    req.excl_prog_hash.assign(digest.begin(), digest.end());
-  } else {
-    req.excl_prog_hash = loader.excl_hash;
-  }
-  UniqueFd map(map_create(req));
-  const uint8_t key[4] = {};
-  map_update(map.get(), key, loader.data);
-  map_freeze(map.get());
-  map_get_hash(map.get());
-  return map;
+// The trust anchor comes from the user, never from the file being loaded.
+void check_trust_anchor(const LoadOptions& opts) {
+  if (opts.keyring == KeyringMode::kOwn && opts.trusted_certs_der.empty())
+    throw Error(EINVAL, "no_trust_anchor",
+                "nothing to trust: --keyring own needs -i CERT, the certificate the signature must verify "
+                "under (bpfsig never trusts the certificate inside the file it loads); or name a keyring "
+                "that already holds the key (--keyring session, user, builtin, secondary, platform or a serial)");
+  if (is_system_keyring(opts.keyring) && !opts.trusted_certs_der.empty())
+    throw Error(EINVAL, "bad_argument",
+                "-i CERT cannot go into the kernel's builtin, secondary or platform keyring: those hold only "
+                "keys the kernel was built or booted with; use --keyring own, session, user or a serial");
 }
 
 [[noreturn]] void throw_kernel_no_sig() {
@@ -169,7 +56,106 @@ UniqueFd create_metadata_map(const skel::SignedLoader& loader) {
               "space and load without it");
 }
 
-UniqueFd load_loader_prog(const skel::SignedLoader& loader, int map_fd, bool send_signature, int32_t keyring_id) {
+// The scheme a kernel that checks `check` wants, as `bpfsig sign --scheme` names it.
+skel::Scheme scheme_for(SignatureCheck check) {
+  return check == SignatureCheck::kInsnsAndMetadata ? skel::Scheme::kLoadtime : skel::Scheme::kLoaderHash;
+}
+
+std::string kernel_check_words(SignatureCheck check) {
+  return check == SignatureCheck::kInsnsAndMetadata
+             ? "load-time signatures (insns || metadata, Linux 7.3 and later)"
+             : "6.18-format signatures (insns only; the loader checks its metadata hash: Linux 6.18 to 7.2)";
+}
+
+std::string scheme_words(skel::Scheme scheme) {
+  switch (scheme) {
+    case skel::Scheme::kLoaderHash: return "in the 6.18 format (loader-hash)";
+    case skel::Scheme::kLoadtime: return "a load-time signature (loadtime)";
+    default: return "in the " + skel::scheme_name(scheme) + " scheme";
+  }
+}
+
+// Refuses, before touching the kernel, a loader the kernel would not check
+// the way its scheme means: one line naming both, and the fix.
+void check_scheme_matches(const skel::SignedLoader& loader, SignatureCheck check) {
+  if (check == SignatureCheck::kNone) throw_kernel_no_sig();
+  if (loader.scheme == skel::Scheme::kHornet || loader.scheme == skel::Scheme::kHashChain)
+    throw Error(EOPNOTSUPP, "scheme_not_in_kernel",
+                "no released kernel checks the " + skel::scheme_name(loader.scheme) +
+                    " scheme: try it in the kernel model with `bpfsig run --kernel " +
+                    skel::scheme_name(loader.scheme) + "`, or sign with --scheme " +
+                    skel::scheme_name(scheme_for(check)) + " for this kernel");
+  if (check == SignatureCheck::kUnknown || loader.scheme == scheme_for(check)) return;
+  throw Error(EOPNOTSUPP, "scheme_not_in_kernel",
+              "this kernel checks " + kernel_check_words(check) + "; the loader is " + scheme_words(loader.scheme) +
+                  ": sign it with `--scheme " + skel::scheme_name(scheme_for(check)) + "`");
+}
+
+// The keyring PROG_LOAD is told to verify against, set up for the load only.
+class LoadKeyring {
+ public:
+  explicit LoadKeyring(const LoadOptions& opts) {
+    switch (opts.keyring) {
+      case KeyringMode::kOwn: own_.emplace(opts.trusted_certs_der); id_ = own_->id(); break;
+      case KeyringMode::kSession: id_ = add_anchors(opts, kSessionKeyring); break;
+      case KeyringMode::kUser: id_ = add_anchors(opts, kUserKeyring); break;
+      case KeyringMode::kSerial: id_ = add_anchors(opts, opts.keyring_serial); break;
+      case KeyringMode::kBuiltin: id_ = kBuiltinKeyring; break;
+      case KeyringMode::kSecondary: id_ = kSecondaryKeyring; break;
+      case KeyringMode::kPlatform: id_ = kPlatformKeyring; break;
+    }
+  }
+  int32_t id() const { return id_; }
+
+ private:
+  // As `bpftool prog load -S` does, the certificates stay in a session or
+  // user keyring after the load.
+  static int32_t add_anchors(const LoadOptions& opts, int32_t keyring) {
+    for (const Bytes& der : opts.trusted_certs_der) key_add_x509(der, keyring);
+    return keyring;
+  }
+
+  int32_t id_ = 0;
+  std::optional<detail::OwnKeyring> own_;
+};
+
+// MAP_CREATE (exclusive to the loader) -> UPDATE -> FREEZE -> GET_INFO(hash):
+// the last step makes the kernel compute map->sha, which the loader compares
+// with the digest baked into its instructions.
+UniqueFd create_metadata_map(const skel::SignedLoader& loader, bool fetch_hash, const LoadFaults& faults) {
+  MapCreate req;
+  req.map_type = uapi::kMapTypeArray;
+  req.name = "__loader.map";
+  req.key_size = 4;
+  req.value_size = static_cast<uint32_t>(loader.data.size());
+  req.max_entries = 1;
+  if (faults.skip_exclusive) {
+    // no excl_prog_hash
+  } else if (loader.excl_hash.empty()) {
+    crypto::Digest digest = crypto::sha256(loader.insns);  // what a loader's prog->digest is
+    req.excl_prog_hash.assign(digest.begin(), digest.end());
+  } else {
+    req.excl_prog_hash = loader.excl_hash;
+  }
+  UniqueFd map(map_create(req));
+  const uint8_t key[4] = {};
+  map_update(map.get(), key, loader.data);
+  if (!faults.skip_freeze) map_freeze(map.get());
+  // The 6.18 loader compares map->sha, which only this call computes; a
+  // load-time kernel hashes the map itself (libbpf 1.8 skips the call).
+  if (fetch_hash) map_get_hash(map.get());
+  return map;
+}
+
+// How the loader goes to PROG_LOAD.
+struct LoaderSend {
+  bool signature = false;
+  bool fd_array_cnt = false;  // bind the metadata map through fd_array_cnt = 1
+  int32_t keyring_id = 0;
+  uint32_t log_level = 0;
+};
+
+UniqueFd load_loader_prog(const skel::SignedLoader& loader, int map_fd, const LoaderSend& send) {
   ProgLoad req;
   req.prog_type = uapi::kProgTypeSyscall;
   req.name = "__loader.prog";
@@ -177,19 +163,20 @@ UniqueFd load_loader_prog(const skel::SignedLoader& loader, int map_fd, bool sen
   req.license = "Dual BSD/GPL";
   req.prog_flags = uapi::kFlagSleepable;
   req.fd_array = {map_fd};
-  // No fd_array_cnt, whatever the scheme: signed loadtime/hash-chain loads
-  // are refused before this point, and on 6.18 fd_array_cnt = 1 over the
-  // exclusive metadata map is EACCES (the digest is not computed yet when
-  // fd_array is bound; measured on 6.18.44, tests/sys/test_sys_schemes.cpp).
-  if (send_signature) {
+  // A load-time kernel hashes the maps bound through fd_array_cnt into the
+  // signed content; a 6.18 kernel must not get it (it binds the exclusive map
+  // before the digest exists: EACCES, tests/sys/test_sys_schemes.cpp).
+  if (send.fd_array_cnt) req.fd_array_cnt = 1;
+  if (send.signature) {
     req.signature = loader.signature;
-    req.keyring_id = keyring_id;
+    req.keyring_id = send.keyring_id;
   }
+  req.log_level = send.log_level;
   try {
     return UniqueFd(prog_load(req));
   } catch (const Error& e) {
-    if (e.err() == EOPNOTSUPP && send_signature) throw_kernel_no_sig();
-    throw;
+    if (e.err() == EOPNOTSUPP && send.signature) throw_kernel_no_sig();
+    throw Error(e.err(), e.kind(), std::string("loading the loader program __loader.prog: ") + e.what());
   }
 }
 
@@ -197,23 +184,80 @@ UniqueFd load_loader_prog(const skel::SignedLoader& loader, int map_fd, bool sen
 // as a light skeleton lays them out; ctx.sz is the unrounded size. The
 // loader reads its inputs from there (all zero: defaults, user-space copies)
 // and writes the fds it creates into the descriptors.
-Bytes make_loader_ctx(const skel::SignedLoader& loader) {
+// With a log buffer, the loader hands it to every BPF_PROG_LOAD it makes
+// (gen_loader copies log_level, log_size and log_buf from the ctx).
+Bytes make_loader_ctx(const skel::SignedLoader& loader, uint32_t log_level, std::string& log) {
   uint32_t size = skel::loader_ctx_size(loader);
   Bytes ctx((size + 7u) & ~7u, 0);
   store_le32(ctx.data(), size);
+  if (log_level != 0) {
+    log.assign(1u << 20, '\0');
+    store_le32(ctx.data() + 8, log_level);
+    store_le32(ctx.data() + 12, static_cast<uint32_t>(log.size()));
+    store_le64(ctx.data() + 16, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(log.data())));
+  }
   return ctx;
 }
 
 std::string errno_description(int err) { return errno_name(err) + ", " + std::strerror(err); }
 
-[[noreturn]] void throw_loader_failed(int32_t retval) {
-  int err = -retval;
-  std::string message = "loader returned " + std::to_string(retval) + " (" + errno_description(err) + ")";
-  if (err == EINVAL)
-    message += ": the metadata map's hash does not match the one in the loader's instructions "
-               "(tampered or mismatched metadata), or one of the loader's own bpf() calls was refused";
+// gen_loader writes the fds into the ctx only once everything is created, so
+// a failed run leaves no trace there. The kernel's object ids do: ids are
+// handed out in order, so the maps and programs the loader created (and
+// closed again in its cleanup) used the ids between the loader's own and
+// those of a probe map and program created now. The loader creates its maps
+// first, then its programs, in the file's order. Empty when that cannot be
+// told (a probe fails, or another process created objects meanwhile).
+std::string failed_object(const skel::SignedLoader& loader, const LoadResult& result) {
+  try {
+    MapCreate map_req;
+    map_req.name = "bpfsig_probe";
+    map_req.value_size = 8;
+    UniqueFd map(map_create(map_req));
+    ProgLoad prog_req;
+    prog_req.name = "bpfsig_probe";
+    prog_req.insns = {0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0};  // r0 = 0; exit
+    UniqueFd prog(prog_load(prog_req));
+    const uint32_t maps_made = map_info(map.get()).id - result.loader_map.id - 1;
+    const uint32_t progs_made = prog_info(prog.get()).id - result.loader_prog.id - 1;
+    if (maps_made < loader.map_names.size())
+      return progs_made == 0 ? "map '" + loader.map_names[maps_made] + "'" : "";
+    if (progs_made < loader.prog_names.size()) return "program '" + loader.prog_names[progs_made] + "'";
+  } catch (const Error&) {
+  }
+  return "";
+}
+
+std::string first_object_name(const skel::SignedLoader& loader) {
+  if (!loader.map_names.empty()) return "map '" + loader.map_names.front() + "'";
+  if (!loader.prog_names.empty()) return "program '" + loader.prog_names.front() + "'";
+  return "";
+}
+
+std::string trimmed_log(std::string log) {
+  log.resize(strnlen(log.data(), log.size()));
+  return log;
+}
+
+[[noreturn]] void throw_loader_failed(const skel::SignedLoader& loader, const LoadResult& result,
+                                      bool loader_checks_metadata) {
+  const int err = -result.loader_retval;
+  std::string message =
+      "loader returned " + std::to_string(result.loader_retval) + " (" + errno_description(err) + ")";
+  const std::string failed = failed_object(loader, result);
+  const bool nothing_made = failed == first_object_name(loader);
+  if (!failed.empty() && !(nothing_made && loader_checks_metadata && err == EINVAL))
+    message += ": creating " + failed + " failed";
+  else if (nothing_made && loader_checks_metadata && err == EINVAL)
+    message += ": before creating anything: the loader's hash-match block refused its metadata map (a hash "
+               "that differs from the one in its instructions, or, in the excl layout, a map that is not "
+               "exclusive), or creating " + failed + " was refused";
   else
-    message += ": one of the loader's own bpf() calls (map or program creation) failed";
+    message += ": one of the loader's own bpf() calls failed";
+  if (!result.verifier_log.empty())
+    message += "\nverifier log (the last program the loader tried to load):\n" + result.verifier_log;
+  else if (failed.rfind("program", 0) == 0)
+    message += " (see why with --verifier-log)";
   throw Error(err, "loader_failed", message);
 }
 
@@ -283,30 +327,71 @@ std::vector<std::string> pin_all(const skel::SignedLoader& loader, const LoadRes
 
 }  // namespace
 
+namespace {
+
+SignatureCheck kernel_signature_check(const LoadOptions& opts) {
+  if (opts.kernel_check != SignatureCheck::kUnprobed) return opts.kernel_check;
+  KernelFeatures f = probe_kernel();
+  if (!f.bpf) throw Error(EPERM, "kernel_probe", "cannot probe what this kernel checks: " + f.reason);
+  return f.signature_check;
+}
+
+// What goes to PROG_LOAD, decided before anything is created.
+LoaderSend plan_send(const skel::SignedLoader& loader, const LoadOptions& opts, LoadResult& result) {
+  LoaderSend send;
+  send.log_level = opts.verifier_log_level;
+  if (!opts.send_signature) {
+    result.kernel_checked = "no signature: verified in user space by bpfsig";
+    return send;
+  }
+  if (loader.signature.empty())
+    throw Error(EINVAL, "no_signature",
+                "the loader carries no signature to send to the kernel; sign it first, or load it with "
+                "--userspace-verify");
+  check_trust_anchor(opts);
+  result.kernel_check = kernel_signature_check(opts);
+  if (opts.faults.ignore_scheme_mismatch) {
+    if (result.kernel_check == SignatureCheck::kNone) throw_kernel_no_sig();
+  } else {
+    check_scheme_matches(loader, result.kernel_check);
+  }
+  send.signature = true;
+  // The loader's own scheme decides the shape, so that a mismatch sent on
+  // purpose (faults.ignore_scheme_mismatch) is what its signer produced.
+  send.fd_array_cnt = loader.scheme == skel::Scheme::kLoadtime;
+  result.kernel_checked = signature_check_description(result.kernel_check);
+  return send;
+}
+
+}  // namespace
+
 LoadResult load(const skel::SignedLoader& loader, const LoadOptions& opts) {
   check_loader_shape(loader);
-  const bool send_signature = opts.send_signature;
-  if (send_signature) check_signing_inputs(loader, opts);
-
   LoadResult result;
-  result.signature_sent = send_signature;
-  UniqueFd map = create_metadata_map(loader);
+  LoaderSend send = plan_send(loader, opts, result);
+  result.signature_sent = send.signature;
+  result.fd_array_cnt_sent = send.fd_array_cnt;
+
+  // Only the 6.18 loader reads map->sha; a load-time kernel computes it.
+  const bool loader_checks_metadata = loader.scheme == skel::Scheme::kLoaderHash;
+  UniqueFd map = create_metadata_map(loader, !send.fd_array_cnt, opts.faults);
   UniqueFd prog;
-  if (send_signature) {
-    // The keyring only matters to PROG_LOAD: it goes away right after.
-    LoaderKeyring keyring(loader, opts);
-    result.keyring_id = keyring.id();
-    prog = load_loader_prog(loader, map.get(), true, keyring.id());
+  if (send.signature) {
+    // The keyring only matters to PROG_LOAD: an own keyring goes away right after.
+    LoadKeyring keyring(opts);
+    send.keyring_id = result.keyring_id = keyring.id();
+    prog = load_loader_prog(loader, map.get(), send);
   } else {
-    prog = load_loader_prog(loader, map.get(), false, 0);
+    prog = load_loader_prog(loader, map.get(), send);
   }
   result.loader_map = map_info(map.get());
   result.loader_prog = prog_info(prog.get());
 
-  Bytes ctx = make_loader_ctx(loader);
+  Bytes ctx = make_loader_ctx(loader, opts.verifier_log_level, result.verifier_log);
   RunResult run = prog_run(prog.get(), ctx);
+  result.verifier_log = trimmed_log(std::move(result.verifier_log));
   result.loader_retval = static_cast<int32_t>(run.retval);
-  if (result.loader_retval < 0) throw_loader_failed(result.loader_retval);
+  if (result.loader_retval < 0) throw_loader_failed(loader, result, loader_checks_metadata);
 
   CreatedFds created = take_created_fds(loader, ctx);
   for (const auto& fd : created.maps) result.maps.push_back(map_info(fd.get()));

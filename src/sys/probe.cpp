@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "bpfsig/crypto.h"
 #include "bpfsig/error.h"
 #include "bpfsig/sys.h"
 #include "sys/internal.h"
@@ -96,7 +97,84 @@ bool probe_signed_load(KernelFeatures& f) {
   }
 }
 
+// One signed probe load: the trivial program, signed over `content` by a
+// throw-away key that only bpfsig's own keyring holds. Returns 0 or the errno.
+int signed_probe_load(const crypto::KeyPair& keys, ByteView content, const std::vector<int>& fd_array,
+                      uint32_t fd_array_cnt) {
+  detail::OwnKeyring keyring({crypto::certificate_der(keys.cert.get())});
+  ProgLoad req = trivial_syscall_prog();
+  req.fd_array = fd_array;
+  req.fd_array_cnt = fd_array_cnt;
+  req.signature = crypto::sign_bpftool(content, keys.cert.get(), keys.key.get());
+  req.keyring_id = keyring.id();
+  try {
+    UniqueFd prog(prog_load(req));
+    return 0;
+  } catch (const Error& e) {
+    return e.err();
+  }
+}
+
+// The load-time scheme's shape: an exclusive, frozen ARRAY map bound through
+// fd_array_cnt, signed over insns || its value.
+int probe_insns_and_metadata(const crypto::KeyPair& keys) {
+  const Bytes value = {1, 2, 3, 4, 5, 6, 7, 8};
+  MapCreate map_req;
+  map_req.name = "bpfsig_probe";
+  map_req.value_size = static_cast<uint32_t>(value.size());
+  crypto::Digest digest = crypto::sha256(kReturnZero);
+  map_req.excl_prog_hash.assign(digest.begin(), digest.end());
+  UniqueFd map(map_create(map_req));
+  const uint8_t key[4] = {};
+  map_update(map.get(), key, value);
+  map_freeze(map.get());
+  Bytes content = kReturnZero;
+  content.insert(content.end(), value.begin(), value.end());
+  return signed_probe_load(keys, content, {map.get()}, 1);
+}
+
+std::string probe_answer(int err) { return err == 0 ? "loaded" : errno_name(err); }
+
+// Which scheme the kernel checks, by signing a probe both ways. The load-time
+// probe goes first: a 7.3 kernel would also accept an insns-only signature
+// over a program that binds no maps.
+SignatureCheck probe_signature_check(KernelFeatures& f) {
+  crypto::KeygenOptions opts;
+  opts.algo = crypto::KeyAlgo::kP256;
+  opts.subject = "CN=bpfsig kernel probe";
+  opts.days = 1;
+  crypto::KeyPair keys = crypto::make_key_pair(opts);
+  int with_metadata = f.excl_maps ? probe_insns_and_metadata(keys) : ENOTSUP;
+  f.signature_probe = "insns||metadata with fd_array_cnt: " + probe_answer(with_metadata);
+  if (with_metadata == 0) return SignatureCheck::kInsnsAndMetadata;
+  int insns_only = signed_probe_load(keys, kReturnZero, {}, 0);
+  f.signature_probe += "; insns only: " + probe_answer(insns_only);
+  if (insns_only == 0) return SignatureCheck::kInsns;
+  add_reason(f, "this kernel checks signatures, but neither probe load passed (" + f.signature_probe + ")");
+  return SignatureCheck::kUnknown;
+}
+
 }  // namespace
+
+std::string signature_check_name(SignatureCheck check) {
+  switch (check) {
+    case SignatureCheck::kUnprobed: return "unprobed";
+    case SignatureCheck::kNone: return "none";
+    case SignatureCheck::kInsns: return "insns";
+    case SignatureCheck::kInsnsAndMetadata: return "insns||metadata";
+    case SignatureCheck::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+std::string signature_check_description(SignatureCheck check) {
+  switch (check) {
+    case SignatureCheck::kInsns: return "signature over insns; the loader checks its metadata hash";
+    case SignatureCheck::kInsnsAndMetadata: return "signature over insns||metadata";
+    case SignatureCheck::kNone: return "no signature (the kernel cannot check one)";
+    default: return "signature (scheme " + signature_check_name(check) + ")";
+  }
+}
 
 KernelFeatures probe_kernel() {
   KernelFeatures f;
@@ -109,6 +187,16 @@ KernelFeatures probe_kernel() {
   f.map_hash = probe_map_hash(f);
   f.excl_maps = probe_excl_maps(f);
   f.signed_load = probe_signed_load(f);
+  if (!f.signed_load) {
+    f.signature_check = SignatureCheck::kNone;
+    return f;
+  }
+  try {
+    f.signature_check = probe_signature_check(f);
+  } catch (const Error& e) {
+    f.signature_check = SignatureCheck::kUnknown;
+    add_reason(f, std::string("cannot probe which scheme this kernel checks: ") + e.what());
+  }
   return f;
 }
 

@@ -129,7 +129,9 @@ TEST_P(KernelLoad, SignedLoadIsCheckedOrRefusedWithEopnotsupp) {
   REQUIRE_BPF();
   skel::SignedLoader l = signed_example("execcount", GetParam());
   std::string kind;
-  int err = load_error(l, sys::LoadOptions{}, &kind);
+  sys::LoadOptions opts;
+  opts.trusted_certs_der = {l.signer_cert};  // the test's own signer: the anchor comes from the caller
+  int err = load_error(l, opts, &kind);
   if (features().signed_load) {
     // A kernel with PKCS#7 support checks the signature against our own keyring.
     EXPECT_EQ(err, 0) << kind;
@@ -176,7 +178,7 @@ TEST(KernelLoadCli, SignedLoadSaysPlainlyWhatTheKernelAnswered) {
   auto s = test::run_command({test::cli_path(), "sign", "-k", d.file("k.pem"), "-i", d.file("c.der"), "-o",
                               d.file("x.bpfsig"), test::examples_dir() + "/execcount.bpf.o"});
   ASSERT_EQ(s.exit_code, 0) << s.err;
-  auto r = test::run_command({test::cli_path(), "load", d.file("x.bpfsig")});
+  auto r = test::run_command({test::cli_path(), "load", "-i", d.file("c.der"), d.file("x.bpfsig")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("EOPNOTSUPP"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("cannot verify BPF program signatures"), std::string::npos) << r.err;
@@ -218,5 +220,54 @@ int main(void)
       EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
       EXPECT_NE(r.out.find("load=0"), std::string::npos) << r.out;
     }
+  }
+}
+
+namespace {
+
+// The loader's copy of a program's last instruction (`exit`) in the metadata
+// blob, made an opcode no kernel knows: the nested BPF_PROG_LOAD fails.
+bool break_last_program_exit(Bytes& data) {
+  const uint8_t exit_insn[8] = {0x95, 0, 0, 0, 0, 0, 0, 0};
+  // gen_loader keeps every blob entry 8-byte aligned.
+  for (size_t end = data.size() / 8 * 8; end >= 8; end -= 8)
+    if (std::equal(exit_insn, exit_insn + 8, data.begin() + static_cast<std::ptrdiff_t>(end - 8))) {
+      data[end - 8] = 0xff;
+      return true;
+    }
+  return false;
+}
+
+}  // namespace
+
+// A loadtime loader has no hash-match block, so an unsigned load of a blob
+// changed inside a program reaches the program's own PROG_LOAD: the error
+// names that program, and --verifier-log brings the verifier's reason.
+TEST(KernelLoadLog, AFailingProgramIsNamedWithItsVerifierLog) {
+  REQUIRE_BPF();
+  skel::SignOptions o;
+  o.scheme = skel::Scheme::kLoadtime;
+  skel::SignedLoader l =
+      skel::sign_object(test::examples_dir() + "/execcount.bpf.o", keys().cert.get(), keys().key.get(), o);
+  ASSERT_TRUE(break_last_program_exit(l.data));
+  sys::LoadOptions opts = unsigned_load();
+  opts.verifier_log_level = 1;
+  try {
+    sys::close_fds(sys::load(l, opts));
+    ADD_FAILURE() << "a program with an unknown opcode loaded";
+  } catch (const Error& e) {
+    std::string what = e.what();
+    EXPECT_EQ(e.kind(), "loader_failed") << what;
+    EXPECT_NE(what.find("creating program '" + l.prog_names.front() + "' failed"), std::string::npos) << what;
+    EXPECT_NE(what.find("verifier log"), std::string::npos) << what;
+    EXPECT_NE(what.find("last insn is not an exit or jmp"), std::string::npos) << what;
+  }
+  // Without the log, the message says how to get it.
+  opts.verifier_log_level = 0;
+  try {
+    sys::close_fds(sys::load(l, opts));
+    ADD_FAILURE() << "loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--verifier-log"), std::string::npos) << e.what();
   }
 }

@@ -264,13 +264,14 @@ TEST(KmodelKeyrings, LoadtimeRecordsTheResolvedSerial) {
   kernel.set_lsm_stack(stack);
   Process& a = kernel.spawn("a", 1000);
   kernel.keyring_add_cert(a, kUserKeyring, signer_cert_der());
-  // The loadtime scheme signs insns || the metadata map's value.
-  skel::SignedLoader loader = signed_example("execcount");
-  loader.scheme = skel::Scheme::kLoadtime;  // its light skeleton passes fd_array_cnt = 1
+  // The loadtime scheme signs insns || the metadata map's value; its light
+  // skeleton passes fd_array_cnt = 1 and fetches no map hash (the loader has
+  // no hash-match block to read it).
   test::TestSigner& signer = test::default_signer();
-  Bytes signed_content = loader.insns;
-  signed_content.insert(signed_content.end(), loader.data.begin(), loader.data.end());
-  loader.signature = crypto::sign_bpftool(signed_content, signer.cert.get(), signer.key.get());
+  skel::SignOptions sign_options;
+  sign_options.scheme = skel::Scheme::kLoadtime;
+  skel::SignedLoader loader = skel::sign_object(test::examples_dir() + "/execcount.bpf.o", signer.cert.get(),
+                                                signer.key.get(), sign_options);
   SkeletonOptions options;
   options.keyring_id = kUserKeyring;
   load_skeleton(kernel, a, loader, options);

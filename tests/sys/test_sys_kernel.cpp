@@ -702,8 +702,11 @@ TEST(SysLoad, SignatureOnThisKernelIsKernelNoSigAndTheOwnKeyringIsGone) {
   skel::SignedLoader loader = bpftool_loader();
   loader.signature = c_string_literal(test::read_text(bpftool_header_path()), "opts_sig");
   ASSERT_EQ(loader.signature.size(), 375u);
-  loader.signer_cert = read_file(bpftool_cert_path());
   sys::LoadOptions opts;  // kOwn, send_signature
+  opts.trusted_certs_der = {read_file(bpftool_cert_path())};
+  // As if the probe had found a kernel that checks the 6.18 scheme, so that
+  // the own keyring is made and the PROG_LOAD itself answers EOPNOTSUPP.
+  opts.kernel_check = sys::SignatureCheck::kInsns;
   int fds_before = open_fd_count();
   Error e = expect_error([&] { sys::load(loader, opts); });
   EXPECT_EQ(e.err(), EOPNOTSUPP) << e.what();
@@ -732,14 +735,15 @@ TEST(SysLoad, AnySignatureBytesReachTheKernelCheck) {
   }
 }
 
-TEST(SysLoad, OwnKeyringNeedsACertificate) {
+TEST(SysLoad, OwnKeyringNeedsTheUsersCertificateNotTheFilesOwn) {
   SKIP_UNLESS(missing_testdata());
   skel::SignedLoader loader = bpftool_loader();
   loader.signature = Bytes(16, 0x5a);
+  loader.signer_cert = read_file(bpftool_cert_path());  // embedded: never an anchor
   sys::LoadOptions opts;  // kOwn
   Error e = expect_error([&] { sys::load(loader, opts); });
   EXPECT_EQ(e.err(), EINVAL);
-  EXPECT_EQ(e.kind(), "no_cert");
+  EXPECT_EQ(e.kind(), "no_trust_anchor");
 }
 
 TEST(SysLoad, SendingNoSignatureNeedsNoCertificate) {
@@ -770,11 +774,12 @@ TEST(SysLoad, SessionKeyringModeAddsTheCertLikeBpftool) {
   if (test::kernel_features().signed_load) GTEST_SKIP() << "skipped: this kernel verifies signatures; this test expects EOPNOTSUPP";
   skel::SignedLoader loader = bpftool_loader();
   loader.signature = Bytes(16, 0x5a);
-  loader.signer_cert = read_file(bpftool_cert_path());
   std::set<int32_t> before = session_keyring_contents();
 
   sys::LoadOptions opts;
   opts.keyring = sys::KeyringMode::kSession;
+  opts.trusted_certs_der = {read_file(bpftool_cert_path())};
+  opts.kernel_check = sys::SignatureCheck::kInsns;  // reach the keyring step on this kernel
   Error e = expect_error([&] { sys::load(loader, opts); });
   EXPECT_EQ(e.kind(), "kernel_no_sig") << e.what();
 

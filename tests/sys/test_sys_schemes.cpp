@@ -55,21 +55,66 @@ int raw_load_with_tail(uint64_t signature_maps, uint32_t signature_maps_size) {
 
 }  // namespace
 
-TEST(SysSchemes, SignedLoadOfTheNewSchemesIsRefusedBeforeTheKernel) {
-  for (skel::Scheme s : {skel::Scheme::kLoadtime, skel::Scheme::kHashChain}) {
-    SCOPED_TRACE(skel::scheme_name(s));
-    skel::SignedLoader loader = sign_as(s);
+// What load refuses before it creates anything, for every scheme against
+// every kind of kernel: the kernel's check is given, so no kernel is needed.
+TEST(SysSchemes, ASchemeTheKernelDoesNotCheckIsRefusedBeforeTheKernel) {
+  struct Row {
+    skel::Scheme scheme;
+    sys::SignatureCheck kernel;
+    std::string kind, words;
+  };
+  const std::vector<Row> rows = {
+      {skel::Scheme::kLoadtime, sys::SignatureCheck::kInsns, "scheme_not_in_kernel", "--scheme loader-hash"},
+      {skel::Scheme::kHashChain, sys::SignatureCheck::kInsns, "scheme_not_in_kernel", "bpfsig run --kernel hash-chain"},
+      {skel::Scheme::kLoaderHash, sys::SignatureCheck::kInsnsAndMetadata, "scheme_not_in_kernel", "--scheme loadtime"},
+      {skel::Scheme::kHashChain, sys::SignatureCheck::kInsnsAndMetadata, "scheme_not_in_kernel", "--scheme loadtime"},
+      {skel::Scheme::kLoadtime, sys::SignatureCheck::kNone, "kernel_no_sig", "--userspace-verify"},
+      {skel::Scheme::kLoaderHash, sys::SignatureCheck::kNone, "kernel_no_sig", "--userspace-verify"},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(skel::scheme_name(row.scheme) + " on " + sys::signature_check_name(row.kernel));
+    skel::SignedLoader loader = sign_as(row.scheme);
+    sys::LoadOptions opts;
+    opts.trusted_certs_der = {loader.signer_cert};
+    opts.kernel_check = row.kernel;
     int fds_before = open_fd_count();
     try {
-      sys::load(loader, sys::LoadOptions{});
+      sys::load(loader, opts);
       ADD_FAILURE() << "loaded";
     } catch (const Error& e) {
       EXPECT_EQ(e.err(), EOPNOTSUPP);
-      EXPECT_EQ(e.kind(), "scheme_not_in_kernel");
-      EXPECT_NE(std::string(e.what()).find("--userspace-verify"), std::string::npos) << e.what();
+      EXPECT_EQ(e.kind(), row.kind);
+      EXPECT_NE(std::string(e.what()).find(row.words), std::string::npos) << e.what();
     }
     EXPECT_EQ(open_fd_count(), fds_before);
   }
+}
+
+// The trust anchor comes from the user: the certificate embedded in the
+// bundle is never put into a keyring.
+TEST(SysSchemes, AnOwnKeyringNeedsTheUsersCertificate) {
+  skel::SignedLoader loader = sign_as(skel::Scheme::kLoaderHash);
+  ASSERT_FALSE(loader.signer_cert.empty());
+  sys::LoadOptions opts;
+  opts.kernel_check = sys::SignatureCheck::kInsns;
+  int fds_before = open_fd_count();
+  try {
+    sys::load(loader, opts);
+    ADD_FAILURE() << "loaded with the bundle's own certificate as the anchor";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.err(), EINVAL);
+    EXPECT_EQ(e.kind(), "no_trust_anchor");
+    EXPECT_NE(std::string(e.what()).find("-i CERT"), std::string::npos) << e.what();
+  }
+  opts.keyring = sys::KeyringMode::kBuiltin;
+  opts.trusted_certs_der = {loader.signer_cert};
+  try {
+    sys::load(loader, opts);
+    ADD_FAILURE() << "a certificate was accepted for the builtin keyring";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), "bad_argument") << e.what();
+  }
+  EXPECT_EQ(open_fd_count(), fds_before);
 }
 
 TEST(SysSchemes, UnsignedLoadsWorkOnThisKernel) {

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The VM suite: for each kernel of kernels.list, boot it under QEMU with an
+# initramfs holding bpfsig, bpfsig_vm_runner and signed examples, and keep
+# what the VM printed. tests/qemu/test_qemu.cpp checks the results.
+# Usage: run-suite.sh BUILD_DIR [KERNEL_NAME...]
+# Writes BUILD_DIR/vm/NAME/{console.txt,results.jsonl,boot-seconds}, or
+# BUILD_DIR/vm/skipped with the reason when this machine cannot run it
+# (no network to fetch a kernel, no qemu) and CI is not set. Under CI=true
+# every such reason is a failure: CI's setup installs and fetches them.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:?usage: run-suite.sh BUILD_DIR [KERNEL...]}" && pwd)
+shift
+vm=$build/vm
+mkdir -p "$vm"
+rm -f "$vm/skipped"
+limit=${BPFSIG_VM_BOOT_LIMIT:-180}
+
+skip_or_fail() {
+  if [ "${CI:-}" = "true" ]; then
+    echo "run-suite: $1" >&2
+    exit 1
+  fi
+  echo "$1" > "$vm/skipped"
+  echo "run-suite: skipped: $1"
+  exit 0
+}
+
+kernels=("$@")
+if [ ${#kernels[@]} -eq 0 ]; then
+  mapfile -t kernels < <(grep -v '^#' "$here/kernels.list" | awk 'NF {print $1}')
+fi
+command -v qemu-system-x86_64 >/dev/null || skip_or_fail "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+[ -x /bin/busybox ] || skip_or_fail "busybox-static is not installed (apt-get install busybox-static)"
+"$here/fetch-kernels.sh" "$vm/kernels" || skip_or_fail "cannot fetch the kernels of scripts/vm/kernels.list (no network?)"
+
+# Keys and signed examples, made once for all kernels by bpfsig itself.
+make_bundles() {
+  local payload=$1
+  mkdir -p "$payload/certs" "$payload/bundles" "$payload/keys"
+  "$build/bpfsig" keygen --algo p256 --key "$payload/keys/signer.pem" --cert "$payload/certs/signer.der" >/dev/null
+  "$build/bpfsig" keygen --algo p256 --key "$payload/keys/other.pem" --cert "$payload/certs/other.der" >/dev/null
+  for obj in "$build"/examples/*.bpf.o; do
+    local name
+    name=$(basename "$obj" .bpf.o)
+    for scheme in loader-hash loadtime; do
+      "$build/bpfsig" sign -k "$payload/keys/signer.pem" -i "$payload/certs/signer.der" --scheme "$scheme" \
+        -o "$payload/bundles/$name.$scheme.bundle" "$obj" >/dev/null
+    done
+  done
+  rm -rf "$payload/keys"
+  install -m 0755 "$here/vm-run.sh" "$payload/run.sh"
+}
+
+common=$vm/payload-common
+rm -rf "$common"
+make_bundles "$common"
+
+status=0
+for name in "${kernels[@]}"; do
+  out=$vm/$name
+  rm -rf "$out" && mkdir -p "$out"
+  cp -a "$common" "$out/payload"
+  echo "$name" > "$out/payload/kernel"
+  "$here/make-initramfs.sh" "$out/initramfs.cpio.gz" "$out/payload" "$build/bpfsig" "$build/bpfsig_vm_runner"
+  start=$(date +%s%N)
+  if "$here/boot.sh" "$vm/kernels/$name/vmlinuz" "$out/initramfs.cpio.gz" "$out/console.txt" "$limit"; then
+    end=$(date +%s%N)
+    ms=$(( (end - start) / 1000000 ))
+    printf '%d.%03d\n' $((ms / 1000)) $((ms % 1000)) > "$out/boot-seconds"
+    sed -n 's/^.*BPFSIG-RESULT //p' "$out/console.txt" | tr -d '\r' > "$out/results.jsonl"
+    echo "run-suite: $name: $(wc -l < "$out/results.jsonl") results in $(cat "$out/boot-seconds") s"
+  else
+    echo "run-suite: $name: the VM failed (console: $out/console.txt)" >&2
+    status=1
+  fi
+  rm -f "$out/initramfs.cpio.gz"
+done
+exit "$status"

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+// The VM suite's checks: real kernels that verify signatures (Debian's 7.2
+// and 7.3 under QEMU, scripts/vm/kernels.list) against bpfsig load, verify's
+// per-kernel prediction, and the kernel model. The ctest fixture qemu_suite
+// (scripts/vm/run-suite.sh) boots each kernel once and keeps one JSON line
+// per case in BUILD/vm/NAME/results.jsonl; these tests read them.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bpfsig/error.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+const fs::path kVmDir = fs::path(BPFSIG_BINARY_DIR) / "vm";
+
+std::vector<std::string> kernel_names() {
+  std::ifstream in(fs::path(BPFSIG_SOURCE_DIR) / "scripts/vm/kernels.list");
+  std::vector<std::string> names;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string name;
+    if (words >> name && name[0] != '#') names.push_back(name);
+  }
+  return names;
+}
+
+std::vector<std::string> example_names() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(BPFSIG_EXAMPLES_DIR)) {
+    std::string file = e.path().filename().string();
+    if (file.size() > 6 && file.ends_with(".bpf.o")) names.push_back(file.substr(0, file.size() - 6));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The results of one kernel's boot, by case name.
+struct KernelRun {
+  std::string name;
+  std::map<std::string, Json> cases;
+};
+
+std::string skip_reason() {
+  std::ifstream in(kVmDir / "skipped");
+  std::string reason;
+  std::getline(in, reason);
+  return reason;
+}
+
+class Qemu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string reason = skip_reason(); !reason.empty()) GTEST_SKIP() << "skipped: " << reason;
+    for (const std::string& name : kernel_names()) {
+      KernelRun run{name, {}};
+      std::ifstream in(kVmDir / name / "results.jsonl");
+      ASSERT_TRUE(in) << "no results for kernel " << name << ": the ctest fixture qemu_suite "
+                      << "(scripts/vm/run-suite.sh) did not boot it; see " << (kVmDir / name / "console.txt");
+      std::string line;
+      while (std::getline(in, line)) {
+        Json j = Json::parse(line, nullptr, false);
+        ASSERT_FALSE(j.is_discarded()) << name << ": not JSON: " << line;
+        run.cases[j.at("case").get<std::string>()] = j;
+      }
+      runs_.push_back(std::move(run));
+    }
+  }
+
+  static const Json& get(const KernelRun& run, const std::string& name) {
+    static const Json missing;
+    auto it = run.cases.find(name);
+    return it == run.cases.end() ? missing : it->second;
+  }
+
+  // The scheme each kernel checks, as the probe found it and bpfsig signs it.
+  static std::string scheme_of(const std::string& kernel) { return kernel == "7.2" ? "loader-hash" : "loadtime"; }
+
+  std::vector<KernelRun> runs_;
+};
+
+const std::vector<std::string> kTamperClasses = {
+    "valid",          "wrong_certificate",   "insn_flipped",           "metadata_flipped",
+    "signature_damaged", "unknown_keyring_serial", "metadata_not_frozen", "metadata_not_exclusive",
+    "other_kernel_format", "signature_truncated"};
+
+TEST_F(Qemu, TheProbeFindsWhatEachKernelChecks) {
+  const std::map<std::string, std::string> expected = {{"7.2", "insns"}, {"7.3", "insns||metadata"}};
+  for (const KernelRun& run : runs_) {
+    const Json& probe = get(run, "probe");
+    ASSERT_FALSE(probe.is_null()) << run.name << ": no probe result";
+    EXPECT_TRUE(probe.at("signed_load").get<bool>()) << run.name;
+    EXPECT_EQ(probe.at("signature_check"), expected.at(run.name)) << run.name << ": " << probe.dump();
+  }
+}
+
+TEST_F(Qemu, EveryExampleLoadsSignedInTheSchemeItsKernelChecks) {
+  for (const KernelRun& run : runs_)
+    for (const std::string& example : example_names()) {
+      const Json& cli = get(run, "cli/" + example + "/load");
+      ASSERT_FALSE(cli.is_null()) << run.name << ": no `bpfsig load` of " << example;
+      const Json& out = cli.at("output");
+      ASSERT_TRUE(out.is_object()) << run.name << " " << example << ": " << cli.dump();
+      EXPECT_TRUE(out.value("ok", false)) << run.name << " " << example << ": " << out.dump();
+      EXPECT_TRUE(out.value("signature_sent", false)) << run.name << " " << example;
+      const std::string checked = run.name == "7.3" ? "signature over insns||metadata"
+                                                    : "signature over insns; the loader checks its metadata hash";
+      EXPECT_EQ(out.value("kernel_checked", ""), checked) << run.name << " " << example;
+      EXPECT_EQ(out.value("fd_array_cnt", -1), run.name == "7.3" ? 1 : 0) << run.name << " " << example;
+      EXPECT_FALSE(out.at("programs").empty()) << run.name << " " << example;
+    }
+}
+
+// The errno table of docs/load.md: verify's prediction, the real kernel and
+// the model, for every example, kernel and tamper class.
+TEST_F(Qemu, VerifyPredictsEveryKernelAnswer) {
+  std::ostringstream table;
+  table << "| class |";
+  for (const KernelRun& run : runs_) table << " Linux " << run.name << " (" << scheme_of(run.name) << ") |";
+  table << "\n|---|";
+  for (size_t i = 0; i < runs_.size(); ++i) table << "---|";
+  table << "\n";
+  for (const std::string& cls : kTamperClasses) {
+    table << "| " << cls << " |";
+    for (const KernelRun& run : runs_) {
+      std::set<std::string> cells;
+      for (const std::string& example : example_names()) {
+        const Json& c = get(run, example + "/" + cls);
+        ASSERT_FALSE(c.is_null()) << run.name << ": no case " << example << "/" << cls;
+        int kernel = c.at("kernel_errno"), predicted = c.at("predicted_errno");
+        EXPECT_EQ(predicted, kernel) << run.name << " " << example << "/" << cls << ": verify predicted "
+                                     << bpfsig::errno_name(predicted) << " (" << c.value("predicted_kind", "")
+                                     << "), the kernel answered " << bpfsig::errno_name(kernel) << ": "
+                                     << c.value("kernel_message", "");
+        cells.insert(kernel == 0 ? "loads" : bpfsig::errno_name(kernel));
+      }
+      table << " ";
+      for (const std::string& cell : cells) table << cell << (cell == *cells.rbegin() ? "" : " / ");
+      table << " |";
+    }
+    table << "\n";
+  }
+  std::cout << "kernel answers (verify's prediction equal in every cell):\n" << table.str();
+}
+
+TEST_F(Qemu, TheModelGivesTheKernelsErrnos) {
+  for (const KernelRun& run : runs_)
+    for (const std::string& example : example_names())
+      for (const std::string& cls : kTamperClasses) {
+        const Json& c = get(run, example + "/" + cls);
+        ASSERT_FALSE(c.is_null()) << run.name << ": no case " << example << "/" << cls;
+        EXPECT_EQ(c.at("model_errno"), c.at("kernel_errno"))
+            << run.name << " " << example << "/" << cls << ": model: " << c.value("model_message", "")
+            << "; kernel: " << c.value("kernel_message", "");
+      }
+}
+
+// Types, names, sizes and program tags of what the loader created, ids aside.
+TEST_F(Qemu, TheModelCreatesWhatTheKernelCreates) {
+  for (const KernelRun& run : runs_)
+    for (const std::string& example : example_names()) {
+      const Json& c = get(run, example + "/valid");
+      ASSERT_TRUE(c.contains("objects") && c.contains("model_objects")) << run.name << " " << example;
+      EXPECT_EQ(c.at("model_objects"), c.at("objects")) << run.name << " " << example;
+    }
+}
+
+TEST_F(Qemu, EveryKeyringChoiceGetsTheKernelsAnswer) {
+  for (const KernelRun& run : runs_) {
+    size_t seen = 0;
+    for (const auto& [name, c] : run.cases) {
+      if (c.value("class", "").rfind("keyring_", 0) != 0) continue;
+      ++seen;
+      EXPECT_EQ(c.at("kernel_errno"), c.at("expected_errno")) << run.name << " " << name << ": "
+                                                              << c.value("kernel_message", "");
+    }
+    EXPECT_EQ(seen, 8u) << run.name << ": own, session, user, serial, builtin, secondary, platform, no anchor";
+  }
+}
+
+TEST_F(Qemu, LoadRefusesWhatTheKernelWouldNotCheckAndSaysWhy) {
+  for (const KernelRun& run : runs_) {
+    const Json& no_anchor = get(run, "cli/no_anchor").at("output");
+    EXPECT_EQ(no_anchor.at("error").at("kind"), "no_trust_anchor") << run.name;
+    const Json& other = get(run, "cli/other_scheme").at("output");
+    EXPECT_EQ(other.at("error").at("kind"), "scheme_not_in_kernel") << run.name;
+    const std::string fix = "--scheme " + scheme_of(run.name);
+    EXPECT_NE(other.at("error").at("message").get<std::string>().find(fix), std::string::npos)
+        << run.name << ": " << other.dump();
+  }
+}
+
+TEST_F(Qemu, VerifierLogReachesTheLoadersPrograms) {
+  for (const KernelRun& run : runs_) {
+    const Json& out = get(run, "cli/verifier_log").at("output");
+    ASSERT_TRUE(out.value("ok", false)) << run.name << ": " << out.dump();
+    // The loader hands its log buffer to every program it loads; a
+    // successful level-1 log ends with the verifier's statistics line.
+    EXPECT_NE(out.value("verifier_log", "").find("processed "), std::string::npos) << run.name << ": " << out.dump();
+  }
+}
+
+}  // namespace
