@@ -19,7 +19,6 @@ struct VerifyArgs {
 
 // --insns/--data/--sig: raw files as the kernel receives them.
 skel::SignedLoader loader_from_raw(const VerifyArgs& a) {
-  if (a.insns.empty() || a.sig.empty()) throw usage_error("raw input needs at least --insns and --sig");
   skel::SignedLoader l;
   l.name = "raw";
   l.scheme = skel::parse_scheme(a.scheme);
@@ -90,6 +89,7 @@ void print_human(const std::string& what, const verify::Report& r) {
 void check_usage(const CLI::App& cmd, const VerifyArgs& a, bool raw) {
   if (a.trusted.empty()) throw usage_error("verify needs at least one -i CERT (file or directory)");
   if (raw == !a.file.empty()) throw usage_error("give either FILE or --insns/--data/--sig, not both or neither");
+  if (raw && (a.insns.empty() || a.sig.empty())) throw usage_error("raw input needs at least --insns and --sig");
   const std::string file_names_its_own = "applies only to raw input (--insns/--sig): FILE names its own ";
   refuse_unless_applies(cmd, "--scheme", raw, file_names_its_own + "scheme");
   refuse_unless_applies(cmd, "--data", raw, file_names_its_own + "metadata");
