@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bpfsig/crypto.h"
+#include "bpfsig/json_text.h"
 #include "bpfsig/kmodel.h"
 #include "bpfsig/lsm.h"
 #include "bpfsig/skel.h"
@@ -206,13 +207,14 @@ struct Matrix {
 Matrix run_matrix(const std::string& dir, const SimOptions& options);
 std::string matrix_text(const Matrix& m);
 std::string matrix_markdown(const Matrix& m);
-std::string matrix_json(const Matrix& m);  // one JSON document, pretty-printed
+// One JSON document (json_text: never throws on names that are not UTF-8).
+std::string matrix_json(const Matrix& m, JsonStyle style = JsonStyle::kPretty);
 // docs/attacks.md: the Markdown table, then one section per attack with its
 // description and what each scheme's run showed.
 std::string matrix_document(const Matrix& m);
 
 // Human and JSON renderings of runs (docs/cli.md).
 std::string runs_text(const std::vector<RunResult>& runs);
-std::string runs_json(const std::vector<RunResult>& runs);
+std::string runs_json(const std::vector<RunResult>& runs, JsonStyle style = JsonStyle::kPretty);
 
 }  // namespace bpfsig::sim

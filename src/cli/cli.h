@@ -9,7 +9,10 @@
 #include <vector>
 
 #include "bpfsig/crypto.h"
+#include "bpfsig/error.h"
+#include "bpfsig/json_text.h"
 #include "bpfsig/verify.h"
+#include "cli/usage.h"
 
 namespace bpfsig::cli {
 
@@ -17,8 +20,14 @@ using Json = nlohmann::ordered_json;
 
 // Options every subcommand has.
 struct Common {
-  bool json = false;
+  bool json = false;    // -j/--json, also set by -p
+  bool pretty = false;  // -p/--pretty: indented JSON instead of one line
+  JsonStyle style() const { return pretty ? JsonStyle::kPretty : JsonStyle::kCompact; }
 };
+
+// -j/--json and -p/--pretty (which implies -j) on cmd: main adds them to the
+// program too, so they work before the subcommand as well as after it.
+void add_output_flags(CLI::App& cmd, Common& common);
 
 void add_keygen(CLI::App& app, Common& common);
 void add_sign(CLI::App& app, Common& common);
@@ -29,8 +38,14 @@ void add_run(CLI::App& app, Common& common);
 void add_policy(CLI::App& app, Common& common);
 void add_sim(CLI::App& app, Common& common);
 
-// Shared rendering.
-void print_json(const Json& j);
+// Shared rendering. Every JSON document goes out through print_json (or, for
+// sim, json_text directly): never nlohmann's throwing dump().
+void print_json(const Common& common, const Json& j);
+// An error as docs/errors.md says: one line on stderr, `bpfsig COMMAND:
+// MESSAGE [ERRNO_NAME, kind]`, and with -j the error object on stdout.
+void report_error(const std::string& command, const Error& e, const Common& common);
+// The exit code of an error: 2 for bad usage, 1 for everything else.
+int exit_code_for(const Error& e);
 Json cert_json(const crypto::CertInfo& c);
 Json chain_json(const verify::ChainCheck& c);
 Json sigcheck_json(const crypto::SigCheck& s);

@@ -142,8 +142,8 @@ void print_human(const std::string& file, const skel::SignedLoader& l, const ver
   std::cout << "file:         " << file << "\n"
             << "scheme:       " << skel::scheme_name(l.scheme) << "\n"
             << "skeleton:     " << l.name << "\n"
-            << "programs:     " << Json(l.prog_names).dump() << "\n"
-            << "maps:         " << Json(l.map_names).dump() << "\n"
+            << "programs:     " << json_text(l.prog_names) << "\n"
+            << "maps:         " << json_text(l.map_names) << "\n"
             << "loader:       " << l.insns.size() / 8 << " instructions (" << l.insns.size() << " bytes), digest "
             << c.loader_digest << "\n"
             << "metadata:     " << l.data.size() << " bytes, sha256 " << c.metadata_sha256 << "\n"
@@ -162,7 +162,7 @@ void print_human(const std::string& file, const skel::SignedLoader& l, const ver
   if (content.contains("size")) std::cout << ", " << content["size"].get<size_t>() << " bytes";
   if (!content["value"].is_null())
     std::cout << ", value " << content["value"].get<std::string>() << " (signature_maps "
-              << content["signature_maps"].dump() << ")";
+              << json_text(content["signature_maps"]) << ")";
   if (content.contains("error")) std::cout << ", cannot be computed: " << content["error"].get<std::string>();
   std::cout << "\n";
   const bool kernel_checks_metadata = content["covers"] != "insns";
@@ -194,7 +194,7 @@ void run_inspect(const InspectArgs& a, const Common& common) {
   verify::ChainCheck c = verify::check_chain(l);
   Json j = inspect_json(a.file, l, c, !a.no_disasm);
   if (common.json)
-    print_json(j);
+    print_json(common, j);
   else
     print_human(a.file, l, c, j);
 }
@@ -206,7 +206,7 @@ void add_inspect(CLI::App& app, Common& common) {
   CLI::App* sub = app.add_subcommand("inspect", "Show everything in a bundle or signed header");
   sub->add_option("file", args->file, "Bundle or signed light-skeleton header")->required();
   sub->add_flag("--no-disasm", args->no_disasm, "Leave out the disassembly");
-  sub->add_flag("-j,--json", common.json, "JSON output");
+  add_output_flags(*sub, common);
   sub->callback([args, &common] { run_inspect(*args, common); });
 }
 

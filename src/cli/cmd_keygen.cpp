@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // bpfsig keygen: a signing key and a certificate the kernel accepts.
+#include <unistd.h>
+
 #include <cerrno>
 #include <iostream>
 
@@ -16,6 +18,25 @@ struct KeygenArgs {
   int days = 365;
 };
 
+// "an RSA-4096 key", "a P-256 key".
+std::string key_description(crypto::KeyAlgo algo) {
+  switch (algo) {
+    case crypto::KeyAlgo::kRsa2048: return "an RSA-2048 key";
+    case crypto::KeyAlgo::kRsa3072: return "an RSA-3072 key";
+    case crypto::KeyAlgo::kRsa4096: return "an RSA-4096 key";
+    case crypto::KeyAlgo::kP256: return "a P-256 key";
+    case crypto::KeyAlgo::kP384: return "a P-384 key";
+  }
+  return "a key";
+}
+
+// RSA key generation takes seconds (rsa4096: about 3): someone at a terminal
+// is told why nothing happens. Scripts (no terminal, or -j) see nothing.
+void announce_generation(crypto::KeyAlgo algo, const Common& common) {
+  if (common.json || !::isatty(STDERR_FILENO)) return;
+  std::cerr << "generating " << key_description(algo) << "...\n";
+}
+
 void run_keygen(const KeygenArgs& a, const Common& common) {
   crypto::KeygenOptions opts;
   opts.algo = crypto::parse_key_algo(a.algo);
@@ -24,10 +45,11 @@ void run_keygen(const KeygenArgs& a, const Common& common) {
   // An explicit --pass only: keygen does not encrypt because BPFSIG_KEY_PASS is set.
   const std::string passphrase = a.pass.empty() ? "" : crypto::resolve_passphrase(a.pass);
   if (!a.pass.empty() && passphrase.empty()) throw Error(EINVAL, "bad_argument", "--pass gives an empty passphrase");
+  announce_generation(opts.algo, common);
   crypto::keygen(opts, a.key_path, a.cert_path, passphrase);
   crypto::CertInfo info = crypto::describe(crypto::load_certificate(a.cert_path).get());
   if (common.json) {
-    print_json(Json{{"ok", true}, {"key", a.key_path}, {"cert", a.cert_path}, {"algo", crypto::key_algo_name(opts.algo)}, {"encrypted", !passphrase.empty()},
+    print_json(common, Json{{"ok", true}, {"key", a.key_path}, {"cert", a.cert_path}, {"algo", crypto::key_algo_name(opts.algo)}, {"encrypted", !passphrase.empty()},
                     {"certificate", cert_json(info)}});
     return;
   }
@@ -45,11 +67,12 @@ void add_keygen(CLI::App& app, Common& common) {
   CLI::App* sub = app.add_subcommand("keygen", "Generate a signing key and a self-signed X.509 certificate");
   sub->add_option("--key", args->key_path, "Private key output (PEM, mode 0600)")->required();
   sub->add_option("--cert", args->cert_path, "Certificate output (DER; PEM when the name ends in .pem)")->required();
-  sub->add_option("--algo", args->algo, "rsa2048 (default), rsa3072, rsa4096, p256 or p384");
-  sub->add_option("--subject", args->subject, "Subject, e.g. CN=signer,O=example");
+  sub->add_option("--algo", args->algo, "rsa2048 (default), rsa3072, rsa4096, p256 or p384")
+      ->check(one_of({"rsa2048", "rsa3072", "rsa4096", "p256", "p384"}, /*ignore_case=*/true));
+  sub->add_option("--subject", args->subject, "Subject, e.g. CN=signer,O=example (default: CN=bpfsig signer)");
   sub->add_option("--pass", args->pass, "Encrypt the key (PKCS#8, AES-256): pass:TEXT, env:VAR, fd:N or file:PATH");
-  sub->add_option("--days", args->days, "Validity in days")->check(CLI::Range(1, 36500));
-  sub->add_flag("-j,--json", common.json, "JSON output");
+  sub->add_option("--days", args->days, "Validity in days, 1 to 36500 (default: 365)")->check(CLI::Range(1, 36500));
+  add_output_flags(*sub, common);
   sub->callback([args, &common] { run_keygen(*args, common); });
 }
 

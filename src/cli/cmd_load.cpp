@@ -49,18 +49,29 @@ sys::LoadOptions load_options(const LoadArgs& a) {
       o.keyring = sys::KeyringMode::kSerial;
       o.keyring_serial = static_cast<int32_t>(serial);
     } catch (const std::logic_error&) {
-      throw Error(EINVAL, "bad_argument",
-                  "--keyring must be own, session, user, builtin, secondary, platform or a key serial, not '" +
-                      a.keyring + "'");
+      throw usage_error("--keyring must be own, session, user, builtin, secondary, platform or a key serial, not '" +
+                        a.keyring + "'" +
+                        did_you_mean(a.keyring, {"own", "session", "user", "builtin", "secondary", "platform"}));
     }
   }
   return o;
 }
 
+// Without the signature sent, no keyring is used; the kernel's own keyrings
+// take no certificates from bpfsig.
+void check_usage(const CLI::App& cmd, const LoadArgs& a) {
+  if (a.userspace_verify && a.trusted.empty())
+    throw usage_error("--userspace-verify needs -i CERT: the certificate to verify against");
+  refuse_unless_applies(cmd, "--keyring", !a.userspace_verify,
+                        "does not apply to --userspace-verify: the signature is not sent, no keyring is used");
+  const bool system_keyring = a.keyring == "builtin" || a.keyring == "secondary" || a.keyring == "platform";
+  refuse_unless_applies(cmd, "-i", a.userspace_verify || !system_keyring,
+                        "does not apply to --keyring builtin, secondary or platform: those hold only keys the kernel "
+                        "was built or booted with");
+}
+
 // With --userspace-verify, bpfsig checks the signature itself before loading.
 void verify_first(const skel::SignedLoader& loader, const LoadArgs& a) {
-  if (a.trusted.empty())
-    throw Error(EINVAL, "bad_argument", "--userspace-verify needs -i CERT: the certificate to verify against");
   verify::Report r = verify::verify_loader(loader, load_trusted(a.trusted));
   if (r.err != 0)
     throw Error(r.err, r.kind, a.file + ": " + verify::verdict_name(r.verdict) + ": " + r.message + "; not loaded");
@@ -79,16 +90,16 @@ Json object_json(const sys::ObjectInfo& o) {
   return j;
 }
 
-void print_result(const LoadArgs& a, const skel::SignedLoader& loader, const sys::LoadResult& r, bool json) {
+void print_result(const LoadArgs& a, const skel::SignedLoader& loader, const sys::LoadResult& r, const Common& common) {
   const std::string sig_note = r.signature_sent
                                    ? "checked by the kernel: " + r.kernel_checked + " (keyring_id " +
                                          std::to_string(r.keyring_id) + ")"
                                    : "verified in user space by bpfsig; the kernel did not check it";
-  if (json) {
+  if (common.json) {
     Json maps = Json::array(), progs = Json::array();
     for (const auto& m : r.maps) maps.push_back(object_json(m));
     for (const auto& p : r.progs) progs.push_back(object_json(p));
-    print_json(Json{{"ok", true},
+    print_json(common, Json{{"ok", true},
                     {"file", a.file},
                     {"skeleton", loader.name},
                     {"signature_sent", r.signature_sent},
@@ -122,11 +133,13 @@ void print_result(const LoadArgs& a, const skel::SignedLoader& loader, const sys
     std::cout << "  (not pinned: the programs and maps go away when bpfsig exits; use --pin DIR to keep them)\n";
 }
 
-void run_load(const LoadArgs& a, const Common& common) {
+void run_load(const LoadArgs& a, const Common& common, const CLI::App& cmd) {
+  check_usage(cmd, a);
+  const sys::LoadOptions options = load_options(a);
   skel::SignedLoader loader = skel::read_signed_file(a.file);
   if (a.userspace_verify) verify_first(loader, a);
-  sys::LoadResult r = sys::load(loader, load_options(a));
-  print_result(a, loader, r, common.json);
+  sys::LoadResult r = sys::load(loader, options);
+  print_result(a, loader, r, common);
   sys::close_fds(r);
 }
 
@@ -152,8 +165,8 @@ void add_load(CLI::App& app, Common& common) {
   sub->add_flag("--userspace-verify", args->userspace_verify,
                 "Verify the signature in bpfsig, then load without it (the loader's hash check still runs)");
   sub->add_option("file", args->file, "Bundle or signed light-skeleton header")->required();
-  sub->add_flag("-j,--json", common.json, "JSON output");
-  sub->callback([args, &common] { run_load(*args, common); });
+  add_output_flags(*sub, common);
+  sub->callback([args, &common, sub] { run_load(*args, common, *sub); });
 }
 
 }  // namespace bpfsig::cli

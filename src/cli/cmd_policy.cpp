@@ -51,13 +51,16 @@ Json policy_summary(const std::string& file, const ipe::Policy& p) {
               {"canonical", p.render()}};
 }
 
-void run_check(const CheckArgs& a, const Common& common) {
+void run_check(const CheckArgs& a, const Common& common, const CLI::App& cmd) {
+  // The JSON object always has the canonical text ("canonical"); --canonical
+  // would be ignored.
+  refuse_unless_applies(cmd, "--canonical", !common.json, "and -j are two outputs: the JSON has \"canonical\"");
   ipe::ParseOptions options;
   options.source = a.file;
   options.strict = a.strict;
   ipe::Policy p = ipe::parse_policy(read_text_file(a.file), options);
   if (common.json) {
-    print_json(policy_summary(a.file, p));
+    print_json(common, policy_summary(a.file, p));
     return;
   }
   if (a.canonical) {
@@ -239,7 +242,7 @@ void run_eval(const EvalArgs& a, const Common& common) {
   const std::string rule_text = d.rule_text(e.op);
 
   if (common.json) {
-    print_json(Json{{"ok", r.err == 0},
+    print_json(common, Json{{"ok", r.err == 0},
                     {"policy", a.policy},
                     {"policy_name", policy.name},
                     {"policy_version", policy.version.to_string()},
@@ -273,21 +276,22 @@ void run_eval(const EvalArgs& a, const Common& common) {
 void add_policy(CLI::App& app, Common& common) {
   CLI::App* sub = app.add_subcommand("policy", "Check IPE policies and evaluate events against them (model)");
   sub->require_subcommand(1);
+  add_output_flags(*sub, common);
 
   auto check = std::make_shared<CheckArgs>();
   CLI::App* c = sub->add_subcommand("check", "Validate an IPE policy as the kernel parser would");
   c->add_flag("--strict", check->strict, "Also refuse properties that cannot apply to their op");
   c->add_flag("--canonical", check->canonical, "Print the policy's canonical text instead of the summary");
-  c->add_flag("-j,--json", common.json, "JSON output");
+  add_output_flags(*c, common);
   c->add_option("file", check->file, "Policy text file")->required();
-  c->callback([check, &common] { run_check(*check, common); });
+  c->callback([check, &common, c] { run_check(*check, common, *c); });
 
   auto eval = std::make_shared<EvalArgs>();
   CLI::App* e = sub->add_subcommand("eval", "Evaluate an event (JSON) against an IPE policy");
   e->add_option("--policy", eval->policy, "Policy text file")->required();
   e->add_flag("--permissive", eval->permissive, "ipe.enforce=0: a DENY is logged, not returned");
   e->add_flag("--success-audit", eval->success_audit, "ipe.success_audit=1: ALLOW decisions are audited too");
-  e->add_flag("-j,--json", common.json, "JSON output");
+  add_output_flags(*e, common);
   e->add_option("event", eval->event, "Event JSON file, or - for stdin")->required();
   e->callback([eval, &common] { run_eval(*eval, common); });
 }

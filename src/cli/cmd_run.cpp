@@ -27,14 +27,55 @@ struct RunArgs {
   std::string hornet_design = "final";
 };
 
+// The name was checked while parsing (one_of in add_run).
 kmodel::KernelProfile profile_for(const std::string& name) {
-  if (name == "6.18") return kmodel::KernelProfile::linux_6_18();
   if (name == "6.18-toctou") return kmodel::KernelProfile::pre_2026_toctou();
   if (name == "loadtime") return kmodel::KernelProfile::loadtime_2026();
   if (name == "hash-chain") return kmodel::KernelProfile::hash_chain();
   if (name == "hornet") return kmodel::KernelProfile::hornet();
-  throw Error(EINVAL, "bad_argument",
-              "--kernel must be 6.18, 6.18-toctou, loadtime, hash-chain or hornet, not '" + name + "'");
+  return kmodel::KernelProfile::linux_6_18();
+}
+
+std::vector<std::string> split_lsm_list(const std::string& list) {
+  std::vector<std::string> names;
+  size_t start = 0;
+  for (size_t comma; (comma = list.find(',', start)) != std::string::npos; start = comma + 1)
+    names.push_back(list.substr(start, comma - start));
+  names.push_back(list.substr(start));
+  return names;
+}
+
+// --lsm: the kernel's lsm= skips empty and repeated entries silently; on a
+// command line they are typos ("capability,,ipe", "ipe,ipe"), so they are
+// refused, as are names no LSM has.
+CLI::Validator lsm_list_check() {
+  return CLI::Validator(
+      [](std::string& list) -> std::string {
+        std::vector<std::string> known;
+        for (const auto& [name, factory] : lsm::builtin_registry()) known.push_back(name);
+        std::vector<std::string> seen;
+        for (const auto& name : split_lsm_list(list)) {
+          if (name.empty()) return "empty entry in '" + list + "'";
+          if (std::find(seen.begin(), seen.end(), name) != seen.end()) return "'" + name + "' is listed twice";
+          if (std::find(known.begin(), known.end(), name) == known.end())
+            return "no LSM named '" + name + "'" + did_you_mean(name, known);
+          seen.push_back(name);
+        }
+        return "";
+      },
+      "");
+}
+
+// Whether the stack holds an LSM: named in --lsm, or hornet by --kernel hornet.
+bool stack_has(const RunArgs& a, const std::string& name) {
+  const std::vector<std::string> names = split_lsm_list(a.lsm);
+  return std::find(names.begin(), names.end(), name) != names.end() || (name == "hornet" && a.kernel == "hornet");
+}
+
+void check_usage(const CLI::App& cmd, const RunArgs& a) {
+  refuse_unless_applies(cmd, "--hornet-design", stack_has(a, "hornet"),
+                        "needs the Hornet LSM: --kernel hornet, or hornet in --lsm");
+  refuse_unless_applies(cmd, "--ipe-policy", stack_has(a, "ipe"), "needs ipe in --lsm (e.g. --lsm capability,ipe)");
 }
 
 // The builtin LSMs, with "hornet" of the --hornet-design and "ipe" holding
@@ -45,10 +86,6 @@ lsm::LsmRegistry run_registry(const RunArgs& a) {
   lsm::HornetOptions hornet{lsm::parse_hornet_design(a.hornet_design)};
   registry["hornet"] = [hornet] { return std::make_unique<lsm::HornetLsm>(hornet); };
   if (a.ipe_policy.empty()) return registry;
-  const std::vector<std::string> order = lsm::parse_lsm_param(a.lsm, registry);
-  if (std::find(order.begin(), order.end(), "ipe") == order.end()) {
-    throw Error(EINVAL, "bad_argument", "--ipe-policy needs ipe in --lsm (e.g. --lsm capability,ipe)");
-  }
   auto store = std::make_shared<ipe::PolicyStore>();
   Bytes text = read_file(a.ipe_policy);
   ipe::ParseOptions options;
@@ -87,10 +124,8 @@ int32_t prepare_keyring(kmodel::Kernel& kernel, const RunArgs& a) {
     id = kmodel::kSecondaryKeyring;
   } else if (a.keyring == "platform") {
     id = kmodel::kPlatformKeyring;
-  } else if (a.keyring == "own") {
-    id = kernel.keyring_create("bpfsig");
   } else {
-    throw Error(EINVAL, "bad_argument", "--keyring must be builtin, secondary, platform or own, not '" + a.keyring + "'");
+    id = kernel.keyring_create("bpfsig");  // "own"; the name was checked while parsing
   }
   // The secondary keyring falls back to the builtin one: keys given for it go there.
   int32_t holder = id == kmodel::kSecondaryKeyring ? kmodel::kBuiltinKeyring : id;
@@ -150,7 +185,8 @@ void print_human(const RunArgs& a, const Outcome& o, const lsm::AuditLog& audit)
   }
 }
 
-void run_run(const RunArgs& a, const Common& common) {
+void run_run(const RunArgs& a, const Common& common, const CLI::App& cmd) {
+  check_usage(cmd, a);
   skel::SignedLoader loader = skel::read_signed_file(a.file);
   kmodel::Kernel kernel(profile_for(a.kernel));
   std::shared_ptr<lsm::LsmStack> stack = make_stack(a);
@@ -163,7 +199,7 @@ void run_run(const RunArgs& a, const Common& common) {
     Json maps = Json::array(), progs = Json::array();
     for (const auto& m : o.result.maps) maps.push_back(map_json(m));
     for (const auto& p : o.result.progs) progs.push_back(prog_json(p));
-    print_json(Json{{"ok", o.loaded},        {"file", a.file},   {"kernel", a.kernel},
+    print_json(common, Json{{"ok", o.loaded},        {"file", a.file},   {"kernel", a.kernel},
                     {"lsm", a.lsm},          {"keyring", a.keyring},
                     {"decision", o.loaded ? "loaded" : "refused"},
                     {"errno", o.err},        {"errno_name", errno_name(o.err)},
@@ -185,16 +221,20 @@ void run_run(const RunArgs& a, const Common& common) {
 void add_run(CLI::App& app, Common& common) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* sub = app.add_subcommand("run", "Load and run a signed loader in the kernel model (no privileges needed)");
-  sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default), 6.18-toctou (before the Feb 2026 fix), loadtime (bpf-next 2026), hash-chain (the Sep 2025 series) or hornet (6.18 + the Hornet LSM)");
-  sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only, hornet, ipe");
+  sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default), 6.18-toctou (before the Feb 2026 fix), loadtime (bpf-next 2026), hash-chain (the Sep 2025 series) or hornet (6.18 + the Hornet LSM)")
+      ->check(one_of({"6.18", "6.18-toctou", "loadtime", "hash-chain", "hornet"}));
+  sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only, hornet, ipe")
+      ->check(lsm_list_check());
   sub->add_option("--ipe-policy", args->ipe_policy, "IPE policy to load and activate in the ipe LSM");
   sub->add_option("-i,--cert", args->trusted, "Certificate to put in the keyring (repeatable)")->allow_extra_args(false);
-  sub->add_option("--keyring", args->keyring, "Keyring for the certificates: builtin (default), secondary, platform, own");
+  sub->add_option("--keyring", args->keyring, "Keyring for the certificates: builtin (default), secondary, platform, own")
+      ->check(one_of({"builtin", "secondary", "platform", "own"}));
   sub->add_flag("--no-signature", args->no_signature, "Load without sending the signature");
-  sub->add_option("--hornet-design", args->hornet_design, "With --kernel hornet: the Hornet design, final (default) or v7");
+  sub->add_option("--hornet-design", args->hornet_design, "With --kernel hornet (or hornet in --lsm): the Hornet design, final (default) or v7")
+      ->check(one_of({"final", "v7"}));
   sub->add_option("file", args->file, "Bundle or signed light-skeleton header")->required();
-  sub->add_flag("-j,--json", common.json, "JSON output");
-  sub->callback([args, &common] { run_run(*args, common); });
+  add_output_flags(*sub, common);
+  sub->callback([args, &common, sub] { run_run(*args, common, *sub); });
 }
 
 }  // namespace bpfsig::cli

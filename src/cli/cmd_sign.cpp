@@ -20,10 +20,24 @@ struct SignArgs {
   std::string hornet_format = "final";
 };
 
+// The values were checked while parsing (one_of in add_sign).
 skel::MatchLayout parse_layout(const std::string& s) {
-  if (s == "6.18" || s == "28") return skel::MatchLayout::k618;
-  if (s == "excl" || s == "33") return skel::MatchLayout::kExcl;
-  throw Error(EINVAL, "bad_argument", "--layout must be 6.18 or excl, not '" + s + "'");
+  return s == "6.18" || s == "28" ? skel::MatchLayout::k618 : skel::MatchLayout::kExcl;
+}
+
+// Options that only some schemes or outputs use are refused elsewhere rather
+// than ignored: someone who asked for --layout 6.18 with loadtime would
+// otherwise believe they got a 6.18 block.
+void refuse_options_that_do_not_apply(const CLI::App& cmd, const SignArgs& a) {
+  const bool hornet = a.scheme == "hornet";
+  const bool has_match_block = a.scheme != "loadtime" && !hornet;  // docs/signing.md
+  const std::string no_block = "does not apply to --scheme " + a.scheme + ": its loader has no hash-match block";
+  refuse_unless_applies(cmd, "--hornet-format", hornet, "applies only with --scheme hornet");
+  refuse_unless_applies(cmd, "--layout", has_match_block, no_block);
+  refuse_unless_applies(cmd, "--mismatch-target", has_match_block, no_block);
+  const bool writes_bundle = !a.out_path.empty() || a.header_path.empty();
+  refuse_unless_applies(cmd, "--no-embed-cert", writes_bundle,
+                        "applies only to a bundle (-o): a header carries no certificate");
 }
 
 // "dir/prog.bpf.o" -> "prog.bpfsig" in the current directory.
@@ -39,16 +53,14 @@ std::string default_bundle_path(const std::string& object_path) {
   return base + ".bpfsig";
 }
 
-void run_sign(SignArgs a, const Common& common) {
+void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
+  refuse_options_that_do_not_apply(cmd, a);
   skel::SignOptions opts;
   opts.scheme = skel::parse_scheme(a.scheme);
   opts.layout = parse_layout(a.layout);
   opts.embed_cert = !a.no_embed_cert;
   opts.hornet_format = crypto::parse_hornet_format(a.hornet_format);
-  if (a.mismatch_target == "cleanup+1")
-    opts.mismatch_target = skel::MismatchTarget::kCleanupPlusOne;
-  else if (a.mismatch_target != "cleanup")
-    throw Error(EINVAL, "bad_argument", "--mismatch-target must be cleanup or cleanup+1, not '" + a.mismatch_target + "'");
+  if (a.mismatch_target == "cleanup+1") opts.mismatch_target = skel::MismatchTarget::kCleanupPlusOne;
   crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms);
   crypto::Certificate cert = crypto::load_certificate(a.cert_path);
   skel::SignedLoader loader = skel::sign_object(a.object_path, cert.get(), key.get(), opts);
@@ -82,7 +94,7 @@ void run_sign(SignArgs a, const Common& common) {
     if (loader.scheme == skel::Scheme::kLoadtime || loader.scheme == skel::Scheme::kHornet)
       j["layout"] = nullptr;  // no hash-match block
     if (loader.scheme == skel::Scheme::kHornet) j["hornet_format"] = crypto::hornet_format_name(opts.hornet_format);
-    print_json(j);
+    print_json(common, j);
     return;
   }
   std::string block = opts.layout == skel::MatchLayout::kExcl ? "excl/33" : "6.18/28";
@@ -110,17 +122,21 @@ void add_sign(CLI::App& app, Common& common) {
   sub->add_option("-i,--cert", args->cert_path, "Signer certificate (with subjectKeyIdentifier)")->required();
   sub->add_option("--pass", args->pass, "Key passphrase: pass:TEXT, env:VAR, fd:N or file:PATH (default: $BPFSIG_KEY_PASS)");
   sub->add_flag("--insecure-key-perms", args->insecure_key_perms, "Read a private key file that group or others may read");
-  sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash (default), loadtime, hornet, hash-chain");
-  sub->add_option("--hornet-format", args->hornet_format, "Scheme hornet: the attribute format, final (default) or v7");
-  sub->add_option("--layout", args->layout, "Hash-match block: excl (33 insns, default) or 6.18 (28 insns)");
+  sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash (default), loadtime, hornet, hash-chain")
+      ->check(one_of({"loader-hash", "loadtime", "hornet", "hash-chain"}));
+  sub->add_option("--hornet-format", args->hornet_format, "Scheme hornet: the attribute format, final (default) or v7")
+      ->check(one_of({"final", "v7"}));
+  sub->add_option("--layout", args->layout, "Hash-match block: excl (33 insns, default) or 6.18 (28 insns)")
+      ->check(one_of({"excl", "6.18", "33", "28"}));
   sub->add_option("--mismatch-target", args->mismatch_target,
-                  "Where the block's mismatch jumps land: cleanup (default) or cleanup+1 (libbpf 1.7, byte for byte)");
+                  "Where the block's mismatch jumps land: cleanup (default) or cleanup+1 (libbpf 1.7, byte for byte)")
+      ->check(one_of({"cleanup", "cleanup+1"}));
   sub->add_option("-o,--out", args->out_path, "Bundle output (default: <name>.bpfsig)");
   sub->add_option("--header", args->header_path, "Also write a bpftool-style signed light-skeleton header");
   sub->add_flag("--no-embed-cert", args->no_embed_cert, "Do not store the signer certificate in the bundle");
   sub->add_option("object", args->object_path, "BPF object file (clang -target bpf)")->required();
-  sub->add_flag("-j,--json", common.json, "JSON output");
-  sub->callback([args, &common] { run_sign(*args, common); });
+  add_output_flags(*sub, common);
+  sub->callback([args, &common, sub] { run_sign(*args, common, *sub); });
 }
 
 }  // namespace bpfsig::cli

@@ -45,27 +45,39 @@ void emit(const std::string& text, const std::string& output) {
   }
 }
 
-void run_sim(const SimArgs& a, const Common& common) {
+// The matrix renderings are --matrix's: without it, or two at once, one of
+// them would be ignored.
+void check_usage(const CLI::App& cmd, const SimArgs& a, const Common& common) {
+  const bool matrix = !a.matrix.empty();
+  refuse_unless_applies(cmd, "--markdown", matrix, "applies only with --matrix");
+  refuse_unless_applies(cmd, "--doc", matrix, "applies only with --matrix");
+  refuse_unless_applies(cmd, "--markdown", !a.doc, "and --doc are two renderings: give one");
+  refuse_unless_applies(cmd, "--markdown", !common.json, "and -j are two renderings: give one");
+  refuse_unless_applies(cmd, "--doc", !common.json, "and -j are two renderings: give one");
+  if (matrix && !a.files.empty()) throw usage_error("--matrix takes a directory, not scenario files");
+  if (!matrix && a.files.empty()) throw usage_error("give scenario files, or --matrix DIR");
+}
+
+void run_sim(const SimArgs& a, const Common& common, const CLI::App& cmd) {
+  check_usage(cmd, a, common);
   sim::SimOptions options;
   options.examples_dir = a.examples.empty() ? default_examples_dir() : a.examples;
   try {
     if (!a.matrix.empty()) {
-      if (!a.files.empty()) throw Error(EINVAL, "bad_argument", "--matrix takes a directory, not scenario files");
       sim::Matrix m = sim::run_matrix(a.matrix, options);
-      emit(common.json ? sim::matrix_json(m)
+      emit(common.json ? sim::matrix_json(m, common.style())
            : a.doc    ? sim::matrix_document(m)
            : a.markdown ? sim::matrix_markdown(m)
                         : sim::matrix_text(m), a.output);
       if (!m.all_held()) g_exit_code = 1;
       return;
     }
-    if (a.files.empty()) throw Error(EINVAL, "bad_argument", "give scenario files, or --matrix DIR");
     std::vector<sim::RunResult> runs;
     for (const auto& file : a.files) {
       sim::Scenario sc = sim::load_scenario(file);
       for (auto& run : sim::run_all(sc, options)) runs.push_back(std::move(run));
     }
-    emit(common.json ? sim::runs_json(runs) : sim::runs_text(runs), a.output);
+    emit(common.json ? sim::runs_json(runs, common.style()) : sim::runs_text(runs), a.output);
     for (const auto& run : runs)
       if (!run.passed()) {
         for (const auto& step : run.steps)
@@ -75,10 +87,7 @@ void run_sim(const SimArgs& a, const Common& common) {
       }
   } catch (const Error& e) {
     // Bad input (the scenario, its files, the options): exit 2, unlike a failed expectation.
-    std::cerr << "bpfsig sim: " << e.what() << " [" << e.err_name() << ", " << e.kind() << "]\n";
-    if (common.json)
-      print_json(Json{{"ok", false},
-                      {"error", {{"errno", e.err()}, {"errno_name", e.err_name()}, {"kind", e.kind()}, {"message", e.what()}}}});
+    report_error("sim", e, common);
     g_exit_code = kExitBadInput;
   }
 }
@@ -94,8 +103,8 @@ void add_sim(CLI::App& app, Common& common) {
   sub->add_flag("--doc", args->doc, "With --matrix: docs/attacks.md (the table, then a section per attack)");
   sub->add_option("--examples", args->examples, "Directory of the compiled example objects (default: beside the binary)");
   sub->add_option("-o,--output", args->output, "Write the output to this file (atomically)");
-  sub->add_flag("-j,--json", common.json, "JSON output");
-  sub->callback([args, &common] { run_sim(*args, common); });
+  add_output_flags(*sub, common);
+  sub->callback([args, &common, sub] { run_sim(*args, common, *sub); });
 }
 
 }  // namespace bpfsig::cli

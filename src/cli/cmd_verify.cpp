@@ -37,8 +37,6 @@ Json kernel_json(const std::string& name, const verify::Report& k) {
 
 // --insns/--data/--sig: raw files as the kernel receives them.
 skel::SignedLoader loader_from_raw(const VerifyArgs& a) {
-  if (a.insns.empty() || a.sig.empty())
-    throw Error(EINVAL, "bad_argument", "raw input needs at least --insns and --sig");
   skel::SignedLoader l;
   l.name = "raw";
   l.scheme = skel::parse_scheme(a.scheme);
@@ -77,7 +75,7 @@ void print_human(const std::string& what, const verify::Report& r) {
   if (r.signed_content_size) std::cout << " (" << r.signed_content_size << " bytes)";
   std::cout << "\n";
   if (!r.signed_value.empty()) {
-    std::cout << "  hash chain:  " << r.signed_value << " over signature_maps " << Json(r.signature_maps).dump() << "\n";
+    std::cout << "  hash chain:  " << r.signed_value << " over signature_maps " << json_text(r.signature_maps) << "\n";
   }
   const bool kernel_checks_metadata = r.signed_content != "insns";
   if (!c.block_found && kernel_checks_metadata) {
@@ -103,11 +101,22 @@ void print_human(const std::string& what, const verify::Report& r) {
   std::cout << "\n";
 }
 
-void run_verify(const VerifyArgs& a, const Common& common) {
-  if (a.trusted.empty()) throw Error(EINVAL, "bad_argument", "verify needs at least one -i CERT (file or directory)");
+// Bad usage: what is missing, what conflicts, and the raw-only options given
+// with a FILE (a bundle or header names its own scheme and carries its own
+// metadata and exclusive hash: they would be ignored).
+void check_usage(const CLI::App& cmd, const VerifyArgs& a, bool raw) {
+  if (a.trusted.empty()) throw usage_error("verify needs at least one -i CERT (file or directory)");
+  if (raw == !a.file.empty()) throw usage_error("give either FILE or --insns/--data/--sig, not both or neither");
+  if (raw && (a.insns.empty() || a.sig.empty())) throw usage_error("raw input needs at least --insns and --sig");
+  const std::string file_names_its_own = "applies only to raw input (--insns/--sig): FILE names its own ";
+  refuse_unless_applies(cmd, "--scheme", raw, file_names_its_own + "scheme");
+  refuse_unless_applies(cmd, "--data", raw, file_names_its_own + "metadata");
+  refuse_unless_applies(cmd, "--excl-hash", raw, file_names_its_own + "exclusive hash");
+}
+
+void run_verify(const VerifyArgs& a, const Common& common, const CLI::App& cmd) {
   const bool raw = !a.insns.empty() || !a.sig.empty();
-  if (raw == !a.file.empty())
-    throw Error(EINVAL, "bad_argument", "give either FILE or --insns/--data/--sig, not both or neither");
+  check_usage(cmd, a, raw);
   std::vector<crypto::Certificate> trusted = load_trusted(a.trusted);
   skel::SignedLoader loader = raw ? loader_from_raw(a) : skel::read_signed_file(a.file);
   verify::Report r = verify::verify_loader(loader, trusted);
@@ -122,7 +131,7 @@ void run_verify(const VerifyArgs& a, const Common& common) {
     j["file"] = what;
     if (kernel) j["kernel"] = kernel_json(a.kernel, *kernel);
     if (loader.scheme == skel::Scheme::kHornet) j["hornet"] = r.hornet ? hornet_json(*r.hornet) : Json(nullptr);
-    print_json(j);
+    print_json(common, j);
   } else {
     print_human(what, r);
     if (kernel)
@@ -150,14 +159,15 @@ void add_verify(CLI::App& app, Common& common) {
   sub->add_option("--sig", args->sig, "Raw DER PKCS#7 signature");
   sub->add_option("--excl-hash", args->excl, "Raw 32-byte exclusive-map hash");
   sub->add_option("--scheme", args->scheme,
-                  "With raw input: loader-hash (default), loadtime or hash-chain (signature_maps {0})");
+                  "With raw input: loader-hash (default), loadtime or hash-chain (signature_maps {0})")
+      ->check(one_of({"loader-hash", "loadtime", "hornet", "hash-chain"}));
   sub->add_option("--kernel", args->kernel,
                   "Also predict what this kernel answers to `bpfsig load`, in its order of checks: 7.2 (the 6.18 "
                   "scheme) or 7.3 (the load-time scheme); docs/load.md")
-      ->check(CLI::IsMember(verify::kernel_profile_names()));
+      ->check(one_of(verify::kernel_profile_names()));
   sub->add_option("file", args->file, "Bundle or signed light-skeleton header");
-  sub->add_flag("-j,--json", common.json, "JSON output");
-  sub->callback([args, &common] { run_verify(*args, common); });
+  add_output_flags(*sub, common);
+  sub->callback([args, &common, sub] { run_verify(*args, common, *sub); });
 }
 
 }  // namespace bpfsig::cli

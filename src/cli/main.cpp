@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Entry point: parse, dispatch, and turn any library error into one line on
-// stderr (and, with --json, an error object on stdout) and a non-zero exit.
+// Entry point: parse, dispatch, and turn any error into one line on stderr
+// (and, with --json, an error object on stdout) and a non-zero exit: 2 for bad
+// usage, 1 for the rest (docs/cli.md).
 #include <cerrno>
+#include <cstring>
 #include <iostream>
 
 #include "bpfsig/error.h"
@@ -11,40 +13,91 @@ namespace bpfsig::cli {
 int g_exit_code = 0;
 }
 
-using bpfsig::cli::Json;
+using namespace bpfsig::cli;
 
 namespace {
 
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
+constexpr const char* kVersion = "0.1.0";
 
-void report_error(const std::string& command, const bpfsig::Error& e, bool json) {
-  std::cerr << "bpfsig " << command << ": " << e.what() << " [" << e.err_name() << ", " << e.kind() << "]\n";
-  if (json) {
-    Json j;
-    j["ok"] = false;
-    j["error"] = {{"errno", e.err()}, {"errno_name", e.err_name()}, {"kind", e.kind()}, {"message", e.what()}};
-    bpfsig::cli::print_json(j);
+// The first word that is not an option: the command the error line names.
+// Options before it are the program's own (-j, -p, -h, --version), which take
+// no value, so the scan cannot mistake an option's value for the command.
+std::string command_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (argv[i][0] != '-') return argv[i];
+  return "";
+}
+
+// A parse error is reported before the flag callbacks could run, so whether
+// it is wanted as JSON is read off the command line.
+void apply_output_flags_of(int argc, char** argv, Common& common) {
+  for (int i = 1; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
+    const std::string a = argv[i];
+    if (a == "-j" || a == "--json") common.json = true;
+    if (a == "-p" || a == "--pretty") common.json = common.pretty = true;
   }
+}
+
+const CLI::App* find_command(const CLI::App& parent, const std::string& name) {
+  for (const CLI::App* s : parent.get_subcommands({}))
+    if (s->get_name() == name) return s;
+  return nullptr;
+}
+
+void add_version(CLI::App& app, Common& common) {
+  app.set_version_flag("--version", std::string("bpfsig ") + kVersion);
+  CLI::App* sub = app.add_subcommand("version", "Print the version");
+  add_output_flags(*sub, common);
+  sub->callback([&common] {
+    if (common.json)
+      print_json(common, Json{{"ok", true}, {"version", kVersion}});
+    else
+      std::cout << "bpfsig " << kVersion << "\n";
+  });
+}
+
+// `bpfsig help [COMMAND [SUBCOMMAND]]`: what `bpfsig COMMAND --help` prints.
+void add_help(CLI::App& app) {
+  auto words = std::make_shared<std::vector<std::string>>();
+  CLI::App* sub = app.add_subcommand("help", "Show the help of a command: bpfsig help COMMAND");
+  sub->add_option("command", *words, "Command (and subcommand, e.g. policy check)");
+  sub->callback([&app, words] {
+    const CLI::App* target = &app;
+    std::string path = app.get_name();
+    for (const auto& w : *words) {
+      const CLI::App* next = find_command(*target, w);
+      if (!next)
+        throw usage_error("unknown command '" + w + "'" + did_you_mean(w, subcommand_names(*target)) +
+                          "; see bpfsig help");
+      target = next;
+      path += " " + w;
+    }
+    // The formatter, not App::help(): that one follows the selected
+    // subcommand, which is "help" itself.
+    std::cout << target->get_formatter()->make_help(target, path, CLI::AppFormatMode::Normal);
+  });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"bpfsig: sign, verify, inspect and load signed BPF light skeletons"};
+  // The name is fixed so that the usage line says "bpfsig", not argv[0]'s path.
+  CLI::App app{"bpfsig: sign, verify, inspect and load signed BPF light skeletons", "bpfsig"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "bpfsig 0.1.0");
-  bpfsig::cli::Common common;
-  bpfsig::cli::add_keygen(app, common);
-  bpfsig::cli::add_sign(app, common);
-  bpfsig::cli::add_verify(app, common);
-  bpfsig::cli::add_inspect(app, common);
-  bpfsig::cli::add_load(app, common);
-  bpfsig::cli::add_run(app, common);
-  bpfsig::cli::add_policy(app, common);
-  bpfsig::cli::add_sim(app, common);
+  Common common;
+  add_output_flags(app, common);
+  add_keygen(app, common);
+  add_sign(app, common);
+  add_verify(app, common);
+  add_inspect(app, common);
+  add_load(app, common);
+  add_run(app, common);
+  add_policy(app, common);
+  add_sim(app, common);
+  add_version(app, common);
+  add_help(app);
 
-  std::string command = argc > 1 ? argv[1] : "";
+  const std::string command = command_word(argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -52,17 +105,18 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "bpfsig: " << e.what() << " (see bpfsig --help)\n";
+    apply_output_flags_of(argc, argv, common);
+    report_error(find_command(app, command) ? command : "", usage_error(describe_parse_error(app, e)), common);
     return kExitUsage;
   } catch (const bpfsig::Error& e) {
-    report_error(command, e, common.json);
-    return kExitFailure;
+    report_error(command, e, common);
+    return exit_code_for(e);
   } catch (const std::bad_alloc&) {
-    report_error(command, bpfsig::Error(ENOMEM, "out_of_memory", "out of memory"), common.json);
-    return kExitFailure;
+    report_error(command, bpfsig::Error(ENOMEM, "out_of_memory", "out of memory"), common);
+    return 1;
   } catch (const std::exception& e) {
-    report_error(command, bpfsig::Error(EIO, "internal", e.what()), common.json);
-    return kExitFailure;
+    report_error(command, bpfsig::Error(EIO, "internal", e.what()), common);
+    return 1;
   }
-  return bpfsig::cli::g_exit_code;
+  return g_exit_code;
 }

@@ -9,7 +9,29 @@
 
 namespace bpfsig::cli {
 
-void print_json(const Json& j) { std::cout << j.dump(2) << "\n"; }
+void add_output_flags(CLI::App& cmd, Common& common) {
+  cmd.add_flag("-j,--json", common.json, "JSON output (one line; see -p)");
+  cmd.add_flag_callback(
+      "-p,--pretty",
+      [&common] {
+        common.pretty = true;
+        common.json = true;
+      },
+      "Pretty-printed JSON output (implies -j)");
+}
+
+void print_json(const Common& common, const Json& j) { std::cout << json_text(j, common.style()) << "\n"; }
+
+void report_error(const std::string& command, const Error& e, const Common& common) {
+  std::cerr << "bpfsig" << (command.empty() ? "" : " " + command) << ": " << e.what() << " [" << e.err_name() << ", "
+            << e.kind() << "]\n";
+  if (!common.json) return;
+  print_json(common, Json{{"ok", false},
+                          {"error", {{"errno", e.err()}, {"errno_name", e.err_name()}, {"kind", e.kind()},
+                                     {"message", e.what()}}}});
+}
+
+int exit_code_for(const Error& e) { return e.kind() == "usage" ? kExitUsage : 1; }
 
 Json cert_json(const crypto::CertInfo& c) {
   return Json{{"subject", c.subject},     {"issuer", c.issuer},         {"serial", c.serial_hex},

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "bpfsig/json_text.h"
 #include "bpfsig/lsm.h"
 
 namespace bpfsig::lsm {
@@ -87,8 +88,8 @@ std::string AuditRecord::to_json_line() const {
   j["pid"] = pid;
   j["comm"] = comm;
   if (lsm_text) j["text"] = *lsm_text;
-  // comm is untrusted: bytes that are not UTF-8 become U+FFFD rather than an exception.
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  // comm is untrusted: json_text turns bytes that are not UTF-8 into U+FFFD rather than throwing.
+  return json_text(j);
 }
 
 const AuditRecord& AuditLog::emit(AuditRecord record) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "bpfsig/error.h"
+#include "bpfsig/json_text.h"
 #include "bpfsig/sim.h"
 
 namespace bpfsig::sim {
@@ -232,7 +233,7 @@ std::string matrix_text(const Matrix& m) {
   return out.str();
 }
 
-std::string matrix_json(const Matrix& m) {
+std::string matrix_json(const Matrix& m, JsonStyle style) {
   Json rows = Json::array();
   for (const auto& row : m.rows) {
     Json cells = Json::object();
@@ -241,10 +242,10 @@ std::string matrix_json(const Matrix& m) {
                            {"expectations_held", c.expectations_held}};
     rows.push_back(Json{{"attack", row.attack}, {"file", row.file}, {"cells", cells}});
   }
-  return Json{{"ok", m.all_held()}, {"schemes", m.schemes}, {"rows", rows}}.dump(2) + "\n";
+  return json_text(Json{{"ok", m.all_held()}, {"schemes", m.schemes}, {"rows", rows}}, style) + "\n";
 }
 
-std::string runs_json(const std::vector<RunResult>& runs) {
+std::string runs_json(const std::vector<RunResult>& runs, JsonStyle style) {
   Json arr = Json::array();
   bool ok = true;
   for (const auto& run : runs) {
@@ -254,7 +255,7 @@ std::string runs_json(const std::vector<RunResult>& runs) {
     arr.push_back(Json{{"scenario", run.scenario}, {"file", run.file}, {"scheme", run.scheme}, {"kernel", run.kernel},
                        {"lsm", run.lsm}, {"passed", run.passed()}, {"steps", steps}});
   }
-  return Json{{"ok", ok}, {"runs", arr}}.dump(2) + "\n";
+  return json_text(Json{{"ok", ok}, {"runs", arr}}, style) + "\n";
 }
 
 std::string runs_text(const std::vector<RunResult>& runs) {

@@ -161,6 +161,6 @@ TEST(CliPolicy, RunWiresThePolicyIntoTheModelStack) {
   EXPECT_NE(loaded.out.find("rule=\"DEFAULT action=ALLOW\""), std::string::npos);
 
   auto no_ipe = policy_cmd({"run", "--ipe-policy", doc_policy("allow_all"), bundle});
-  EXPECT_EQ(no_ipe.exit_code, 1);
+  EXPECT_EQ(no_ipe.exit_code, 2);  // bad usage: an option that does not apply
   EXPECT_NE(no_ipe.err.find("--ipe-policy needs ipe in --lsm"), std::string::npos) << no_ipe.err;
 }

@@ -106,8 +106,8 @@ TEST(CliRun, Bpftool77HeaderLoadsInTheModelWithItsSignatureChecked) {
   EXPECT_EQ(j["programs"][0]["name"], "handle_execve");
 }
 
-TEST(CliRun, UnknownKernelProfileIsABadArgument) {
+TEST(CliRun, UnknownKernelProfileIsBadUsage) {
   auto r = bpfsig_cmd({"run", "--kernel", "no-such-kernel", signed_example().bundle});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("bad_argument"), std::string::npos) << r.err;
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("[EINVAL, usage]"), std::string::npos) << r.err;
 }
