@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bpfsig/verify.h"
 
+#include <openssl/x509.h>
+
 #include <cerrno>
+#include <optional>
 
 #include "bpfsig/error.h"
 #include "bpfsig/isa.h"
@@ -170,10 +173,31 @@ Report verify_scheme(const skel::SignedLoader& loader, const std::vector<crypto:
                 "signature good over the instructions; the hash-match block covers the metadata");
 }
 
+// A bundle's signer certificate is what `load --keyring own` hands to
+// add_key before BPF_PROG_LOAD; the kernel's key parser refuses one whose key
+// it cannot use (ENOPKG), so the load fails there, whatever else holds.
+std::optional<std::string> unusable_signer_key(const skel::SignedLoader& loader) {
+  if (loader.signature.empty() || loader.signer_cert.empty()) return std::nullopt;
+  crypto::Certificate cert = crypto::parse_certificate(loader.signer_cert, "the bundle's signer certificate");
+  try {
+    crypto::require_kernel_key(X509_get0_pubkey(cert.get()), "the bundle's signer certificate", ENOPKG,
+                               "unsupported_algo");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return std::nullopt;
+}
+
+Report refuse_unusable_signer(Report r, const skel::SignedLoader& loader) {
+  if (auto why = unusable_signer_key(loader))
+    return decide(std::move(r), Verdict::kBadSig, ENOPKG, "unsupported_algo", *why + ": add_key refuses it (ENOPKG)");
+  return r;
+}
+
 }  // namespace
 
 Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted) {
-  return check_seal(verify_scheme(loader, trusted), loader, trusted);
+  return check_seal(refuse_unusable_signer(verify_scheme(loader, trusted), loader), loader, trusted);
 }
 
 }  // namespace bpfsig::verify

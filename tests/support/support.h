@@ -35,6 +35,13 @@ std::string shared_testdata();  // ../shared/testdata beside the checkout
 std::string cli_path();         // the bpfsig executable
 // The bpfsig command with args (run_command with cli_path() first).
 CommandResult bpfsig_cmd(std::vector<std::string> args);
+// A private key (KEY.pem, mode 0600) and a self-signed DER certificate
+// (KEY.der, with subjectKeyIdentifier) made by the openssl command, for keys
+// bpfsig's keygen will not make: newkey is openssl req's -newkey argument
+// ("ec", "ed25519", "rsa:2048") and pkeyopt its -pkeyopt ("" for none).
+// Returns the path without extension; "" when openssl failed.
+std::string openssl_key_and_cert(const TempDir& dir, const std::string& name, const std::string& newkey,
+                                 const std::string& pkeyopt = "");
 std::string source_dir();
 bool is_root();
 bool file_exists(const std::string& path);
