@@ -136,12 +136,14 @@ TEST(Cli, TrustedCertificatesFromADirectory) {
 }
 
 TEST(Cli, VerifiesBpftool77Header) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   auto v = bpfsig_cmd({"verify", "-i", bpftool_file("cert.der"), bpftool_file("prog.lskel.h")});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   EXPECT_NE(v.out.find("cleanup+1"), std::string::npos) << v.out;
 }
 
 TEST(Cli, BpftoolMasterHeaderFailsClosedAsPartial) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   auto v = bpfsig_cmd({"verify", "-j", "-i", bpftool_file("cert.pem"), bpftool_file("prog.master.lskel.h")});
   EXPECT_EQ(v.exit_code, 1);
   Json j = Json::parse(v.out);
@@ -153,6 +155,7 @@ TEST(Cli, BpftoolMasterHeaderFailsClosedAsPartial) {
 }
 
 TEST(Cli, InspectShowsBothBpftoolHeaders) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   auto a = bpfsig_cmd({"inspect", bpftool_file("prog.lskel.h")});
   ASSERT_EQ(a.exit_code, 0) << a.err;
   for (const char* needle : {"handle_execve", "counts", "cleanup+1", "375 bytes", "skid", "M   36: (18) r1 = map[idx:0]",
@@ -170,8 +173,12 @@ TEST(Cli, InspectShowsBothBpftoolHeaders) {
 TEST(Cli, GarbageAndMissingInputsGiveOneLineErrors) {
   test::TempDir d;
   test::write_text(d.file("garbage"), std::string(1000, '\x5a'));
+  const std::string header = d.file("x.lskel.h");
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("k.pem"), "--cert", d.file("c.der")}).exit_code, 0);
+  ASSERT_EQ(bpfsig_cmd({"sign", "-k", d.file("k.pem"), "-i", d.file("c.der"), "--header", header, "-o",
+                        d.file("x.bpfsig"), example("execcount")}).exit_code, 0);
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"verify", "-i", bpftool_file("cert.der"), d.file("garbage")},
+           {"verify", "-i", d.file("c.der"), d.file("garbage")},
            {"inspect", d.file("garbage")},
            {"inspect", d.file("missing")},
            {"sign", "-k", d.file("garbage"), "-i", bpftool_file("cert.der"), example("execcount")},

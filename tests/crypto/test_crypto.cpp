@@ -377,6 +377,7 @@ TEST(Keys, DerKeyLoadsAndNonKeysAreRefused) {
 }
 
 TEST(Certs, PemAndDerAreDetectedByContent) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   const std::string der_path = shared("bpftool-7.7/cert.der"), pem_path = shared("bpftool-7.7/cert.pem");
   crypto::Certificate from_der = crypto::load_certificate(der_path);
   crypto::Certificate from_pem = crypto::load_certificate(pem_path);
@@ -401,6 +402,7 @@ TEST(Certs, PemAndDerAreDetectedByContent) {
 }
 
 TEST(Certs, DescribeTheReferenceCertificate) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   crypto::CertInfo info = crypto::describe(crypto::load_certificate(shared("bpftool-7.7/cert.der")).get());
   EXPECT_EQ(info.subject, "CN=anchor");
   EXPECT_EQ(info.issuer, "CN=anchor");
@@ -422,6 +424,7 @@ TEST(Certs, DescribeTheReferenceCertificate) {
 }
 
 TEST(Certs, DirectoriesAreReadInNameOrder) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   test::TempDir dir;
   const Material& a = material(KeyAlgo::kP256, "alpha");
   const Material& b = material(KeyAlgo::kP384, "beta");
@@ -619,6 +622,7 @@ TEST(KernelKeys, AMessageCarryingSuchACertificateIsEnopkgAsInTheKernelsParser) {
 // ---- the Hornet sample (gen_sig's profile) -------------------------------------------
 
 TEST(Interop, HornetSampleVerifies) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   Bytes sig = read_file(shared("hornet/prog.hornet.p7b"));
   Bytes insns = read_file(shared("hornet/insn.bin"));
   auto trusted = trust(crypto::load_certificate(shared("bpftool-7.7/cert.der")).get());

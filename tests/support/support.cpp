@@ -114,6 +114,11 @@ std::string openssl_key_and_cert(const TempDir& dir, const std::string& name, co
 
 std::string examples_dir() { return BPFSIG_EXAMPLES_DIR; }
 std::string shared_testdata() { return BPFSIG_SHARED_TESTDATA; }
+
+std::string missing_shared_testdata() {
+  if (file_exists(shared_testdata() + "/bpftool-7.7") && file_exists(shared_testdata() + "/hornet")) return "";
+  return "../shared/testdata not present (a fresh clone)";
+}
 std::string cli_path() { return BPFSIG_CLI; }
 std::string source_dir() { return BPFSIG_SOURCE_DIR; }
 bool is_root() { return ::geteuid() == 0; }

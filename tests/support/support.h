@@ -31,7 +31,12 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_text = "");
 
 std::string examples_dir();     // build/examples (compiled *.bpf.o)
-std::string shared_testdata();  // ../shared/testdata beside the checkout
+// ../shared/testdata beside the checkout: the reference artifacts CI has and a
+// fresh clone has not. Every test that reads it starts with
+// SKIP_UNLESS(test::missing_shared_testdata()).
+std::string shared_testdata();
+// "" when shared_testdata() is there, else why a test that needs it skips.
+std::string missing_shared_testdata();
 std::string cli_path();         // the bpfsig executable
 // The bpfsig command with args (run_command with cli_path() first).
 CommandResult bpfsig_cmd(std::vector<std::string> args);
@@ -49,3 +54,13 @@ std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 
 }  // namespace bpfsig::test
+
+// Skips the running test with "skipped: <why>" unless check (an expression
+// giving a std::string) is empty: SKIP_UNLESS(test::missing_shared_testdata()).
+#ifndef SKIP_UNLESS
+#define SKIP_UNLESS(check)                         \
+  do {                                             \
+    if (std::string why_ = (check); !why_.empty()) \
+      GTEST_SKIP() << "skipped: " << why_;         \
+  } while (0)
+#endif

@@ -71,6 +71,7 @@ TEST(Verify, OwnLoadersVerifyInBothLayouts) {
 }
 
 TEST(Verify, AcceptsBpftool77Header) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   Report r = verify_loader(bpftool_header("prog.lskel.h"), bpftool_trust());
   EXPECT_EQ(r.err, 0) << r.message;
   EXPECT_EQ(r.verdict, Verdict::kOk);
@@ -83,6 +84,7 @@ TEST(Verify, AcceptsBpftool77Header) {
 }
 
 TEST(Verify, BpftoolMasterHeaderIsPartialAndFailsClosed) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   Report r = verify_loader(bpftool_header("prog.master.lskel.h"), bpftool_trust());
   EXPECT_EQ(r.signature.err, 0) << "the signature over the instructions is good: " << r.signature.detail;
   EXPECT_FALSE(r.chain.block_found);
@@ -275,6 +277,7 @@ TEST(VerifySeal, KernelChecksComeFirst) {
 }
 
 TEST(VerifySeal, HeadersHaveNoSeal) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   Report r = verify_loader(bpftool_header("prog.lskel.h"), bpftool_trust());
   EXPECT_EQ(r.err, 0) << r.message;
   EXPECT_FALSE(r.seal.present);
