@@ -47,12 +47,39 @@ std::string sanitize_identifier(const std::string& s) {
   return out;
 }
 
+// bpftool's MAX_OBJ_NAME_LEN - 1: get_obj_name() keeps this much of the file
+// name, before it strips ".o".
+constexpr size_t kBpftoolObjNameMax = 63;
+
 }  // namespace
 
+bool is_c_identifier(const std::string& name) {
+  static const char* const kKeywords[] = {
+      "auto",     "break",   "case",     "char",     "const",    "continue", "default",  "do",
+      "double",   "else",    "enum",     "extern",   "float",    "for",      "goto",     "if",
+      "inline",   "int",     "long",     "register", "restrict", "return",   "short",    "signed",
+      "sizeof",   "static",  "struct",   "switch",   "typedef",  "union",    "unsigned", "void",
+      "volatile", "while",   "_Bool",    "_Complex", "_Imaginary", "_Alignas", "_Alignof", "_Atomic",
+      "_Generic", "_Noreturn", "_Static_assert", "_Thread_local"};
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  for (const char* k : kKeywords)
+    if (name == k) return false;
+  return true;
+}
+
 std::string skeleton_name_for(const std::string& object_path) {
-  std::string base = object_path.substr(object_path.find_last_of('/') + 1);
+  // bpftool's get_obj_name(): the base name, cut to 63 characters, without
+  // ".o", every character that cannot be in an identifier made '_'.
+  std::string base = object_path.substr(object_path.find_last_of('/') + 1).substr(0, kBpftoolObjNameMax);
   if (base.size() > 2 && base.compare(base.size() - 2, 2, ".o") == 0) base.resize(base.size() - 2);
-  return sanitize_identifier(base);
+  std::string name = sanitize_identifier(base);
+  // bpftool stops there, so "1abc.bpf.o" gives `struct 1abc_bpf`, which no C
+  // compiler takes. A leading '_' makes it an identifier and keeps the name
+  // recognisable; a keyword ("int.o") gets the same treatment.
+  if (!is_c_identifier(name)) name.insert(0, "_");
+  return name;
 }
 
 std::string map_identifier(const std::string& libbpf_map_name, bool internal) {
@@ -63,7 +90,7 @@ std::string map_identifier(const std::string& libbpf_map_name, bool internal) {
   return sanitize_identifier(section);
 }
 
-GeneratedLoader generate_loader(const std::string& path) {
+GeneratedLoader generate_loader(const std::string& path, const std::string& name) {
   std::lock_guard<std::mutex> lock(g_libbpf_mutex);
   std::string log;
   g_libbpf_log = &log;
@@ -82,7 +109,7 @@ GeneratedLoader generate_loader(const std::string& path) {
   };
 
   GeneratedLoader out;
-  out.name = skeleton_name_for(path);
+  out.name = name.empty() ? skeleton_name_for(path) : name;
   // As bpftool: the object is named after the skeleton, which names the
   // internal maps ("prog_bpf.bss") and so shapes the metadata blob.
   LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = out.name.c_str());

@@ -11,6 +11,7 @@
 #include "bpfsig/isa.h"
 #include "bpfsig/skel.h"
 #include "skel/genloader.h"
+#include "skel/internal.h"
 #include "skel/matchblock.h"
 #include "support/signer.h"
 #include "support/support.h"
@@ -67,6 +68,28 @@ TEST(GenLoader, NamesFollowBpftool) {
   EXPECT_EQ(map_identifier("multimap.rodata", true), "rodata");
   EXPECT_EQ(map_identifier("xdp.rodata.str1.1", true), "rodata_str1_1");
   EXPECT_EQ(map_identifier("counts", false), "counts");
+}
+
+TEST(GenLoader, NamesAreAlwaysCIdentifiers) {
+  // bpftool would write `struct 1abc_bpf`; the leading '_' makes it compile.
+  EXPECT_EQ(skeleton_name_for("dir/1abc.bpf.o"), "_1abc_bpf");
+  EXPECT_EQ(skeleton_name_for("int.o"), "_int");
+  // get_obj_name() keeps 63 characters of the file name before it strips ".o".
+  const std::string longest(70, 'a');
+  EXPECT_EQ(skeleton_name_for(longest + ".o"), std::string(63, 'a'));
+  EXPECT_EQ(skeleton_name_for(std::string(61, 'b') + ".o"), std::string(61, 'b'));
+  for (const char* ok : {"a", "_1", "prog_bpf", "A9_"}) EXPECT_TRUE(is_c_identifier(ok)) << ok;
+  for (const char* bad : {"", "1a", "a-b", "a b", "int", "struct", "_Bool", "a.b"}) EXPECT_FALSE(is_c_identifier(bad)) << bad;
+}
+
+TEST(GenLoader, SignNameMustBeACIdentifier) {
+  SignOptions o;
+  o.name = "9lives";
+  EXPECT_EQ(expect_error([&] { sign_object(example("execcount"), signer().cert.get(), signer().key.get(), o); },
+                         "skeleton_name"),
+            EINVAL);
+  o.name = "renamed";
+  EXPECT_EQ(sign_object(example("execcount"), signer().cert.get(), signer().key.get(), o).name, "renamed");
 }
 
 TEST(GenLoader, ExamplesGenerateLoaders) {
