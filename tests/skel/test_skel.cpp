@@ -414,6 +414,47 @@ TEST(Header, RejectsMalformedHeaders) {
   EXPECT_EQ(expect_error([&] { parse(base + "static const char opts_data[] = \"\\q\";"); }, "header_format"), EBADMSG);
 }
 
+// A member declaration whose name is no C identifier is refused with its
+// line: dropping it would shift the loader ctx, so verify would say OK and
+// the load would fail.
+TEST(Header, RefusesMalformedNamesWithTheLine) {
+  SignedLoader l = sign_example("multimap");
+  const std::string good = render_header(l);
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = good;
+    size_t at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) t.replace(at, from.size(), to);
+    return t;
+  };
+  auto line_of = [&](const std::string& needle) {
+    return std::to_string(1 + std::count(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(good.find(needle)), '\n'));
+  };
+  struct Case {
+    std::string from, to, kind;
+  };
+  const Case cases[] = {
+      {"struct bpf_map_desc histogram;", "struct bpf_map_desc histo-gram;", "header_map_name"},
+      {"struct bpf_map_desc histogram;", "struct bpf_map_desc 1histogram;", "header_map_name"},
+      {"struct bpf_map_desc histogram;", "struct bpf_map_desc histogram x;", "header_map_name"},
+      {"struct bpf_map_desc histogram;", "struct bpf_map_desc start_ts;", "header_map_name"},
+      {"struct bpf_prog_desc on_exit;", "struct bpf_prog_desc on.exit;", "header_prog_name"},
+  };
+  for (const Case& c : cases) {
+    try {
+      parse_header(with(c.from, c.to), "h.lskel.h");
+      ADD_FAILURE() << "accepted: " << c.to;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.err(), EBADMSG);
+      EXPECT_EQ(e.kind(), c.kind) << e.what();
+      EXPECT_NE(std::string(e.what()).find("h.lskel.h: line " + line_of(c.from) + ":"), std::string::npos) << e.what();
+    }
+  }
+  std::string bad_struct = with("struct multimap_bpf {", "struct multi-map {");
+  EXPECT_EQ(expect_error([&] { parse_header(bad_struct, "h.lskel.h"); }, "header_skeleton_name"), EBADMSG);
+  EXPECT_EQ(parse_header(good, "h.lskel.h").map_names.size(), 5u);
+}
+
 TEST(ReadSignedFile, DetectsFormats) {
   test::TempDir d;
   SignedLoader l = sign_example("execcount");
