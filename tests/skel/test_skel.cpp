@@ -105,11 +105,40 @@ TEST(GenLoader, RejectsNonObjects) {
   test::TempDir d;
   test::write_text(d.file("junk.o"), "this is not an ELF file");
   EXPECT_NE(expect_error([&] { generate_loader(d.file("junk.o")); }, "bpf_object"), 0);
-  expect_error([&] { generate_loader(d.file("missing.o")); }, "bpf_object");
+  expect_error([&] { generate_loader(d.file("missing.o")); }, "io");
 }
 
 // libbpf 1.1's loader for the object bpftool 7.7 signed is the same size as
 // bpftool's once the 28-instruction block is in: the layouts agree.
+// An object libbpf refuses: built here with clang -target bpf from a program
+// whose SEC name names no program type.
+TEST(GenLoader, LibbpfsReasonAndARealErrnoForAnObjectItRefuses) {
+  test::TempDir d;
+  test::write_text(d.file("bad.bpf.c"),
+                   "__attribute__((section(\"socket/tail\"), used)) int tail_1(void *ctx) { return 0; }\n"
+                   "char LICENSE[] __attribute__((section(\"license\"), used)) = \"GPL\";\n");
+  auto cc = test::run_command({"clang", "-O2", "-g", "-target", "bpf", "-c", d.file("bad.bpf.c"), "-o", d.file("bad.bpf.o")});
+  if (cc.exit_code != 0) GTEST_SKIP() << "skipped: clang -target bpf failed here: " << cc.err;
+  try {
+    generate_loader(d.file("bad.bpf.o"));
+    FAIL() << "libbpf accepted a program without a type";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), "bpf_object");
+    EXPECT_LT(e.err(), 4000) << "a libbpf code leaked out as an errno: " << e.what();
+    EXPECT_NE(std::string(e.what()).find("tail_1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("socket/tail"), std::string::npos) << e.what();
+  }
+}
+
+TEST(GenLoader, ADirectoryIsEisdirAndJunkIsNoLibbpfCode) {
+  test::TempDir d;
+  EXPECT_EQ(expect_error([&] { generate_loader(d.path()); }, "io"), EISDIR);
+  test::write_text(d.file("junk.o"), "this is not an ELF file");
+  int err = expect_error([&] { generate_loader(d.file("junk.o")); }, "bpf_object");
+  EXPECT_LT(err, 4000);
+  EXPECT_EQ(expect_error([&] { generate_loader(d.file("missing.o")); }, "io"), ENOENT);
+}
+
 TEST(MatchBlock, SameLayoutAsBpftool77) {
   SKIP_UNLESS(test::missing_shared_testdata());
   SignOptions o;
