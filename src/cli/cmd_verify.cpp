@@ -20,14 +20,18 @@ struct VerifyArgs {
 // --insns/--data/--sig: raw files as the kernel receives them.
 skel::SignedLoader loader_from_raw(const VerifyArgs& a) {
   if (a.insns.empty() || a.sig.empty())
-    throw Error(EINVAL, "bad_argument", "raw input needs at least --insns and --sig");
+    throw Error(EINVAL, "bad_argument", "raw input needs --insns, --data and --sig");
+  // Without it there is nothing to hash, and the report would be a mismatch
+  // that says nothing about the real metadata.
+  if (a.data.empty())
+    throw Error(EINVAL, "bad_argument", "no metadata was given: pass --data FILE (the loader's metadata blob) with --insns and --sig");
   skel::SignedLoader l;
   l.name = "raw";
   l.scheme = skel::parse_scheme(a.scheme);
   if (l.scheme == skel::Scheme::kHashChain) l.signature_maps = {0};  // the light skeleton's one metadata map
   l.insns = read_file(a.insns);
   l.signature = read_file(a.sig);
-  if (!a.data.empty()) l.data = read_file(a.data);
+  l.data = read_file(a.data);
   if (!a.excl.empty()) {
     l.excl_hash = read_file(a.excl);
   } else {
