@@ -176,16 +176,19 @@ Report verify_scheme(const skel::SignedLoader& loader, const std::vector<crypto:
 // A bundle's signer certificate is what `load --keyring own` hands to
 // add_key before BPF_PROG_LOAD; the kernel's key parser refuses one whose key
 // it cannot use (ENOPKG), so the load fails there, whatever else holds.
+// (A certificate that does not even parse is the seal's to report.)
 std::optional<std::string> unusable_signer_key(const skel::SignedLoader& loader) {
   if (loader.signature.empty() || loader.signer_cert.empty()) return std::nullopt;
-  crypto::Certificate cert = crypto::parse_certificate(loader.signer_cert, "the bundle's signer certificate");
+  crypto::Certificate cert;
   try {
-    crypto::require_kernel_key(X509_get0_pubkey(cert.get()), "the bundle's signer certificate", ENOPKG,
-                               "unsupported_algo");
-  } catch (const Error& e) {
-    return e.what();
+    cert = crypto::parse_certificate(loader.signer_cert, "the bundle's signer certificate");
+  } catch (const Error&) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  crypto::KernelKeyClass key = crypto::classify_kernel_key(X509_get0_pubkey(cert.get()));
+  if (key.usable) return std::nullopt;
+  return "the bundle's signer certificate has a " + key.algo + " key, which the kernel cannot use for BPF signatures (it accepts " +
+         crypto::kKernelKeyAlgorithms + ")";
 }
 
 Report refuse_unusable_signer(Report r, const skel::SignedLoader& loader) {
