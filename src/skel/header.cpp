@@ -123,6 +123,20 @@ class HeaderScanner {
     return 1 + static_cast<size_t>(std::count(t_.begin(), t_.begin() + static_cast<std::ptrdiff_t>(std::min(offset, t_.size())), '\n'));
   }
 
+  // Where needle is, or npos; a second occurrence is refused (EBADMSG,
+  // header_format, both lines): reading only the first of two definitions
+  // would verify one thing while the compiler sees another (or nothing).
+  size_t find_once(const std::string& needle, const std::string& what) const {
+    size_t first = t_.find(needle);
+    if (first == std::string::npos) return first;
+    size_t second = t_.find(needle, first + 1);
+    if (second != std::string::npos)
+      throw Error(EBADMSG, "header_format",
+                  what_ + ": line " + std::to_string(line_of(second)) + ": a second " + what + " (the first is on line " +
+                      std::to_string(line_of(first)) + ")");
+    return first;
+  }
+
   // A declaration whose name is unusable: EBADMSG with its own kind, and the
   // line, so the user finds it.
   Error bad_name(size_t offset, const std::string& kind, const std::string& why) const {
@@ -154,7 +168,7 @@ class HeaderScanner {
   // The name of the struct whose first member is the loader ctx: the
   // skeleton's, which every function of the header is named after.
   std::string skeleton_name() const {
-    size_t ctx = t_.find("struct bpf_loader_ctx ctx;");
+    size_t ctx = find_once("struct bpf_loader_ctx ctx;", "skeleton struct (`struct bpf_loader_ctx ctx;`)");
     if (ctx == std::string::npos) throw error(0, "no `struct bpf_loader_ctx ctx;`: not a light skeleton");
     size_t open = t_.rfind('{', ctx);
     size_t kw = open == std::string::npos ? std::string::npos : t_.rfind("struct ", open);
@@ -179,7 +193,7 @@ class HeaderScanner {
 
   // The integers of `static const int NAME[N] ... = {a, b, ...};`.
   std::optional<std::vector<uint32_t>> int_array(const std::string& name, size_t limit) const {
-    size_t at = t_.find(" " + name + "[");
+    size_t at = find_once(" " + name + "[", name + "[] array");
     if (at == std::string::npos) return std::nullopt;
     size_t open = t_.find('{', at), semi = t_.find(';', at);
     if (open == std::string::npos || (semi != std::string::npos && semi < open)) throw error(at, name + " has no {...} initializer");
@@ -204,7 +218,7 @@ class HeaderScanner {
 
   // The bytes of `static const char NAME[] ... = "...";` (sizeof - 1 bytes).
   std::optional<Bytes> array(const std::string& name) const {
-    size_t at = t_.find(" " + name + "[]");
+    size_t at = find_once(" " + name + "[]", name + "[] array");
     if (at == std::string::npos) return std::nullopt;
     size_t eq = t_.find('=', at);
     size_t semi = t_.find(';', at);

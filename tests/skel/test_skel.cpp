@@ -479,6 +479,21 @@ TEST(Header, RefusesMalformedNamesWithTheLine) {
       EXPECT_NE(std::string(e.what()).find("h.lskel.h: line " + line_of(c.from) + ":"), std::string::npos) << e.what();
     }
   }
+  // A second definition of an array or of the skeleton struct: which one
+  // the compiler would see is not the parser's to guess.
+  for (const std::string& dup : {std::string("\tstatic const char opts_sig[] = \"\";\n"),
+                                 std::string("struct other { struct bpf_loader_ctx ctx; };\n")}) {
+    std::string t = good;
+    t.insert(t.rfind("#endif"), dup);
+    std::string line = std::to_string(1 + std::count(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.rfind(dup)), '\n'));
+    try {
+      parse_header(t, "h.lskel.h");
+      ADD_FAILURE() << "accepted a second " << dup;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), "header_format") << e.what();
+      EXPECT_NE(std::string(e.what()).find("h.lskel.h: line " + line + ": a second"), std::string::npos) << e.what();
+    }
+  }
   std::string bad_struct = with("struct multimap_bpf {", "struct multi-map {");
   EXPECT_EQ(expect_error([&] { parse_header(bad_struct, "h.lskel.h"); }, "header_skeleton_name"), EBADMSG);
   EXPECT_EQ(parse_header(good, "h.lskel.h").map_names.size(), 5u);
