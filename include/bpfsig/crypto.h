@@ -28,7 +28,8 @@ Digest sha256_padded8(ByteView data);
 inline constexpr size_t kMaxKernelSignatureSize = 8192;
 
 enum class KeyAlgo { kRsa2048, kRsa3072, kRsa4096, kP256, kP384 };
-// "rsa2048" ... "p384"; parse throws Error(EINVAL, "bad_argument").
+// "rsa2048" ... "p384"; parse throws Error(EINVAL, "bad_argument") naming
+// kKernelKeyAlgorithms. Every one of them is a key the kernel can use.
 KeyAlgo parse_key_algo(const std::string& name);
 std::string key_algo_name(KeyAlgo algo);
 
@@ -36,6 +37,22 @@ struct PkeyDeleter { void operator()(EVP_PKEY* k) const; };
 struct X509Deleter { void operator()(X509* c) const; };
 using PrivateKey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 using Certificate = std::unique_ptr<X509, X509Deleter>;
+
+// The public keys the kernel can use for BPF signatures: what its asymmetric
+// key parser (crypto/asymmetric_keys/x509_cert_parser.c) takes and its crypto
+// can verify on the kernels bpfsig targets. add_key refuses a certificate with
+// any other key (ENOPKG, or ENOENT when the parser knows the curve but no
+// verifier is built), so bpfsig refuses such keys at keygen, sign and verify.
+inline constexpr const char* kKernelKeyAlgorithms = "RSA, ECDSA P-256, ECDSA P-384";
+struct KernelKeyClass {
+  bool usable = false;
+  std::string algo;  // "rsa2048", "p256", "p384", "secp256k1", "secp521r1", "ED25519-256", ...
+};
+// The one place that decides whether the kernel can use a key.
+KernelKeyClass classify_kernel_key(const EVP_PKEY* key);
+// Throws Error(err, kind, "WHAT: a ALGO key, which the kernel cannot use for
+// BPF signatures (it accepts RSA, ECDSA P-256, ECDSA P-384)") unless usable.
+void require_kernel_key(const EVP_PKEY* key, const std::string& what, int err, const std::string& kind);
 
 struct KeygenOptions {
   KeyAlgo algo = KeyAlgo::kRsa2048;
@@ -80,7 +97,9 @@ PrivateKey load_private_key(const std::string& path, const std::string& passphra
 std::string resolve_passphrase(const std::string& spec);
 Certificate load_certificate(const std::string& path);
 Certificate parse_certificate(ByteView pem_or_der, const std::string& what);
-// A file, or every *.der, *.pem, *.crt, *.cer file in a directory.
+// Trusted certificates (the keyring): a file, or every *.der, *.pem, *.crt,
+// *.cer file in a directory. A certificate whose key the kernel cannot use is
+// refused, as add_key refuses it: Error(EINVAL, "cert_key_unsupported").
 std::vector<Certificate> load_certificates(const std::string& path_or_dir);
 Bytes certificate_der(const X509* cert);
 

@@ -101,6 +101,10 @@ struct SignOptions {
   MismatchTarget mismatch_target = MismatchTarget::kCleanup;
   // Scheme kHornet: the attribute format (final gen_sig, or v4-v7 with fd_array indices).
   crypto::HornetFormat hornet_format = crypto::HornetFormat::kFinal;
+  // The skeleton's name (struct, functions, include guard), as bpftool's
+  // `gen skeleton ... name NAME`; empty: derived from the object's file name.
+  // Not a C identifier: Error(EINVAL, "skeleton_name").
+  std::string name;
 };
 // Opens the BPF object with libbpf, generates its loader with gen_loader,
 // inserts and patches the hash-match block, computes the exclusive-map hash and

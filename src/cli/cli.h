@@ -55,7 +55,9 @@ std::string describe_target(const verify::ChainCheck& c);
 
 // The Hornet signed attribute (src/cli/hornet_output.cpp).
 Json hornet_json(const crypto::HornetAttribute& a);
-void print_hornet_attribute(const crypto::HornetAttribute& a, const std::string& indent);
+// metadata_sha256 (hex), when given, marks the hash that is the metadata map's.
+void print_hornet_attribute(const crypto::HornetAttribute& a, const std::string& indent,
+                            const std::string& metadata_sha256 = "");
 
 // -i arguments: files or directories of certificates.
 std::vector<crypto::Certificate> load_trusted(const std::vector<std::string>& paths);

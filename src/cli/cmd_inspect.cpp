@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // bpfsig inspect: everything in a bundle or a signed header.
 #include <iostream>
+#include <optional>
 
 #include "bpfsig/error.h"
 #include "bpfsig/isa.h"
@@ -65,12 +66,13 @@ Json cms_json(const skel::SignedLoader& l) {
 
 // What the scheme's signature covers, recomputed from the file alone.
 Json signed_content_json(const skel::SignedLoader& l) {
-  Json j{{"signature_maps", l.signature_maps}};
+  Json j{{"signed", !l.signature.empty()}, {"signature_maps", l.signature_maps}};
   switch (l.scheme) {
     case skel::Scheme::kLoaderHash: j["covers"] = "insns"; break;
     case skel::Scheme::kLoadtime: j["covers"] = "insns || metadata"; break;
     case skel::Scheme::kHashChain: j["covers"] = l.signature_maps.empty() ? "insns" : "hash chain"; break;
-    default: j["covers"] = "unknown";
+    // The CMS content is the instructions; the map hashes are in a signed attribute.
+    case skel::Scheme::kHornet: j["covers"] = "insns + hornet map hashes"; break;
   }
   j["value"] = Json(nullptr);
   try {
@@ -138,35 +140,36 @@ std::optional<crypto::HornetAttribute> hornet_of(const skel::SignedLoader& l) {
   }
 }
 
-void print_human(const std::string& file, const skel::SignedLoader& l, const verify::ChainCheck& c, const Json& j) {
-  std::cout << "file:         " << file << "\n"
-            << "scheme:       " << skel::scheme_name(l.scheme) << "\n"
-            << "skeleton:     " << l.name << "\n"
-            << "programs:     " << json_text(l.prog_names) << "\n"
-            << "maps:         " << json_text(l.map_names) << "\n"
-            << "loader:       " << l.insns.size() / 8 << " instructions (" << l.insns.size() << " bytes), digest "
-            << c.loader_digest << "\n"
-            << "metadata:     " << l.data.size() << " bytes, sha256 " << c.metadata_sha256 << "\n"
-            << "excl hash:    " << c.excl_hash << (c.excl_ok ? " (= loader digest)" : " (!= loader digest)") << "\n";
-  print_signature(j["signature"]);
-  if (auto attr = hornet_of(l)) print_hornet_attribute(*attr, "");
-  if (!j["signer_cert"].is_null()) {
-    const Json& s = j["signer_cert"];
-    std::cout << "signer cert:  " << s["subject"].get<std::string>() << ", serial " << s["serial"].get<std::string>()
-              << ", skid " << s["skid"].get<std::string>() << ", " << s["key_algo"].get<std::string>() << "\n";
-  }
-  if (!l.seal.empty())
-    std::cout << "seal:         " << l.seal.size() << " bytes over the rest of the bundle (checked by verify)\n";
-  const Json& content = j["signed_content"];
-  std::cout << "signed:       " << content["covers"].get<std::string>();
+// Whether one of the Hornet attribute's hashes is the metadata map's.
+bool hornet_covers_metadata(const std::optional<crypto::HornetAttribute>& attr, const std::string& metadata_sha256) {
+  if (!attr) return false;
+  for (const auto& m : attr->maps)
+    if (to_hex(m.sha) == metadata_sha256) return true;
+  return false;
+}
+
+void print_signed_content(const Json& content, const std::optional<crypto::HornetAttribute>& attr) {
+  std::cout << "signed:       yes, over the " << content["covers"].get<std::string>();
   if (content.contains("size")) std::cout << ", " << content["size"].get<size_t>() << " bytes";
   if (!content["value"].is_null())
     std::cout << ", value " << content["value"].get<std::string>() << " (signature_maps "
               << json_text(content["signature_maps"]) << ")";
   if (content.contains("error")) std::cout << ", cannot be computed: " << content["error"].get<std::string>();
+  if (content["covers"] == "insns + hornet map hashes")
+    std::cout << (attr ? " (" + std::to_string(attr->maps.size()) + " map hash(es) in the Hornet attribute)"
+                       : " (but the signature has no Hornet attribute)");
   std::cout << "\n";
-  const bool kernel_checks_metadata = content["covers"] != "insns";
-  if (!c.block_found && kernel_checks_metadata) {
+}
+
+// Where the metadata is checked: the loader's hash-match block, the kernel
+// through the signature (loadtime, hash chain), or Hornet through its attribute.
+void print_match_block(const verify::ChainCheck& c, bool signature_covers_metadata,
+                       const std::optional<crypto::HornetAttribute>& attr) {
+  if (!c.block_found && attr) {
+    std::cout << "match block:  none (not needed: the metadata is covered by the Hornet attribute's map hash, "
+              << (hornet_covers_metadata(attr, c.metadata_sha256) ? "which matches it" : "which does NOT match it")
+              << "; the Hornet LSM checks the frozen map)\n";
+  } else if (!c.block_found && signature_covers_metadata) {
     std::cout << "match block:  none (not needed: the signature covers the metadata, the kernel checks it)\n";
   } else if (!c.block_found) {
     std::cout << "match block:  none (the metadata is not covered by the signature)\n";
@@ -179,6 +182,35 @@ void print_human(const std::string& file, const skel::SignedLoader& l, const ver
               << "              signed metadata sha256 " << c.signed_metadata_sha256
               << (c.metadata_ok ? " (matches)" : " (does NOT match)") << "\n";
   }
+}
+
+void print_human(const std::string& file, const skel::SignedLoader& l, const verify::ChainCheck& c, const Json& j) {
+  std::cout << "file:         " << file << "\n"
+            << "scheme:       " << skel::scheme_name(l.scheme) << "\n"
+            << "skeleton:     " << l.name << "\n"
+            << "programs:     " << json_text(l.prog_names) << "\n"
+            << "maps:         " << json_text(l.map_names) << "\n"
+            << "loader:       " << l.insns.size() / 8 << " instructions (" << l.insns.size() << " bytes), digest "
+            << c.loader_digest << "\n"
+            << "metadata:     " << l.data.size() << " bytes, sha256 " << c.metadata_sha256 << "\n"
+            << "excl hash:    " << c.excl_hash << (c.excl_ok ? " (= loader digest)" : " (!= loader digest)") << "\n";
+  print_signature(j["signature"]);
+  const std::optional<crypto::HornetAttribute> attr = hornet_of(l);
+  if (attr) print_hornet_attribute(*attr, "", c.metadata_sha256);
+  if (!j["signer_cert"].is_null()) {
+    const Json& s = j["signer_cert"];
+    std::cout << "signer cert:  " << s["subject"].get<std::string>() << ", serial " << s["serial"].get<std::string>()
+              << ", skid " << s["skid"].get<std::string>() << ", " << s["key_algo"].get<std::string>() << "\n";
+  }
+  if (!l.seal.empty())
+    std::cout << "seal:         " << l.seal.size() << " bytes over the rest of the bundle (checked by verify)\n";
+  const Json& content = j["signed_content"];
+  if (!content["signed"].get<bool>()) {
+    std::cout << "signed:       no (the file carries no signature)\n";
+  } else {
+    print_signed_content(content, attr);
+  }
+  print_match_block(c, content["covers"] != "insns", attr);
   if (!j.contains("disassembly")) return;
   std::cout << "disassembly:\n";
   char prefix[32];

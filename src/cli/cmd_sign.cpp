@@ -18,6 +18,7 @@ struct SignArgs {
   bool no_embed_cert = false;
   bool insecure_key_perms = false;
   std::string hornet_format = "final";
+  std::string name;
 };
 
 // The values were checked while parsing (one_of in add_sign).
@@ -60,6 +61,7 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
   opts.layout = parse_layout(a.layout);
   opts.embed_cert = !a.no_embed_cert;
   opts.hornet_format = crypto::parse_hornet_format(a.hornet_format);
+  opts.name = a.name;
   if (a.mismatch_target == "cleanup+1") opts.mismatch_target = skel::MismatchTarget::kCleanupPlusOne;
   crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms);
   crypto::Certificate cert = crypto::load_certificate(a.cert_path);
@@ -133,6 +135,7 @@ void add_sign(CLI::App& app, Common& common) {
       ->check(one_of({"cleanup", "cleanup+1"}));
   sub->add_option("-o,--out", args->out_path, "Bundle output (default: <name>.bpfsig)");
   sub->add_option("--header", args->header_path, "Also write a bpftool-style signed light-skeleton header");
+  sub->add_option("--name", args->name, "Skeleton name, a C identifier (default: from the object's file name, as bpftool)");
   sub->add_flag("--no-embed-cert", args->no_embed_cert, "Do not store the signer certificate in the bundle");
   sub->add_option("object", args->object_path, "BPF object file (clang -target bpf)")->required();
   add_output_flags(*sub, common);

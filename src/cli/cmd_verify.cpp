@@ -43,7 +43,7 @@ skel::SignedLoader loader_from_raw(const VerifyArgs& a) {
   if (l.scheme == skel::Scheme::kHashChain) l.signature_maps = {0};  // the light skeleton's one metadata map
   l.insns = read_file(a.insns);
   l.signature = read_file(a.sig);
-  if (!a.data.empty()) l.data = read_file(a.data);
+  l.data = read_file(a.data);
   if (!a.excl.empty()) {
     l.excl_hash = read_file(a.excl);
   } else {
@@ -108,6 +108,10 @@ void check_usage(const CLI::App& cmd, const VerifyArgs& a, bool raw) {
   if (a.trusted.empty()) throw usage_error("verify needs at least one -i CERT (file or directory)");
   if (raw == !a.file.empty()) throw usage_error("give either FILE or --insns/--data/--sig, not both or neither");
   if (raw && (a.insns.empty() || a.sig.empty())) throw usage_error("raw input needs at least --insns and --sig");
+  // Without it there is nothing to hash, and the report would be a mismatch
+  // that says nothing about the real metadata.
+  if (raw && a.data.empty())
+    throw usage_error("no metadata was given: pass --data FILE (the loader's metadata blob) with --insns and --sig");
   const std::string file_names_its_own = "applies only to raw input (--insns/--sig): FILE names its own ";
   refuse_unless_applies(cmd, "--scheme", raw, file_names_its_own + "scheme");
   refuse_unless_applies(cmd, "--data", raw, file_names_its_own + "metadata");

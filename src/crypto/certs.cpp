@@ -101,7 +101,36 @@ std::string describe_key(const EVP_PKEY* key) {
   return base + "-" + std::to_string(bits);
 }
 
+// Each certificate of a file, refused when the kernel could not add it to a keyring.
+std::vector<Certificate> parse_trusted(ByteView bytes, const std::string& what) {
+  std::vector<Certificate> certs = parse_all(bytes, what);
+  for (const Certificate& cert : certs)
+    require_kernel_key(X509_get0_pubkey(cert.get()),
+                       what + ": certificate " + ossl::name_rfc2253(X509_get_subject_name(cert.get())), EINVAL,
+                       "cert_key_unsupported");
+  return certs;
+}
+
 }  // namespace
+
+KernelKeyClass classify_kernel_key(const EVP_PKEY* key) {
+  KernelKeyClass c;
+  c.algo = describe_key(key);
+  // x509_extract_key_data() maps rsaEncryption to "rsa" and the NIST curves
+  // to "ecdsa-nist-pNNN"; any other curve (secp256k1, brainpool) or key type
+  // is ENOPKG. Of the NIST curves only P-256 and P-384 get through add_key on
+  // the kernels measured (P-521: ENOENT, no verifier is built).
+  c.usable = key != nullptr && (EVP_PKEY_is_a(key, "RSA") || c.algo == "p256" || c.algo == "p384");
+  return c;
+}
+
+void require_kernel_key(const EVP_PKEY* key, const std::string& what, int err, const std::string& kind) {
+  KernelKeyClass c = classify_kernel_key(key);
+  if (c.usable) return;
+  throw Error(err, kind,
+              what + ": a " + c.algo + " key, which the kernel cannot use for BPF signatures (it accepts " +
+                  kKernelKeyAlgorithms + ")");
+}
 
 Certificate parse_certificate(ByteView pem_or_der, const std::string& what) {
   ossl::ErrorQueueGuard guard;
@@ -118,10 +147,10 @@ Certificate load_certificate(const std::string& path) {
 std::vector<Certificate> load_certificates(const std::string& path_or_dir) {
   ossl::ErrorQueueGuard guard;
   std::error_code ec;
-  if (!std::filesystem::is_directory(path_or_dir, ec)) return parse_all(read_file(path_or_dir, kMaxCertFile), path_or_dir);
+  if (!std::filesystem::is_directory(path_or_dir, ec)) return parse_trusted(read_file(path_or_dir, kMaxCertFile), path_or_dir);
   std::vector<Certificate> out;
   for (const std::string& file : certificate_files_in(path_or_dir))
-    for (Certificate& cert : parse_all(read_file(file, kMaxCertFile), file)) out.push_back(std::move(cert));
+    for (Certificate& cert : parse_trusted(read_file(file, kMaxCertFile), file)) out.push_back(std::move(cert));
   if (out.empty())
     throw Error(ENOENT, "no_certificates", path_or_dir + ": no *.der, *.pem, *.crt or *.cer certificate in the directory");
   return out;

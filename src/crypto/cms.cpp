@@ -16,14 +16,6 @@ constexpr unsigned kBpftoolSignFlags = CMS_NOCERTS | CMS_PARTIAL | CMS_BINARY | 
 constexpr unsigned kBpftoolSignerFlags = CMS_NOCERTS | CMS_BINARY | CMS_NOSMIMECAP | CMS_USE_KEYID | CMS_NOATTR;
 constexpr unsigned kBpftoolFinalFlags = CMS_NOCERTS | CMS_BINARY;
 
-// The kernel verifies RSA (PKCS#1 v1.5) and ECDSA signatures from PKCS#7;
-// anything else would sign fine here and fail at load time.
-void require_kernel_key_type(EVP_PKEY* key) {
-  if (EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_is_a(key, "EC")) return;
-  throw Error(EINVAL, "key_unsupported",
-              std::string("signing key type ") + EVP_PKEY_get0_type_name(key) + " is not one the kernel verifies (RSA or EC)");
-}
-
 std::string digest_name(const ASN1_OBJECT* oid) {
   int nid = OBJ_obj2nid(oid);
   const char* ln = nid == NID_undef ? nullptr : OBJ_nid2ln(nid);
@@ -83,7 +75,7 @@ Bytes sign_bpftool(ByteView content, const X509* cert, EVP_PKEY* key) {
   if (X509_get0_subject_key_id(signer) == nullptr)
     throw Error(EINVAL, "cert_no_skid",
                 "the signer certificate has no subjectKeyIdentifier; bpftool's profile names the signer by it");
-  require_kernel_key_type(key);
+  require_kernel_key(key, "signing key", EINVAL, "key_unsupported");
   if (X509_check_private_key(signer, key) != 1) {
     ossl::drain_errors();
     throw Error(EINVAL, "key_mismatch", "the private key does not belong to the signer certificate");

@@ -187,9 +187,7 @@ std::optional<Bytes> find_attribute_value(CMS_ContentInfo* cms) {
 
 void check_signer(const X509* cert, EVP_PKEY* key) {
   if (cert == nullptr || key == nullptr) throw Error(EINVAL, "bad_argument", "signing needs a certificate and a private key");
-  if (!EVP_PKEY_is_a(key, "RSA") && !EVP_PKEY_is_a(key, "EC"))
-    throw Error(EINVAL, "key_unsupported",
-                std::string("signing key type ") + EVP_PKEY_get0_type_name(key) + " is not one the kernel verifies (RSA or EC)");
+  require_kernel_key(key, "signing key", EINVAL, "key_unsupported");
   if (X509_check_private_key(cert, key) != 1) {
     ossl::drain_errors();
     throw Error(EINVAL, "key_mismatch", "the private key does not belong to the signer certificate");

@@ -348,6 +348,11 @@ Rejection check_carried_certificates(Message& msg) {
   ERR_clear_error();  // no certificates is not an error
   for (int i = 0; msg.certs && i < sk_X509_num(msg.certs.get()); ++i) {
     X509* cert = sk_X509_value(msg.certs.get(), i);
+    // x509_extract_key_data(): a key the kernel cannot use fails the parse.
+    if (KernelKeyClass key = classify_kernel_key(X509_get0_pubkey(cert)); !key.usable)
+      return reject(ENOPKG, "unsupported_algo",
+                    "certificate " + std::to_string(i + 1) + " in the message has a " + key.algo +
+                        " key (the kernel accepts " + kKernelKeyAlgorithms + ")");
     if (claims_self_signed(cert) && !verifies_own_signature(cert))
       return reject(EKEYREJECTED, "bad_certificate", "certificate " + std::to_string(i + 1) + " in the message fails its own signature");
   }
@@ -676,8 +681,10 @@ TrustVerdict trust_one(const Signer& s, const std::vector<X509*>& keyring, ByteV
 
 SigCheck trust_phase(const Message& msg, ByteView content, const std::vector<Certificate>& trusted) {
   std::vector<X509*> keyring;
+  // add_key never lets a certificate with a key the kernel cannot use into a
+  // keyring, so such a "trusted" certificate vouches for nothing.
   for (const Certificate& c : trusted)
-    if (c) keyring.push_back(c.get());
+    if (c && classify_kernel_key(X509_get0_pubkey(c.get())).usable) keyring.push_back(c.get());
   int cached = ENOKEY;
   const Signer* winner = nullptr;
   X509* winner_key = nullptr;

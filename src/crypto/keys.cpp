@@ -62,7 +62,10 @@ ossl::Pkey generate_key(KeyAlgo algo) {
     case KeyAlgo::kP384: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"); break;
   }
   if (key == nullptr) throw ossl::failure(EIO, "keygen", "cannot generate a " + key_algo_name(algo) + " key");
-  return ossl::Pkey(key);
+  ossl::Pkey owned(key);
+  // The algorithm table and the kernel's list must never drift apart.
+  require_kernel_key(owned.get(), "keygen " + key_algo_name(algo), EINVAL, "key_unsupported");
+  return owned;
 }
 
 // Splits "CN=a,O=b" or "/CN=a/O=b" into (field, value) pairs. A backslash
@@ -220,7 +223,9 @@ KeyAlgo parse_key_algo(const std::string& name) {
   std::string wanted = lower(name);
   for (const AlgoName& a : kAlgoNames)
     if (wanted == a.name) return a.algo;
-  throw Error(EINVAL, "bad_argument", "unknown key algorithm \"" + name + "\" (rsa2048, rsa3072, rsa4096, p256, p384)");
+  throw Error(EINVAL, "bad_argument",
+              "key algorithm \"" + name + "\": bpfsig makes only keys the kernel can use for BPF signatures (" +
+                  kKernelKeyAlgorithms + "): rsa2048, rsa3072, rsa4096, p256, p384");
 }
 
 std::string key_algo_name(KeyAlgo algo) {

@@ -4,8 +4,12 @@
 // the builtin, secondary and platform system keyrings, user keyrings by
 // serial, and the session (-3) and user (-4) keyrings of the calling process,
 // each a list of X.509 certificates.
+#include <openssl/x509.h>
+
+#include <cerrno>
 #include <string>
 
+#include "bpfsig/crypto.h"
 #include "kmodel/objects.h"
 
 namespace bpfsig::kmodel {
@@ -28,7 +32,10 @@ void Kernel::keyring_add_cert(int32_t keyring_id, ByteView cert_der) {
   bool bpf_keyring = keyring_id == kBpfKeyring && profile_.loadtime_signature;
   if (!is_system_keyring(keyring_id) && !bpf_keyring && !keyrings_.count(keyring_id))
     fail(ENOKEY, "add_key", "no keyring with serial " + std::to_string(keyring_id));
-  crypto::parse_certificate(cert_der, "keyring certificate");  // the asymmetric key parser refuses garbage
+  crypto::Certificate cert = crypto::parse_certificate(cert_der, "keyring certificate");  // the parser refuses garbage
+  // ... and a key it cannot use (x509_extract_key_data: ENOPKG).
+  if (crypto::KernelKeyClass key = crypto::classify_kernel_key(X509_get0_pubkey(cert.get())); !key.usable)
+    fail(ENOPKG, "add_key", "a " + key.algo + " key: the kernel accepts " + crypto::kKernelKeyAlgorithms);
   keyrings_[keyring_id].emplace_back(cert_der.begin(), cert_der.end());
 }
 

@@ -42,9 +42,15 @@ void check_xdp_attach(uint32_t target_ifindex, uint32_t flags, bool slot_taken) 
   if (target_ifindex != kLoopbackIfindex)
     fail(EINVAL, kCmd, "no device with ifindex " + std::to_string(target_ifindex) + " (the model has loopback, 1)");
   const bool generic = modes == 0 || modes == kXdpFlagsSkbMode;  // dev_xdp_mode() without ndo_bpf
-  if (generic && slot_taken) fail(EBUSY, kCmd, "can't replace the active XDP link on loopback");
-  if (!generic && slot_taken) fail(EEXIST, kCmd, "native and generic XDP can't be active at the same time");
+  // Native or offload mode on loopback is EOPNOTSUPP whatever is attached in
+  // generic mode: on the project's 6.18.44 kernels the "Underlying driver
+  // does not support XDP in native mode" check comes first (measured, the
+  // errmsg of the bpf_xdp_link_attach_failed tracepoint), although some 6.18
+  // trees check "Native and generic XDP can't be active at the same time"
+  // (EEXIST) before it. The DRV/HW slots never hold a link, so their EBUSY
+  // cannot happen here.
   if (!generic) fail(EOPNOTSUPP, kCmd, "loopback has no native or offloaded XDP");
+  if (slot_taken) fail(EBUSY, kCmd, "can't replace the active XDP link on loopback");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "skel/genloader.h"
 
 #include <bpf/libbpf.h>
+#include <sys/stat.h>
 
 #include <cctype>
 #include <cerrno>
@@ -21,8 +22,10 @@ namespace {
 std::mutex g_libbpf_mutex;
 std::string* g_libbpf_log = nullptr;
 
+// Warnings only: libbpf's info lines ("libbpf: elf: skipping ...") are
+// chatter, not reasons.
 int collect_libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG || !g_libbpf_log) return 0;
+  if (level != LIBBPF_WARN || !g_libbpf_log) return 0;
   char buf[1024];
   int n = std::vsnprintf(buf, sizeof buf, fmt, args);
   if (n > 0) g_libbpf_log->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
@@ -33,11 +36,78 @@ struct ObjectCloser {
   void operator()(bpf_object* o) const { bpf_object__close(o); }
 };
 
-std::string last_line(const std::string& log) {
-  std::string s = log;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  auto nl = s.find_last_of('\n');
-  return nl == std::string::npos ? s : s.substr(nl + 1);
+// libbpf's summary lines after the real reason: they name the object or
+// repeat the errno, so they explain nothing the message does not say.
+bool is_summary_line(const std::string& line) {
+  static const char* const kSummaries[] = {"failed to load object", "failed to load BPF skeleton", "failed to open "};
+  for (const char* summary : kSummaries)
+    if (line.find(summary) != std::string::npos) return true;
+  return line.find("': failed to load: -") != std::string::npos;  // "prog 'x': failed to load: -22"
+}
+
+// The last warning that says why, without libbpf's "libbpf: " prefix.
+std::string last_meaningful_line(const std::string& log) {
+  std::string reason;
+  size_t start = 0;
+  while (start < log.size()) {
+    size_t end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    std::string line = log.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind("libbpf: ", 0) == 0) line.erase(0, 8);
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    if (!line.empty() && !is_summary_line(line)) reason = line;
+  }
+  return reason;
+}
+
+// libbpf's own codes (LIBBPF_ERRNO__*, 4000-4013) are no errnos: the one
+// place they enter bpfsig maps each to the errno that says the same (table
+// also in docs/errors.md, kind bpf_object).
+//   LIBELF   4000 libelf failed to read the file        EIO
+//   FORMAT   4001 not a valid BPF ELF object            ENOEXEC
+//   KVERSION 4002 bad or missing 'version' section      EINVAL
+//   ENDIAN   4003 object for the other byte order       ENOEXEC
+//   INTERNAL 4004 libbpf internal error                 EIO
+//   RELOC    4005 a relocation could not be applied     EINVAL
+//   LOAD     4006 program load failed, reason unknown   EINVAL
+//   VERIFY   4007 the verifier refused the program      EACCES
+//   PROG2BIG 4008 program too large                     E2BIG
+//   KVER     4009 wrong kernel version                  EINVAL
+//   PROGTYPE 4010 program type not supported            EOPNOTSUPP
+//   WRNGPID  4011 netlink: wrong pid                    EPROTO
+//   INVSEQ   4012 netlink: bad sequence                 EPROTO
+//   NLPARSE  4013 netlink: cannot parse                 EPROTO
+// Anything else is already an errno (a 0 becomes EINVAL: libbpf failed
+// without saying why).
+int errno_of_libbpf(int err) {
+  err = err < 0 ? -err : err;
+  switch (err) {
+    case 0: return EINVAL;
+    case LIBBPF_ERRNO__LIBELF: return EIO;
+    case LIBBPF_ERRNO__FORMAT: return ENOEXEC;
+    case LIBBPF_ERRNO__KVERSION: return EINVAL;
+    case LIBBPF_ERRNO__ENDIAN: return ENOEXEC;
+    case LIBBPF_ERRNO__INTERNAL: return EIO;
+    case LIBBPF_ERRNO__RELOC: return EINVAL;
+    case LIBBPF_ERRNO__LOAD: return EINVAL;
+    case LIBBPF_ERRNO__VERIFY: return EACCES;
+    case LIBBPF_ERRNO__PROG2BIG: return E2BIG;
+    case LIBBPF_ERRNO__KVER: return EINVAL;
+    case LIBBPF_ERRNO__PROGTYPE: return EOPNOTSUPP;
+    case LIBBPF_ERRNO__WRNGPID:
+    case LIBBPF_ERRNO__INVSEQ:
+    case LIBBPF_ERRNO__NLPARSE: return EPROTO;
+    default: return err;
+  }
+}
+
+// libbpf reads a directory as an ELF file and answers LIBBPF_ERRNO__LIBELF;
+// refuse it first, as every other input of bpfsig does (EISDIR).
+void require_regular_object(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw Error(errno, "io", path + ": cannot open: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(EISDIR, "io", path + ": is a directory, not a BPF object");
 }
 
 std::string sanitize_identifier(const std::string& s) {
@@ -47,12 +117,39 @@ std::string sanitize_identifier(const std::string& s) {
   return out;
 }
 
+// bpftool's MAX_OBJ_NAME_LEN - 1: get_obj_name() keeps this much of the file
+// name, before it strips ".o".
+constexpr size_t kBpftoolObjNameMax = 63;
+
 }  // namespace
 
+bool is_c_identifier(const std::string& name) {
+  static const char* const kKeywords[] = {
+      "auto",     "break",   "case",     "char",     "const",    "continue", "default",  "do",
+      "double",   "else",    "enum",     "extern",   "float",    "for",      "goto",     "if",
+      "inline",   "int",     "long",     "register", "restrict", "return",   "short",    "signed",
+      "sizeof",   "static",  "struct",   "switch",   "typedef",  "union",    "unsigned", "void",
+      "volatile", "while",   "_Bool",    "_Complex", "_Imaginary", "_Alignas", "_Alignof", "_Atomic",
+      "_Generic", "_Noreturn", "_Static_assert", "_Thread_local"};
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  for (const char* k : kKeywords)
+    if (name == k) return false;
+  return true;
+}
+
 std::string skeleton_name_for(const std::string& object_path) {
-  std::string base = object_path.substr(object_path.find_last_of('/') + 1);
+  // bpftool's get_obj_name(): the base name, cut to 63 characters, without
+  // ".o", every character that cannot be in an identifier made '_'.
+  std::string base = object_path.substr(object_path.find_last_of('/') + 1).substr(0, kBpftoolObjNameMax);
   if (base.size() > 2 && base.compare(base.size() - 2, 2, ".o") == 0) base.resize(base.size() - 2);
-  return sanitize_identifier(base);
+  std::string name = sanitize_identifier(base);
+  // bpftool stops there, so "1abc.bpf.o" gives `struct 1abc_bpf`, which no C
+  // compiler takes. A leading '_' makes it an identifier and keeps the name
+  // recognisable; a keyword ("int.o") gets the same treatment.
+  if (!is_c_identifier(name)) name.insert(0, "_");
+  return name;
 }
 
 std::string map_identifier(const std::string& libbpf_map_name, bool internal) {
@@ -63,7 +160,7 @@ std::string map_identifier(const std::string& libbpf_map_name, bool internal) {
   return sanitize_identifier(section);
 }
 
-GeneratedLoader generate_loader(const std::string& path) {
+GeneratedLoader generate_loader(const std::string& path, const std::string& name) {
   std::lock_guard<std::mutex> lock(g_libbpf_mutex);
   std::string log;
   g_libbpf_log = &log;
@@ -77,17 +174,18 @@ GeneratedLoader generate_loader(const std::string& path) {
   } restore{previous};
 
   auto fail = [&](int err, const std::string& what) {
-    std::string why = last_line(log);
-    return Error(err, "bpf_object", path + ": " + what + (why.empty() ? "" : ": " + why));
+    std::string why = last_meaningful_line(log);
+    return Error(errno_of_libbpf(err), "bpf_object", path + ": " + what + (why.empty() ? "" : ": " + why));
   };
 
+  require_regular_object(path);
   GeneratedLoader out;
-  out.name = skeleton_name_for(path);
+  out.name = name.empty() ? skeleton_name_for(path) : name;
   // As bpftool: the object is named after the skeleton, which names the
   // internal maps ("prog_bpf.bss") and so shapes the metadata blob.
   LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = out.name.c_str());
   std::unique_ptr<bpf_object, ObjectCloser> obj(bpf_object__open_file(path.c_str(), &open_opts));
-  if (!obj) throw fail(errno ? errno : EINVAL, "not a loadable BPF object");
+  if (!obj) throw fail(errno, "not a loadable BPF object");
 
   bpf_map* map;
   bpf_object__for_each_map(map, obj.get())

@@ -20,11 +20,13 @@ struct GeneratedLoader {
 // Runs gen_loader on a BPF ELF object. Nothing touches the kernel: libbpf
 // assumes the newest kernel when generating a loader. Throws
 // Error(errno, "bpf_object", "<path>: <libbpf's message>").
-GeneratedLoader generate_loader(const std::string& bpf_object_path);
+// name is the skeleton's (bpftool's `name`); empty: skeleton_name_for(path).
+GeneratedLoader generate_loader(const std::string& bpf_object_path, const std::string& name = "");
 
 // bpftool's naming: "dir/prog.bpf.o" -> "prog_bpf"; an internal map
 // "prog.rodata.str1.1" -> "rodata_str1_1"; every other character that cannot
-// be in a C identifier becomes '_'.
+// be in a C identifier becomes '_', and a name that still is no C identifier
+// (a leading digit: "1abc.bpf.o") gets a leading '_' ("_1abc_bpf").
 std::string skeleton_name_for(const std::string& object_path);
 std::string map_identifier(const std::string& libbpf_map_name, bool internal);
 

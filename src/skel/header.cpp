@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Signed light-skeleton C headers: written in the shape of bpftool's
 // `gen skeleton -L -S` output, read back from ours or from bpftool's.
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <optional>
@@ -117,30 +118,67 @@ class HeaderScanner {
     return Error(EBADMSG, "header_format", what_ + ": offset " + std::to_string(offset) + ": " + why);
   }
 
-  bool is_ident_char(char c) const { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+  // 1-based line of an offset, for messages about one declaration.
+  size_t line_of(size_t offset) const {
+    return 1 + static_cast<size_t>(std::count(t_.begin(), t_.begin() + static_cast<std::ptrdiff_t>(std::min(offset, t_.size())), '\n'));
+  }
 
-  // Every identifier that follows `prefix` (e.g. "struct bpf_map_desc "), in order.
-  std::vector<std::string> identifiers_after(const std::string& prefix) const {
+  // Where needle is, or npos; a second occurrence is refused (EBADMSG,
+  // header_format, both lines): reading only the first of two definitions
+  // would verify one thing while the compiler sees another (or nothing).
+  size_t find_once(const std::string& needle, const std::string& what) const {
+    size_t first = t_.find(needle);
+    if (first == std::string::npos) return first;
+    size_t second = t_.find(needle, first + 1);
+    if (second != std::string::npos)
+      throw Error(EBADMSG, "header_format",
+                  what_ + ": line " + std::to_string(line_of(second)) + ": a second " + what + " (the first is on line " +
+                      std::to_string(line_of(first)) + ")");
+    return first;
+  }
+
+  // A declaration whose name is unusable: EBADMSG with its own kind, and the
+  // line, so the user finds it.
+  Error bad_name(size_t offset, const std::string& kind, const std::string& why) const {
+    return Error(EBADMSG, kind, what_ + ": line " + std::to_string(line_of(offset)) + ": " + why);
+  }
+
+  // Every member declared as `PREFIX NAME;` (PREFIX e.g. "struct bpf_map_desc "),
+  // in order. A declaration whose NAME is not a C identifier, or that does
+  // not end at ';', is refused, never skipped: each dropped map or program
+  // would shift the ctx layout the loader writes, so the header would verify
+  // and then fail to load. A name declared twice would not compile.
+  std::vector<std::string> members_after(const std::string& prefix, const std::string& member, const std::string& kind) const {
     std::vector<std::string> out;
     for (size_t at = t_.find(prefix); at != std::string::npos; at = t_.find(prefix, at + 1)) {
       size_t b = at + prefix.size(), e = b;
-      while (e < t_.size() && is_ident_char(t_[e])) ++e;
-      if (e > b && e < t_.size() && t_[e] == ';') out.push_back(t_.substr(b, e - b));
+      while (e < t_.size() && t_[e] != ';' && !std::isspace(static_cast<unsigned char>(t_[e]))) ++e;
+      const std::string name = t_.substr(b, e - b);
+      if (!is_c_identifier(name))
+        throw bad_name(at, kind, member + " name '" + name + "' in `" + prefix + "...;` is not a C identifier");
+      if (skip_space(e) >= t_.size() || t_[skip_space(e)] != ';')
+        throw bad_name(at, kind, member + " '" + name + "': expected ';' after the name");
+      if (std::find(out.begin(), out.end(), name) != out.end())
+        throw bad_name(at, kind, member + " '" + name + "' is declared twice");
+      out.push_back(name);
     }
     return out;
   }
 
-  // The name of the struct whose first member is the loader ctx.
+  // The name of the struct whose first member is the loader ctx: the
+  // skeleton's, which every function of the header is named after.
   std::string skeleton_name() const {
-    size_t ctx = t_.find("struct bpf_loader_ctx ctx;");
+    size_t ctx = find_once("struct bpf_loader_ctx ctx;", "skeleton struct (`struct bpf_loader_ctx ctx;`)");
     if (ctx == std::string::npos) throw error(0, "no `struct bpf_loader_ctx ctx;`: not a light skeleton");
     size_t open = t_.rfind('{', ctx);
-    size_t kw = t_.rfind("struct ", open);
+    size_t kw = open == std::string::npos ? std::string::npos : t_.rfind("struct ", open);
     if (open == std::string::npos || kw == std::string::npos) throw error(ctx, "skeleton struct not found");
     size_t b = kw + 7, e = b;
-    while (e < open && is_ident_char(t_[e])) ++e;
-    if (e == b) throw error(kw, "skeleton struct has no name");
-    return t_.substr(b, e - b);
+    while (e < open && !std::isspace(static_cast<unsigned char>(t_[e]))) ++e;
+    const std::string name = t_.substr(b, e - b);
+    if (!is_c_identifier(name) || skip_space(e) != open)
+      throw bad_name(kw, "header_skeleton_name", "skeleton struct name '" + t_.substr(b, open - b) + "' is not a C identifier");
+    return name;
   }
 
   // The scheme named in bpfsig's first comment line, if there is one.
@@ -155,7 +193,7 @@ class HeaderScanner {
 
   // The integers of `static const int NAME[N] ... = {a, b, ...};`.
   std::optional<std::vector<uint32_t>> int_array(const std::string& name, size_t limit) const {
-    size_t at = t_.find(" " + name + "[");
+    size_t at = find_once(" " + name + "[", name + "[] array");
     if (at == std::string::npos) return std::nullopt;
     size_t open = t_.find('{', at), semi = t_.find(';', at);
     if (open == std::string::npos || (semi != std::string::npos && semi < open)) throw error(at, name + " has no {...} initializer");
@@ -180,7 +218,7 @@ class HeaderScanner {
 
   // The bytes of `static const char NAME[] ... = "...";` (sizeof - 1 bytes).
   std::optional<Bytes> array(const std::string& name) const {
-    size_t at = t_.find(" " + name + "[]");
+    size_t at = find_once(" " + name + "[]", name + "[] array");
     if (at == std::string::npos) return std::nullopt;
     size_t eq = t_.find('=', at);
     size_t semi = t_.find(';', at);
@@ -197,6 +235,8 @@ class HeaderScanner {
   }
 
  private:
+  bool is_ident_char(char c) const { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
   size_t skip_space(size_t pos) const {
     while (pos < t_.size() && std::isspace(static_cast<unsigned char>(t_[pos]))) ++pos;
     return pos;
@@ -275,8 +315,8 @@ SignedLoader parse_header(const std::string& text, const std::string& what) {
     l.scheme = scheme;
   }
   l.name = s.skeleton_name();
-  l.map_names = s.identifiers_after("struct bpf_map_desc ");
-  l.prog_names = s.identifiers_after("struct bpf_prog_desc ");
+  l.map_names = s.members_after("struct bpf_map_desc ", "map", "header_map_name");
+  l.prog_names = s.members_after("struct bpf_prog_desc ", "program", "header_prog_name");
   auto need = [&](const char* name) {
     auto bytes = s.array(name);
     if (!bytes) throw s.error(0, std::string("no ") + name + "[] array: not a signed light skeleton");

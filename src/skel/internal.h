@@ -24,6 +24,10 @@ inline constexpr size_t kMaxMetadataSize = limits::kMetadataSize;
 // most maps one program can use (the series itself sets no bound).
 inline constexpr size_t kMaxSignatureMaps = 64;
 
+// A C identifier: [A-Za-z_][A-Za-z0-9_]*, and not a C keyword. Every name a
+// header declares (skeleton, maps, programs) must be one, or it does not compile.
+bool is_c_identifier(const std::string& name);
+
 // True when the bytes start with the bundle magic.
 bool looks_like_bundle(ByteView bytes);
 // True when the file's first bytes are the bundle magic (reads only those).

@@ -73,7 +73,10 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
     default:
       throw Error(EINVAL, "unknown_scheme", "scheme " + scheme_name(opts.scheme) + " cannot be signed by this version");
   }
-  GeneratedLoader gen = generate_loader(path);
+  if (!opts.name.empty() && !is_c_identifier(opts.name))
+    throw Error(EINVAL, "skeleton_name",
+                "skeleton name '" + opts.name + "' is not a C identifier (letters, digits, '_', not starting with a digit, not a keyword)");
+  GeneratedLoader gen = generate_loader(path, opts.name);
 
   std::vector<isa::Insn> prog = isa::decode(gen.insns, path + ": generated loader");
   // The kernel hashes the map value padded to 8 bytes; the loader compares that.

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bpfsig/verify.h"
 
+#include <openssl/x509.h>
+
 #include <cerrno>
+#include <optional>
 
 #include "bpfsig/error.h"
 #include "bpfsig/isa.h"
@@ -170,10 +173,34 @@ Report verify_scheme(const skel::SignedLoader& loader, const std::vector<crypto:
                 "signature good over the instructions; the hash-match block covers the metadata");
 }
 
+// A bundle's signer certificate is what `load --keyring own` hands to
+// add_key before BPF_PROG_LOAD; the kernel's key parser refuses one whose key
+// it cannot use (ENOPKG), so the load fails there, whatever else holds.
+// (A certificate that does not even parse is the seal's to report.)
+std::optional<std::string> unusable_signer_key(const skel::SignedLoader& loader) {
+  if (loader.signature.empty() || loader.signer_cert.empty()) return std::nullopt;
+  crypto::Certificate cert;
+  try {
+    cert = crypto::parse_certificate(loader.signer_cert, "the bundle's signer certificate");
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  crypto::KernelKeyClass key = crypto::classify_kernel_key(X509_get0_pubkey(cert.get()));
+  if (key.usable) return std::nullopt;
+  return "the bundle's signer certificate has a " + key.algo + " key, which the kernel cannot use for BPF signatures (it accepts " +
+         crypto::kKernelKeyAlgorithms + ")";
+}
+
+Report refuse_unusable_signer(Report r, const skel::SignedLoader& loader) {
+  if (auto why = unusable_signer_key(loader))
+    return decide(std::move(r), Verdict::kBadSig, ENOPKG, "unsupported_algo", *why + ": add_key refuses it (ENOPKG)");
+  return r;
+}
+
 }  // namespace
 
 Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted) {
-  return check_seal(verify_scheme(loader, trusted), loader, trusted);
+  return check_seal(refuse_unusable_signer(verify_scheme(loader, trusted), loader), loader, trusted);
 }
 
 }  // namespace bpfsig::verify

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -136,12 +137,14 @@ TEST(Cli, TrustedCertificatesFromADirectory) {
 }
 
 TEST(Cli, VerifiesBpftool77Header) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   auto v = bpfsig_cmd({"verify", "-i", bpftool_file("cert.der"), bpftool_file("prog.lskel.h")});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   EXPECT_NE(v.out.find("cleanup+1"), std::string::npos) << v.out;
 }
 
 TEST(Cli, BpftoolMasterHeaderFailsClosedAsPartial) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   auto v = bpfsig_cmd({"verify", "-j", "-i", bpftool_file("cert.pem"), bpftool_file("prog.master.lskel.h")});
   EXPECT_EQ(v.exit_code, 1);
   Json j = Json::parse(v.out);
@@ -153,6 +156,7 @@ TEST(Cli, BpftoolMasterHeaderFailsClosedAsPartial) {
 }
 
 TEST(Cli, InspectShowsBothBpftoolHeaders) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   auto a = bpfsig_cmd({"inspect", bpftool_file("prog.lskel.h")});
   ASSERT_EQ(a.exit_code, 0) << a.err;
   for (const char* needle : {"handle_execve", "counts", "cleanup+1", "375 bytes", "skid", "M   36: (18) r1 = map[idx:0]",
@@ -170,12 +174,16 @@ TEST(Cli, InspectShowsBothBpftoolHeaders) {
 TEST(Cli, GarbageAndMissingInputsGiveOneLineErrors) {
   test::TempDir d;
   test::write_text(d.file("garbage"), std::string(1000, '\x5a'));
+  const std::string header = d.file("x.lskel.h");
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("k.pem"), "--cert", d.file("c.der")}).exit_code, 0);
+  ASSERT_EQ(bpfsig_cmd({"sign", "-k", d.file("k.pem"), "-i", d.file("c.der"), "--header", header, "-o",
+                        d.file("x.bpfsig"), example("execcount")}).exit_code, 0);
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"verify", "-i", bpftool_file("cert.der"), d.file("garbage")},
+           {"verify", "-i", d.file("c.der"), d.file("garbage")},
            {"inspect", d.file("garbage")},
            {"inspect", d.file("missing")},
-           {"sign", "-k", d.file("garbage"), "-i", bpftool_file("cert.der"), example("execcount")},
-           {"verify", "-i", d.file("garbage"), bpftool_file("prog.lskel.h")}}) {
+           {"sign", "-k", d.file("garbage"), "-i", d.file("c.der"), example("execcount")},
+           {"verify", "-i", d.file("garbage"), header}}) {
     auto r = bpfsig_cmd(args);
     EXPECT_EQ(r.exit_code, 1) << args[0] << " " << args.back();
     EXPECT_EQ(count_lines(r.err), 1u) << r.err;
@@ -246,4 +254,111 @@ TEST_P(RoundTrip, SealVerifiesWithOpensslAndCatchesARenamedProgram) {
   EXPECT_NE(v.err.find("BADSIG"), std::string::npos) << v.err;
   EXPECT_NE(v.err.find("EKEYREJECTED, bundle_seal]"), std::string::npos) << v.err;
   EXPECT_NE(v.out.find("seal:        rejected"), std::string::npos) << v.out;
+}
+
+// ---- issue 14 -----------------------------------------------------------------------
+
+namespace {
+
+// Compiles a file that includes the header with the system cc (-fsyntax-only):
+// the header must be valid C with bpfsig's skel_internal.h.
+test::CommandResult compile_header(const test::TempDir& d, const std::string& header, const std::string& skel) {
+  test::write_text(d.file("use.c"), "#include \"" + header + "\"\nint main(void)\n{\n\tstruct " + skel + " *s = " + skel +
+                                        "__open_and_load();\n\t" + skel + "__destroy(s);\n\treturn 0;\n}\n");
+  return test::run_command({"cc", "-std=gnu11", "-Wall", "-Werror", "-fsyntax-only", "-I", test::source_dir() + "/include",
+                            "-I", d.path(), d.file("use.c")});
+}
+
+void keygen_p256(const test::TempDir& d) {
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("k.pem"), "--cert", d.file("c.der"), "--algo", "p256"}).exit_code, 0);
+}
+
+}  // namespace
+
+TEST(CliIssue14, ObjectNamedWithALeadingDigitGivesAHeaderThatCompiles) {
+  test::TempDir d;
+  keygen_p256(d);
+  std::filesystem::copy_file(example("execcount"), d.file("1abc.bpf.o"));
+  auto s = bpfsig_cmd({"sign", "-j", "-k", d.file("k.pem"), "-i", d.file("c.der"), "-o", d.file("x.bpfsig"),
+                       "--header", d.file("x.lskel.h"), d.file("1abc.bpf.o")});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(Json::parse(s.out)["skeleton"], "_1abc_bpf");
+  auto c = compile_header(d, "x.lskel.h", "_1abc_bpf");
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  auto v = bpfsig_cmd({"verify", "-i", d.file("c.der"), d.file("x.lskel.h")});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+TEST(CliIssue14, SignNameSetsTheSkeletonNameAndMustBeACIdentifier) {
+  test::TempDir d;
+  keygen_p256(d);
+  auto s = bpfsig_cmd({"sign", "-j", "--name", "my_skel", "-k", d.file("k.pem"), "-i", d.file("c.der"), "-o",
+                       d.file("x.bpfsig"), "--header", d.file("x.lskel.h"), example("execcount")});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(Json::parse(s.out)["skeleton"], "my_skel");
+  EXPECT_NE(test::read_text(d.file("x.lskel.h")).find("my_skel__open_and_load"), std::string::npos);
+  auto c = compile_header(d, "x.lskel.h", "my_skel");
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  for (const char* bad : {"1abc", "a-b", "int"}) {
+    auto r = bpfsig_cmd({"sign", "--name", bad, "-k", d.file("k.pem"), "-i", d.file("c.der"), "-o", d.file("y.bpfsig"),
+                         example("execcount")});
+    EXPECT_EQ(r.exit_code, 1) << bad;
+    EXPECT_NE(r.err.find("[EINVAL, skeleton_name]"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(test::file_exists(d.file("y.bpfsig")));
+}
+
+TEST(CliIssue14, RawVerifyWithoutDataSaysNoMetadataWasGiven) {
+  test::TempDir d;
+  std::string bundle = make_signed(d, "p256", "xdpfilter");
+  skel::SignedLoader l = skel::read_signed_file(bundle);
+  write_file_atomic(d.file("insns"), l.insns);
+  write_file_atomic(d.file("sig"), l.signature);
+  auto v = bpfsig_cmd({"verify", "-i", d.file("p256.der"), "--insns", d.file("insns"), "--sig", d.file("sig")});
+  EXPECT_EQ(v.exit_code, 2);  // bad usage, found before any file is read
+  EXPECT_NE(v.err.find("no metadata was given"), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("--data"), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("[EINVAL, usage]"), std::string::npos) << v.err;
+  EXPECT_EQ(v.out.find("mismatch"), std::string::npos) << v.out;
+}
+
+TEST(CliIssue14, KeysTheKernelCannotUseAreRefusedBySignAndVerify) {
+  test::TempDir d;
+  const std::string k1 = test::openssl_key_and_cert(d, "k1", "ec", "ec_paramgen_curve:secp256k1");
+  ASSERT_FALSE(k1.empty());
+  auto s = bpfsig_cmd({"sign", "-k", k1 + ".pem", "-i", k1 + ".der", "-o", d.file("x.bpfsig"), example("execcount")});
+  EXPECT_EQ(s.exit_code, 1);
+  EXPECT_NE(s.err.find("[EINVAL, key_unsupported]"), std::string::npos) << s.err;
+  EXPECT_NE(s.err.find("RSA, ECDSA P-256, ECDSA P-384"), std::string::npos) << s.err;
+  EXPECT_FALSE(test::file_exists(d.file("x.bpfsig")));
+
+  std::string bundle = make_signed(d, "p256", "execcount");
+  auto v = bpfsig_cmd({"verify", "-i", k1 + ".der", bundle});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.err.find("[EINVAL, cert_key_unsupported]"), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find(k1 + ".der"), std::string::npos) << v.err;
+
+  auto g = bpfsig_cmd({"keygen", "--key", d.file("g.pem"), "--cert", d.file("g.der"), "--algo", "secp256k1"});
+  EXPECT_EQ(g.exit_code, 1);
+  EXPECT_NE(g.err.find("RSA, ECDSA P-256, ECDSA P-384"), std::string::npos) << g.err;
+}
+
+TEST(CliIssue14, InspectDescribesHornetBundles) {
+  test::TempDir d;
+  keygen_p256(d);
+  ASSERT_EQ(bpfsig_cmd({"sign", "--scheme", "hornet", "-k", d.file("k.pem"), "-i", d.file("c.der"), "-o",
+                        d.file("h.bpfsig"), example("execcount")}).exit_code, 0);
+  auto human = bpfsig_cmd({"inspect", "--no-disasm", d.file("h.bpfsig")});
+  ASSERT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_NE(human.out.find("signed:       yes, over the insns + hornet map hashes"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("(the metadata map's)"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("covered by the Hornet attribute's map hash, which matches it"), std::string::npos) << human.out;
+  EXPECT_EQ(human.out.find("unknown"), std::string::npos) << human.out;
+  EXPECT_EQ(human.out.find("the signature covers the metadata"), std::string::npos) << human.out;
+
+  Json j = Json::parse(bpfsig_cmd({"inspect", "-j", "--no-disasm", d.file("h.bpfsig")}).out);
+  EXPECT_EQ(j["signed_content"]["covers"], "insns + hornet map hashes");
+  EXPECT_EQ(j["signed_content"]["signed"], true);
+  ASSERT_EQ(j["signature"]["hornet"]["maps"].size(), 1u);
+  EXPECT_EQ(j["signature"]["hornet"]["maps"][0]["sha256"], j["chain"]["metadata_sha256"]);
 }

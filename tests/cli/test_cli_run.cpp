@@ -100,6 +100,7 @@ TEST(CliRun, TamperedMetadataMakesTheModelledLoaderReturnEinval) {
 }
 
 TEST(CliRun, Bpftool77HeaderLoadsInTheModelWithItsSignatureChecked) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   std::string dir = test::shared_testdata() + "/bpftool-7.7";
   Json j = run_json({"-i", dir + "/cert.der", dir + "/prog.lskel.h"}, 0);
   ASSERT_EQ(j["programs"].size(), 1u);

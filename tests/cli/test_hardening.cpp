@@ -295,7 +295,7 @@ TEST(Secrets, NoCommandEchoesAPrivateKey) {
   std::vector<std::vector<std::string>> runs = {
       {"verify", "-i", c, k},          {"verify", "-i", k, obj},         {"verify", "-i", c, d.file("key.h")},
       {"inspect", k},                  {"inspect", d.file("key.h")},     {"sign", "-k", c, "-i", k, obj},
-      {"sign", "-k", k, "-i", c, k},   {"verify", "-i", c, "--insns", k, "--sig", k},
+      {"sign", "-k", k, "-i", c, k},   {"verify", "-i", c, "--insns", k, "--data", k, "--sig", k},
       {"run", "-i", c, k},             {"verify", "-j", "-i", c, k},     {"inspect", "-j", k},
   };
   for (const auto& args : runs) {

@@ -40,6 +40,7 @@ test::TestSigner& anchor_signer() {
 }
 
 TEST(HornetSamples, AttributeHoldsTheMapHashes) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   const Bytes h0 = digest_bytes(sample("map0.bin")), h1 = digest_bytes(sample("map1.bin"));
   auto one = crypto::hornet_attribute(sample("prog.hornet.p7b"));
   ASSERT_TRUE(one);
@@ -59,6 +60,7 @@ TEST(HornetSamples, AttributeHoldsTheMapHashes) {
 }
 
 TEST(HornetSamples, KernelRulesAcceptThemOverTheLoader) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   const Bytes insns = sample("insn.bin");
   for (const char* name : {"prog.hornet.p7b", "prog.hornet0.p7b", "prog.hornet2.p7b"}) {
     crypto::SigCheck c = crypto::verify_kernel_rules(sample(name), insns, sample_trust());
@@ -74,12 +76,14 @@ TEST(HornetSamples, KernelRulesAcceptThemOverTheLoader) {
 }
 
 TEST(HornetSamples, BpftoolSignatureHasNoHornetAttribute) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   const test::TestSigner& s = test::default_signer();
   Bytes sig = crypto::sign_bpftool(sample("insn.bin"), s.cert.get(), s.key.get());
   EXPECT_FALSE(crypto::hornet_attribute(sig));
 }
 
 TEST(HornetSign, BothFormatsRoundTripAndVerify) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   const test::TestSigner& s = anchor_signer();
   const Bytes insns = sample("insn.bin");
   std::vector<crypto::HornetMapHash> maps = {{0, digest_bytes(sample("map0.bin"))}, {3, {}}, {1, digest_bytes(sample("map1.bin"))}};
@@ -175,6 +179,7 @@ std::string write_temp(const test::TempDir& d, const std::string& name, ByteView
 }
 
 TEST(HornetOpenssl, CmsVerifyAcceptsBothFormats) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   const test::TestSigner& s = anchor_signer();
   test::TempDir d;
   const Bytes insns = sample("insn.bin");
@@ -198,6 +203,7 @@ TEST(HornetOpenssl, CmsVerifyAcceptsBothFormats) {
 }
 
 TEST(HornetOpenssl, Asn1parseOfTheAttributeAgrees) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   const test::TestSigner& s = anchor_signer();
   test::TempDir d;
   std::vector<crypto::HornetMapHash> maps = {{2, digest_bytes(sample("map1.bin"))}, {0, digest_bytes(sample("map0.bin"))}};
@@ -232,6 +238,7 @@ TEST(HornetOpenssl, Asn1parseOfTheAttributeAgrees) {
 // here, 20 in the sample), the lengths that contain it, signingTime and the
 // signature value.
 TEST(HornetOpenssl, StructureEqualsGenSigSample) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   const test::TestSigner& s = anchor_signer();
   test::TempDir d;
   Bytes sig = crypto::sign_hornet(sample("insn.bin"),

@@ -146,6 +146,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, KernelLoad, ::testing::Values(skel::MatchLayou
                          [](const auto& info) { return info.param == skel::MatchLayout::k618 ? "L618" : "Excl"; });
 
 TEST(KernelLoadCli, UserspaceVerifyLoadsBpftool77Header) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   REQUIRE_BPF();
   std::string dir = test::shared_testdata() + "/bpftool-7.7";
   auto r = test::run_command({test::cli_path(), "load", "-j", "--userspace-verify", "-i", dir + "/cert.der",
@@ -161,6 +162,7 @@ TEST(KernelLoadCli, UserspaceVerifyLoadsBpftool77Header) {
 }
 
 TEST(KernelLoadCli, UserspaceVerifyRefusesTheMasterHeader) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   REQUIRE_BPF();
   std::string dir = test::shared_testdata() + "/bpftool-7.7";
   auto r = test::run_command({test::cli_path(), "load", "--userspace-verify", "-i", dir + "/cert.der",

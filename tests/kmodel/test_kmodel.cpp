@@ -828,7 +828,9 @@ TEST(KmodelDifferential, ProgArrayHoldsPrograms) {
 }
 
 // XDP links on loopback (generic mode only): the checks of link_create and
-// dev_xdp_attach, and the slot freed when the link's fd closes.
+// dev_xdp_attach, and the slot freed when the link's fd closes. Native and
+// offload attaches come before, while and after a generic link, so the
+// model's answer is checked against the kernel's in every state lo can be in.
 TEST(KmodelDifferential, XdpLinksOnLoopback) {
   SKIP_UNLESS(test::missing_bpf());
   constexpr uint32_t kSocketFilter = 1;
@@ -851,11 +853,18 @@ TEST(KmodelDifferential, XdpLinksOnLoopback) {
     attach("update-if-noexist flag", &xdp, kLoopbackIfindex, kXdpFlagsUpdateIfNoexist);
     attach("two modes", &xdp, kLoopbackIfindex, kXdpFlagsSkbMode | kXdpFlagsDrvMode);
     attach("native mode", &xdp, kLoopbackIfindex, kXdpFlagsDrvMode);
+    attach("offload mode", &xdp, kLoopbackIfindex, kXdpFlagsHwMode);
     attach("generic", &xdp, kLoopbackIfindex, kXdpFlagsSkbMode, &link);
     attach("second generic", &other, kLoopbackIfindex, 0);
+    attach("second generic, skb flag", &other, kLoopbackIfindex, kXdpFlagsSkbMode);
     attach("second native", &other, kLoopbackIfindex, kXdpFlagsDrvMode);
+    attach("native, the linked program", &xdp, kLoopbackIfindex, kXdpFlagsDrvMode);
+    attach("offload while generic", &other, kLoopbackIfindex, kXdpFlagsHwMode);
     t.step("close link", [&](Backend& b) { b.close(link); return ok(); });
-    attach("generic after close", &other, kLoopbackIfindex, 0);
+    attach("native after close", &other, kLoopbackIfindex, kXdpFlagsDrvMode);
+    attach("generic after close", &other, kLoopbackIfindex, 0, &link);
+    attach("native while the new link", &xdp, kLoopbackIfindex, kXdpFlagsDrvMode);
+    t.step("close new link", [&](Backend& b) { b.close(link); return ok(); });
   });
 }
 

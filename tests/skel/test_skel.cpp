@@ -11,6 +11,7 @@
 #include "bpfsig/isa.h"
 #include "bpfsig/skel.h"
 #include "skel/genloader.h"
+#include "skel/internal.h"
 #include "skel/matchblock.h"
 #include "support/signer.h"
 #include "support/support.h"
@@ -69,6 +70,28 @@ TEST(GenLoader, NamesFollowBpftool) {
   EXPECT_EQ(map_identifier("counts", false), "counts");
 }
 
+TEST(GenLoader, NamesAreAlwaysCIdentifiers) {
+  // bpftool would write `struct 1abc_bpf`; the leading '_' makes it compile.
+  EXPECT_EQ(skeleton_name_for("dir/1abc.bpf.o"), "_1abc_bpf");
+  EXPECT_EQ(skeleton_name_for("int.o"), "_int");
+  // get_obj_name() keeps 63 characters of the file name before it strips ".o".
+  const std::string longest(70, 'a');
+  EXPECT_EQ(skeleton_name_for(longest + ".o"), std::string(63, 'a'));
+  EXPECT_EQ(skeleton_name_for(std::string(61, 'b') + ".o"), std::string(61, 'b'));
+  for (const char* ok : {"a", "_1", "prog_bpf", "A9_"}) EXPECT_TRUE(is_c_identifier(ok)) << ok;
+  for (const char* bad : {"", "1a", "a-b", "a b", "int", "struct", "_Bool", "a.b"}) EXPECT_FALSE(is_c_identifier(bad)) << bad;
+}
+
+TEST(GenLoader, SignNameMustBeACIdentifier) {
+  SignOptions o;
+  o.name = "9lives";
+  EXPECT_EQ(expect_error([&] { sign_object(example("execcount"), signer().cert.get(), signer().key.get(), o); },
+                         "skeleton_name"),
+            EINVAL);
+  o.name = "renamed";
+  EXPECT_EQ(sign_object(example("execcount"), signer().cert.get(), signer().key.get(), o).name, "renamed");
+}
+
 TEST(GenLoader, ExamplesGenerateLoaders) {
   GeneratedLoader g = generate_loader(example("multimap"));
   EXPECT_EQ(g.name, "multimap_bpf");
@@ -82,14 +105,45 @@ TEST(GenLoader, RejectsNonObjects) {
   test::TempDir d;
   test::write_text(d.file("junk.o"), "this is not an ELF file");
   EXPECT_NE(expect_error([&] { generate_loader(d.file("junk.o")); }, "bpf_object"), 0);
-  expect_error([&] { generate_loader(d.file("missing.o")); }, "bpf_object");
+  expect_error([&] { generate_loader(d.file("missing.o")); }, "io");
 }
 
 // libbpf 1.1's loader for the object bpftool 7.7 signed is the same size as
 // bpftool's once the 28-instruction block is in: the layouts agree.
+// An object libbpf refuses: built here with clang -target bpf from a program
+// whose SEC name names no program type.
+TEST(GenLoader, LibbpfsReasonAndARealErrnoForAnObjectItRefuses) {
+  test::TempDir d;
+  test::write_text(d.file("bad.bpf.c"),
+                   "__attribute__((section(\"socket/tail\"), used)) int tail_1(void *ctx) { return 0; }\n"
+                   "char LICENSE[] __attribute__((section(\"license\"), used)) = \"GPL\";\n");
+  auto cc = test::run_command({"clang", "-O2", "-g", "-target", "bpf", "-c", d.file("bad.bpf.c"), "-o", d.file("bad.bpf.o")});
+  if (cc.exit_code != 0) GTEST_SKIP() << "skipped: clang -target bpf failed here: " << cc.err;
+  try {
+    generate_loader(d.file("bad.bpf.o"));
+    FAIL() << "libbpf accepted a program without a type";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), "bpf_object");
+    EXPECT_LT(e.err(), 4000) << "a libbpf code leaked out as an errno: " << e.what();
+    EXPECT_NE(std::string(e.what()).find("tail_1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("socket/tail"), std::string::npos) << e.what();
+  }
+}
+
+TEST(GenLoader, ADirectoryIsEisdirAndJunkIsNoLibbpfCode) {
+  test::TempDir d;
+  EXPECT_EQ(expect_error([&] { generate_loader(d.path()); }, "io"), EISDIR);
+  test::write_text(d.file("junk.o"), "this is not an ELF file");
+  int err = expect_error([&] { generate_loader(d.file("junk.o")); }, "bpf_object");
+  EXPECT_LT(err, 4000);
+  EXPECT_EQ(expect_error([&] { generate_loader(d.file("missing.o")); }, "io"), ENOENT);
+}
+
 TEST(MatchBlock, SameLayoutAsBpftool77) {
-  SignedLoader ours = sign_object(bpftool_dir() + "/prog.bpf.o", signer().cert.get(), signer().key.get(),
-                                  SignOptions{Scheme::kLoaderHash, MatchLayout::k618, true});
+  SKIP_UNLESS(test::missing_shared_testdata());
+  SignOptions o;
+  o.layout = MatchLayout::k618;
+  SignedLoader ours = sign_object(bpftool_dir() + "/prog.bpf.o", signer().cert.get(), signer().key.get(), o);
   SignedLoader theirs = bpftool_header("prog.lskel.h");
   ASSERT_EQ(ours.insns.size(), theirs.insns.size());
   ASSERT_EQ(ours.data, theirs.data) << "gen_loader metadata differs from bpftool 7.7's";
@@ -116,7 +170,10 @@ TEST(MatchBlock, SameLayoutAsBpftool77) {
 
 // With libbpf 1.7's jump targets, the loader is bpftool 7.7's byte for byte.
 TEST(MatchBlock, ReproducesBpftool77ByteForByte) {
-  SignOptions o{Scheme::kLoaderHash, MatchLayout::k618, true, MismatchTarget::kCleanupPlusOne};
+  SKIP_UNLESS(test::missing_shared_testdata());
+  SignOptions o;
+  o.layout = MatchLayout::k618;
+  o.mismatch_target = MismatchTarget::kCleanupPlusOne;
   SignedLoader ours = sign_object(bpftool_dir() + "/prog.bpf.o", signer().cert.get(), signer().key.get(), o);
   SignedLoader theirs = bpftool_header("prog.lskel.h");
   ours.signature = theirs.signature;  // a different key signed it
@@ -329,6 +386,7 @@ TEST(Bundle, UnknownOptionalSectionsAreKeptAndSealed) {
 }
 
 TEST(Header, ParsesBpftool77Output) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   SignedLoader l = bpftool_header("prog.lskel.h");
   EXPECT_EQ(l.name, "prog_bpf");
   EXPECT_EQ(l.data.size(), 3656u);
@@ -344,6 +402,7 @@ TEST(Header, ParsesBpftool77Output) {
 }
 
 TEST(Header, ParsesBpftoolMasterOutput) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   SignedLoader l = bpftool_header("prog.master.lskel.h");
   EXPECT_EQ(l.insns.size(), 1784u);
   EXPECT_FALSE(read_match_block(isa::decode(l.insns)).found);
@@ -382,6 +441,62 @@ TEST(Header, RejectsMalformedHeaders) {
   EXPECT_EQ(expect_error([&] { parse(base + "static const char opts_data[] = \"\\x1ff\";"); }, "header_format"), EBADMSG);
   EXPECT_EQ(expect_error([&] { parse(base + "static const char opts_data[] = \"abc"); }, "header_format"), EBADMSG);
   EXPECT_EQ(expect_error([&] { parse(base + "static const char opts_data[] = \"\\q\";"); }, "header_format"), EBADMSG);
+}
+
+// A member declaration whose name is no C identifier is refused with its
+// line: dropping it would shift the loader ctx, so verify would say OK and
+// the load would fail.
+TEST(Header, RefusesMalformedNamesWithTheLine) {
+  SignedLoader l = sign_example("multimap");
+  const std::string good = render_header(l);
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = good;
+    size_t at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) t.replace(at, from.size(), to);
+    return t;
+  };
+  auto line_of = [&](const std::string& needle) {
+    return std::to_string(1 + std::count(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(good.find(needle)), '\n'));
+  };
+  struct Case {
+    std::string from, to, kind;
+  };
+  const Case cases[] = {
+      {"struct bpf_map_desc histogram;", "struct bpf_map_desc histo-gram;", "header_map_name"},
+      {"struct bpf_map_desc histogram;", "struct bpf_map_desc 1histogram;", "header_map_name"},
+      {"struct bpf_map_desc histogram;", "struct bpf_map_desc histogram x;", "header_map_name"},
+      {"struct bpf_map_desc histogram;", "struct bpf_map_desc start_ts;", "header_map_name"},
+      {"struct bpf_prog_desc on_exit;", "struct bpf_prog_desc on.exit;", "header_prog_name"},
+  };
+  for (const Case& c : cases) {
+    try {
+      parse_header(with(c.from, c.to), "h.lskel.h");
+      ADD_FAILURE() << "accepted: " << c.to;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.err(), EBADMSG);
+      EXPECT_EQ(e.kind(), c.kind) << e.what();
+      EXPECT_NE(std::string(e.what()).find("h.lskel.h: line " + line_of(c.from) + ":"), std::string::npos) << e.what();
+    }
+  }
+  // A second definition of an array or of the skeleton struct: which one
+  // the compiler would see is not the parser's to guess.
+  for (const std::string& dup : {std::string("\tstatic const char opts_sig[] = \"\";\n"),
+                                 std::string("struct other { struct bpf_loader_ctx ctx; };\n")}) {
+    std::string t = good;
+    t.insert(t.rfind("#endif"), dup);
+    std::string line = std::to_string(1 + std::count(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.rfind(dup)), '\n'));
+    try {
+      parse_header(t, "h.lskel.h");
+      ADD_FAILURE() << "accepted a second " << dup;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), "header_format") << e.what();
+      EXPECT_NE(std::string(e.what()).find("h.lskel.h: line " + line + ": a second"), std::string::npos) << e.what();
+    }
+  }
+  std::string bad_struct = with("struct multimap_bpf {", "struct multi-map {");
+  EXPECT_EQ(expect_error([&] { parse_header(bad_struct, "h.lskel.h"); }, "header_skeleton_name"), EBADMSG);
+  EXPECT_EQ(parse_header(good, "h.lskel.h").map_names.size(), 5u);
 }
 
 TEST(ReadSignedFile, DetectsFormats) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the running kernel can do, for tests that need it: each missing_*()
 // returns why a test cannot run here ("" when it can), for
-// SKIP_UNLESS(missing_...()), which reports "skipped: <why>". Header-only, so
+// SKIP_UNLESS(missing_...()) (support.h), which reports "skipped: <why>". Header-only, so
 // executables that do not link the sys module are unaffected.
 #pragma once
 
@@ -39,8 +39,3 @@ inline std::string missing_excl_maps() {
 
 }  // namespace bpfsig::test
 
-#define SKIP_UNLESS(check)                         \
-  do {                                             \
-    if (std::string why_ = (check); !why_.empty()) \
-      GTEST_SKIP() << "skipped: " << why_;         \
-  } while (0)

@@ -100,8 +100,25 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   return result;
 }
 
+std::string openssl_key_and_cert(const TempDir& dir, const std::string& name, const std::string& newkey,
+                                 const std::string& pkeyopt) {
+  const std::string base = dir.file(name);
+  std::vector<std::string> argv = {"openssl", "req", "-x509", "-newkey", newkey};
+  if (!pkeyopt.empty()) argv.insert(argv.end(), {"-pkeyopt", pkeyopt});
+  argv.insert(argv.end(), {"-nodes", "-keyout", base + ".pem", "-out", base + ".der", "-outform", "DER", "-subj",
+                           "/CN=" + name, "-days", "2", "-addext", "subjectKeyIdentifier=hash"});
+  if (run_command(argv).exit_code != 0) return "";
+  ::chmod((base + ".pem").c_str(), 0600);
+  return base;
+}
+
 std::string examples_dir() { return BPFSIG_EXAMPLES_DIR; }
 std::string shared_testdata() { return BPFSIG_SHARED_TESTDATA; }
+
+std::string missing_shared_testdata() {
+  if (file_exists(shared_testdata() + "/bpftool-7.7") && file_exists(shared_testdata() + "/hornet")) return "";
+  return "../shared/testdata not present (a fresh clone)";
+}
 std::string cli_path() { return BPFSIG_CLI; }
 std::string source_dir() { return BPFSIG_SOURCE_DIR; }
 bool is_root() { return ::geteuid() == 0; }

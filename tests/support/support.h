@@ -31,10 +31,22 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_text = "");
 
 std::string examples_dir();     // build/examples (compiled *.bpf.o)
-std::string shared_testdata();  // ../shared/testdata beside the checkout
+// ../shared/testdata beside the checkout: the reference artifacts CI has and a
+// fresh clone has not. Every test that reads it starts with
+// SKIP_UNLESS(test::missing_shared_testdata()).
+std::string shared_testdata();
+// "" when shared_testdata() is there, else why a test that needs it skips.
+std::string missing_shared_testdata();
 std::string cli_path();         // the bpfsig executable
 // The bpfsig command with args (run_command with cli_path() first).
 CommandResult bpfsig_cmd(std::vector<std::string> args);
+// A private key (KEY.pem, mode 0600) and a self-signed DER certificate
+// (KEY.der, with subjectKeyIdentifier) made by the openssl command, for keys
+// bpfsig's keygen will not make: newkey is openssl req's -newkey argument
+// ("ec", "ed25519", "rsa:2048") and pkeyopt its -pkeyopt ("" for none).
+// Returns the path without extension; "" when openssl failed.
+std::string openssl_key_and_cert(const TempDir& dir, const std::string& name, const std::string& newkey,
+                                 const std::string& pkeyopt = "");
 std::string source_dir();
 bool is_root();
 bool file_exists(const std::string& path);
@@ -42,3 +54,13 @@ std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 
 }  // namespace bpfsig::test
+
+// Skips the running test with "skipped: <why>" unless check (an expression
+// giving a std::string) is empty: SKIP_UNLESS(test::missing_shared_testdata()).
+#ifndef SKIP_UNLESS
+#define SKIP_UNLESS(check)                         \
+  do {                                             \
+    if (std::string why_ = (check); !why_.empty()) \
+      GTEST_SKIP() << "skipped: " << why_;         \
+  } while (0)
+#endif

@@ -187,11 +187,6 @@ skel::SignedLoader bpftool_loader() {
   return loader;
 }
 
-std::string missing_testdata() {
-  if (!test::file_exists(bpftool_header_path())) return "no " + bpftool_header_path();
-  return "";
-}
-
 // ---- keyrings as /proc/keys shows them -----------------------------------------
 
 struct ProcKey {
@@ -583,7 +578,7 @@ TEST(SysKeyrings, UnlinkFromAKeyringNotHoldingTheKeyIsENOENT) {
 // ============================ load() ================================================
 
 TEST(SysLoad, CtxHelperMatchesTheBpftoolStruct) {
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   skel::SignedLoader loader = bpftool_loader();
   EXPECT_EQ(loader.data.size(), 3656u);
   EXPECT_EQ(loader.insns.size(), 2288u);
@@ -595,7 +590,7 @@ TEST(SysLoad, CtxHelperMatchesTheBpftoolStruct) {
 
 TEST(SysLoad, LoadsTheBpftoolSkeletonWithoutSignature) {
   SKIP_UNLESS(test::missing_excl_maps());
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   skel::SignedLoader loader = bpftool_loader();
   sys::LoadOptions opts;
   opts.send_signature = false;
@@ -638,7 +633,7 @@ TEST(SysLoad, LoadsTheBpftoolSkeletonWithoutSignature) {
 
 TEST(SysLoad, FlippedMetadataByteMakesTheLoaderReturnEinval) {
   SKIP_UNLESS(test::missing_excl_maps());
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   skel::SignedLoader loader = bpftool_loader();
   // The loader hashes the whole blob. Bytes 0..11 are left alone: they are the
   // slots where the loader keeps the fds it creates (see the next test).
@@ -655,7 +650,7 @@ TEST(SysLoad, FlippedMetadataByteMakesTheLoaderReturnEinval) {
 
 TEST(SysLoad, TamperedFdSlotMakesTheFailingLoaderCloseThatFd) {
   SKIP_UNLESS(test::missing_excl_maps());
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   // The loader keeps the fds of the maps it creates at offsets 0, 4, 8 of its
   // metadata map and its cleanup block (which a hash mismatch jumps to)
   // closes every slot > 0 with bpf_sys_close, in the loading process. A blob
@@ -679,7 +674,7 @@ TEST(SysLoad, TamperedFdSlotMakesTheFailingLoaderCloseThatFd) {
 
 TEST(SysLoad, FlippedInstructionByteBreaksTheExclusiveMap) {
   SKIP_UNLESS(test::missing_excl_maps());
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   skel::SignedLoader loader = bpftool_loader();
   // Instruction 2 is `r1 += -136` (stack setup), far from the hash-match
   // immediates; excl_hash still names the original instructions.
@@ -697,7 +692,7 @@ TEST(SysLoad, FlippedInstructionByteBreaksTheExclusiveMap) {
 
 TEST(SysLoad, SignatureOnThisKernelIsKernelNoSigAndTheOwnKeyringIsGone) {
   SKIP_UNLESS(test::missing_excl_maps());
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   if (test::kernel_features().signed_load) GTEST_SKIP() << "skipped: this kernel verifies signatures (the EOPNOTSUPP branch is not reachable)";
   skel::SignedLoader loader = bpftool_loader();
   loader.signature = c_string_literal(test::read_text(bpftool_header_path()), "opts_sig");
@@ -719,7 +714,7 @@ TEST(SysLoad, SignatureOnThisKernelIsKernelNoSigAndTheOwnKeyringIsGone) {
 
 TEST(SysLoad, AnySignatureBytesReachTheKernelCheck) {
   SKIP_UNLESS(test::missing_excl_maps());
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   skel::SignedLoader loader = bpftool_loader();
   loader.signature = Bytes(16, 0x5a);
   sys::LoadOptions opts;
@@ -736,7 +731,7 @@ TEST(SysLoad, AnySignatureBytesReachTheKernelCheck) {
 }
 
 TEST(SysLoad, OwnKeyringNeedsTheUsersCertificateNotTheFilesOwn) {
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   skel::SignedLoader loader = bpftool_loader();
   loader.signature = Bytes(16, 0x5a);
   loader.signer_cert = read_file(bpftool_cert_path());  // embedded: never an anchor
@@ -748,7 +743,7 @@ TEST(SysLoad, OwnKeyringNeedsTheUsersCertificateNotTheFilesOwn) {
 
 TEST(SysLoad, SendingNoSignatureNeedsNoCertificate) {
   SKIP_UNLESS(test::missing_excl_maps());
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   skel::SignedLoader loader = bpftool_loader();  // no cert, no signature
   loader.excl_hash.clear();                      // load() computes SHA-256(insns) then
   sys::LoadOptions opts;
@@ -759,7 +754,7 @@ TEST(SysLoad, SendingNoSignatureNeedsNoCertificate) {
 }
 
 TEST(SysLoad, MissingSignatureIsAnErrorWhenSendingOne) {
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   skel::SignedLoader loader = bpftool_loader();
   loader.signer_cert = Bytes{1};
   sys::LoadOptions opts;
@@ -770,7 +765,7 @@ TEST(SysLoad, MissingSignatureIsAnErrorWhenSendingOne) {
 
 TEST(SysLoad, SessionKeyringModeAddsTheCertLikeBpftool) {
   SKIP_UNLESS(test::missing_excl_maps());
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   if (test::kernel_features().signed_load) GTEST_SKIP() << "skipped: this kernel verifies signatures; this test expects EOPNOTSUPP";
   skel::SignedLoader loader = bpftool_loader();
   loader.signature = Bytes(16, 0x5a);
@@ -801,7 +796,7 @@ TEST(SysLoad, SessionKeyringModeAddsTheCertLikeBpftool) {
 
 TEST(SysLoad, PinsIntoABpffs) {
   SKIP_UNLESS(test::missing_excl_maps());
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   test::TempDir dir;
   BpffsMount bpffs(dir.file("bpffs"));
   if (!bpffs.mounted) GTEST_SKIP() << "skipped: cannot mount a bpffs: " << std::strerror(errno);
@@ -820,7 +815,7 @@ TEST(SysLoad, PinsIntoABpffs) {
 
 TEST(SysLoad, PinningOutsideABpffsSaysHowToMountOne) {
   SKIP_UNLESS(test::missing_excl_maps());
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   test::TempDir dir;  // tmpfs or disk, not a bpffs
   skel::SignedLoader loader = bpftool_loader();
   sys::LoadOptions opts;
@@ -887,7 +882,7 @@ TEST(SkelInternalHeader, CompilesCleanlyAsCAndCxx) {
 
 TEST(SkelInternalHeader, BpftoolSkeletonLoadsThroughIt) {
   SKIP_UNLESS(test::missing_excl_maps());
-  SKIP_UNLESS(missing_testdata());
+  SKIP_UNLESS(test::missing_shared_testdata());
   test::TempDir dir;
   std::string header = test::read_text(bpftool_header_path());
   const std::string from = "#include <bpf/skel_internal.h>";

@@ -71,6 +71,7 @@ TEST(Verify, OwnLoadersVerifyInBothLayouts) {
 }
 
 TEST(Verify, AcceptsBpftool77Header) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   Report r = verify_loader(bpftool_header("prog.lskel.h"), bpftool_trust());
   EXPECT_EQ(r.err, 0) << r.message;
   EXPECT_EQ(r.verdict, Verdict::kOk);
@@ -83,6 +84,7 @@ TEST(Verify, AcceptsBpftool77Header) {
 }
 
 TEST(Verify, BpftoolMasterHeaderIsPartialAndFailsClosed) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   Report r = verify_loader(bpftool_header("prog.master.lskel.h"), bpftool_trust());
   EXPECT_EQ(r.signature.err, 0) << "the signature over the instructions is good: " << r.signature.detail;
   EXPECT_FALSE(r.chain.block_found);
@@ -275,8 +277,29 @@ TEST(VerifySeal, KernelChecksComeFirst) {
 }
 
 TEST(VerifySeal, HeadersHaveNoSeal) {
+  SKIP_UNLESS(test::missing_shared_testdata());
   Report r = verify_loader(bpftool_header("prog.lskel.h"), bpftool_trust());
   EXPECT_EQ(r.err, 0) << r.message;
   EXPECT_FALSE(r.seal.present);
   EXPECT_FALSE(r.seal.checked);
+}
+
+// A bundle whose signer certificate has a key the kernel cannot use: `load
+// --keyring own` would fail at add_key with ENOPKG, so verify says so.
+TEST(Verify, BundleSignerCertificateWithAKeyTheKernelCannotUseIsEnopkg) {
+  test::TempDir d;
+  const std::string k1 = test::openssl_key_and_cert(d, "k1", "ec", "ec_paramgen_curve:secp256k1");
+  ASSERT_FALSE(k1.empty());
+  skel::SignedLoader l = signed_example();
+  l.signer_cert = read_file(k1 + ".der");
+  Report r = check(l);
+  EXPECT_EQ(r.verdict, Verdict::kBadSig);
+  EXPECT_EQ(r.err, ENOPKG);
+  EXPECT_EQ(r.kind, "unsupported_algo");
+  EXPECT_NE(r.message.find("secp256k1"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("RSA, ECDSA P-256, ECDSA P-384"), std::string::npos) << r.message;
+  // Without an embedded certificate nothing is added to a keyring: OK.
+  l.signer_cert.clear();
+  l.seal.clear();
+  EXPECT_EQ(check(l).err, 0) << check(l).message;
 }
