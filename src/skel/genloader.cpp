@@ -10,7 +10,9 @@
 #include <memory>
 #include <mutex>
 
+#include "bpfsig/bytes.h"
 #include "bpfsig/error.h"
+#include "bpfsig/limits.h"
 
 namespace bpfsig::skel {
 
@@ -81,12 +83,14 @@ GeneratedLoader generate_loader(const std::string& path) {
     return Error(err, "bpf_object", path + ": " + what + (why.empty() ? "" : ": " + why));
   };
 
+  // Read once, through the one input reader ("-" is standard input; a FIFO is refused, not waited on).
+  const Bytes object = read_file(path, limits::kObjectFileSize);
   GeneratedLoader out;
-  out.name = skeleton_name_for(path);
+  out.name = skeleton_name_for(is_stdio(path) ? "stdin" : path);
   // As bpftool: the object is named after the skeleton, which names the
   // internal maps ("prog_bpf.bss") and so shapes the metadata blob.
   LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = out.name.c_str());
-  std::unique_ptr<bpf_object, ObjectCloser> obj(bpf_object__open_file(path.c_str(), &open_opts));
+  std::unique_ptr<bpf_object, ObjectCloser> obj(bpf_object__open_mem(object.data(), object.size(), &open_opts));
   if (!obj) throw fail(errno ? errno : EINVAL, "not a loadable BPF object");
 
   bpf_map* map;
