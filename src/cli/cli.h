@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -30,7 +31,7 @@ void add_policy(CLI::App& app, Common& common);
 void add_sim(CLI::App& app, Common& common);
 
 // Shared rendering.
-void print_json(const Json& j);
+void print_json(const Json& j, std::ostream& os = std::cout);
 Json cert_json(const crypto::CertInfo& c);
 Json chain_json(const verify::ChainCheck& c);
 Json sigcheck_json(const crypto::SigCheck& s);
@@ -53,5 +54,7 @@ extern int g_exit_code;
 // forms (empty: BPFSIG_KEY_PASS), group/world-readable files refused unless
 // insecure_key_perms.
 crypto::PrivateKey load_signing_key(const std::string& key_path, const std::string& pass_spec, bool insecure_key_perms);
+// The file a --pass file:PATH reads (an input of the command), or "".
+std::string passphrase_file(const std::string& pass_spec);
 
 }  // namespace bpfsig::cli

@@ -102,6 +102,9 @@ void print_result(const LoadArgs& a, const skel::SignedLoader& loader, const sys
 }
 
 void run_load(const LoadArgs& a, const Common& common) {
+  std::vector<CommandFile> inputs{{"FILE", a.file}};
+  for (const auto& t : a.trusted) inputs.push_back({"-i", t});
+  check_command_files(inputs, {});  // standard input for one of them at most
   skel::SignedLoader loader = skel::read_signed_file(a.file);
   if (a.userspace_verify) verify_first(loader, a);
   if (!a.trusted.empty() && !a.userspace_verify) {
@@ -125,7 +128,7 @@ void add_load(CLI::App& app, Common& common) {
       ->allow_extra_args(false);
   sub->add_flag("--userspace-verify", args->userspace_verify,
                 "Verify the signature in bpfsig, then load without it (the loader's hash check still runs)");
-  sub->add_option("file", args->file, "Bundle or signed light-skeleton header")->required();
+  sub->add_option("file", args->file, "Bundle or signed light-skeleton header (- for standard input)")->required();
   sub->add_flag("-j,--json", common.json, "JSON output");
   sub->callback([args, &common] { run_load(*args, common); });
 }

@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <iostream>
 
-#include "bpfsig/atomic_files.h"
 #include "bpfsig/error.h"
+#include "bpfsig/files.h"
 #include "bpfsig/skel.h"
 #include "cli/cli.h"
 
@@ -49,19 +49,29 @@ void run_sign(SignArgs a, const Common& common) {
     opts.mismatch_target = skel::MismatchTarget::kCleanupPlusOne;
   else if (a.mismatch_target != "cleanup")
     throw Error(EINVAL, "bad_argument", "--mismatch-target must be cleanup or cleanup+1, not '" + a.mismatch_target + "'");
+  if (a.out_path.empty() && a.header_path.empty()) {
+    if (is_stdio(a.object_path))
+      throw Error(EINVAL, "bad_argument", "signing standard input needs -o or --header: there is no name for the bundle");
+    a.out_path = default_bundle_path(a.object_path);
+  }
+  // Before anything is read: no output may be one of the inputs or the other output.
+  check_command_files({{"-k", a.key_path}, {"-i", a.cert_path}, {"OBJECT", a.object_path}, {"--pass file:", passphrase_file(a.pass)}},
+                      {{"-o", a.out_path}, {"--header", a.header_path}});
   crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms);
   crypto::Certificate cert = crypto::load_certificate(a.cert_path);
   skel::SignedLoader loader = skel::sign_object(a.object_path, cert.get(), key.get(), opts);
 
-  // Outputs are written only once everything has been signed.
-  if (a.out_path.empty() && a.header_path.empty()) a.out_path = default_bundle_path(a.object_path);
-  std::vector<std::pair<std::string, Bytes>> outputs;
-  if (!a.out_path.empty()) outputs.emplace_back(a.out_path, encode_bundle(loader));
+  // Outputs are written only once everything has been signed, all or nothing.
+  std::vector<Output> outputs;
+  if (!a.out_path.empty()) outputs.push_back(Output{a.out_path, encode_bundle(loader)});
   if (!a.header_path.empty()) {
     const std::string header = skel::render_header(loader);
-    outputs.emplace_back(a.header_path, Bytes(header.begin(), header.end()));
+    outputs.push_back(Output{a.header_path, Bytes(header.begin(), header.end())});
   }
-  write_files_atomic(outputs);  // all or nothing: no output is replaced unless every one could be written
+  write_outputs(outputs);
+  // With an output on standard output, the report goes to standard error.
+  const bool output_on_stdout = is_stdio(a.out_path) || is_stdio(a.header_path);
+  std::ostream& report = output_on_stdout ? std::cerr : std::cout;
 
   crypto::Digest meta = crypto::sha256_padded8(loader.data);
   if (common.json) {
@@ -82,13 +92,13 @@ void run_sign(SignArgs a, const Common& common) {
     if (loader.scheme == skel::Scheme::kLoadtime || loader.scheme == skel::Scheme::kHornet)
       j["layout"] = nullptr;  // no hash-match block
     if (loader.scheme == skel::Scheme::kHornet) j["hornet_format"] = crypto::hornet_format_name(opts.hornet_format);
-    print_json(j);
+    print_json(j, report);
     return;
   }
   std::string block = opts.layout == skel::MatchLayout::kExcl ? "excl/33" : "6.18/28";
   if (loader.scheme == skel::Scheme::kLoadtime) block = "none";  // the loadtime kernel checks the metadata
   if (loader.scheme == skel::Scheme::kHornet) block = "none, Hornet checks the map";
-  std::cout << "signed " << a.object_path << " (scheme " << skel::scheme_name(loader.scheme) << ", match block "
+  report << "signed " << a.object_path << " (scheme " << skel::scheme_name(loader.scheme) << ", match block "
             << block << ")\n"
             << "  loader:    " << loader.insns.size() / 8 << " instructions, digest " << to_hex(loader.excl_hash) << "\n"
             << "  metadata:  " << loader.data.size() << " bytes, sha256 " << to_hex(meta) << "\n"
@@ -97,8 +107,8 @@ void run_sign(SignArgs a, const Common& common) {
                     ? "CMS, Hornet gen_sig profile, " + crypto::hornet_format_name(opts.hornet_format) + " attribute"
                     : std::string("PKCS#7, bpftool profile"))
             << ")\n";
-  if (!a.out_path.empty()) std::cout << "  bundle:    " << a.out_path << "\n";
-  if (!a.header_path.empty()) std::cout << "  header:    " << a.header_path << "\n";
+  if (!a.out_path.empty()) report << "  bundle:    " << a.out_path << "\n";
+  if (!a.header_path.empty()) report << "  header:    " << a.header_path << "\n";
 }
 
 }  // namespace
@@ -115,10 +125,10 @@ void add_sign(CLI::App& app, Common& common) {
   sub->add_option("--layout", args->layout, "Hash-match block: excl (33 insns, default) or 6.18 (28 insns)");
   sub->add_option("--mismatch-target", args->mismatch_target,
                   "Where the block's mismatch jumps land: cleanup (default) or cleanup+1 (libbpf 1.7, byte for byte)");
-  sub->add_option("-o,--out", args->out_path, "Bundle output (default: <name>.bpfsig)");
-  sub->add_option("--header", args->header_path, "Also write a bpftool-style signed light-skeleton header");
+  sub->add_option("-o,--out", args->out_path, "Bundle output (default: <name>.bpfsig; - for standard output)");
+  sub->add_option("--header", args->header_path, "Also write a bpftool-style signed light-skeleton header (- for standard output)");
   sub->add_flag("--no-embed-cert", args->no_embed_cert, "Do not store the signer certificate in the bundle");
-  sub->add_option("object", args->object_path, "BPF object file (clang -target bpf)")->required();
+  sub->add_option("object", args->object_path, "BPF object file (clang -target bpf; - for standard input)")->required();
   sub->add_flag("-j,--json", common.json, "JSON output");
   sub->callback([args, &common] { run_sign(*args, common); });
 }

@@ -37,6 +37,7 @@ std::string default_examples_dir() {
   return (exe.parent_path() / "examples").string();
 }
 
+// To standard output, or to -o OUTPUT ("-" is standard output too).
 void emit(const std::string& text, const std::string& output) {
   if (output.empty()) {
     std::cout << text;
@@ -45,10 +46,18 @@ void emit(const std::string& text, const std::string& output) {
   }
 }
 
+// The scenarios (or the --matrix directory) and -o together: -o must not be one of them.
+void check_files(const SimArgs& a) {
+  std::vector<CommandFile> inputs{{"--matrix", a.matrix}};
+  for (const auto& file : a.files) inputs.push_back({"SCENARIO", file});
+  check_command_files(inputs, {{"-o", a.output}});
+}
+
 void run_sim(const SimArgs& a, const Common& common) {
   sim::SimOptions options;
   options.examples_dir = a.examples.empty() ? default_examples_dir() : a.examples;
   try {
+    check_files(a);
     if (!a.matrix.empty()) {
       if (!a.files.empty()) throw Error(EINVAL, "bad_argument", "--matrix takes a directory, not scenario files");
       sim::Matrix m = sim::run_matrix(a.matrix, options);
@@ -88,12 +97,12 @@ void run_sim(const SimArgs& a, const Common& common) {
 void add_sim(CLI::App& app, Common& common) {
   auto args = std::make_shared<SimArgs>();
   CLI::App* sub = app.add_subcommand("sim", "Run attack/defence scenarios (TOML) on the kernel model");
-  sub->add_option("files", args->files, "Scenario files");
+  sub->add_option("files", args->files, "Scenario files (- for standard input)");
   sub->add_option("--matrix", args->matrix, "Run every *.toml in DIR with every scheme it lists: attack x scheme table");
   sub->add_flag("--markdown", args->markdown, "With --matrix: a Markdown table");
   sub->add_flag("--doc", args->doc, "With --matrix: docs/attacks.md (the table, then a section per attack)");
   sub->add_option("--examples", args->examples, "Directory of the compiled example objects (default: beside the binary)");
-  sub->add_option("-o,--output", args->output, "Write the output to this file (atomically)");
+  sub->add_option("-o,--output", args->output, "Write the output to this file (atomically; - for standard output)");
   sub->add_flag("-j,--json", common.json, "JSON output");
   sub->callback([args, &common] { run_sim(*args, common); });
 }

@@ -90,6 +90,9 @@ void run_verify(const VerifyArgs& a, const Common& common) {
   const bool raw = !a.insns.empty() || !a.sig.empty();
   if (raw == !a.file.empty())
     throw Error(EINVAL, "bad_argument", "give either FILE or --insns/--data/--sig, not both or neither");
+  std::vector<CommandFile> inputs{{"FILE", a.file}, {"--insns", a.insns}, {"--data", a.data}, {"--sig", a.sig}, {"--excl-hash", a.excl}};
+  for (const auto& t : a.trusted) inputs.push_back({"-i", t});
+  check_command_files(inputs, {});  // standard input for one of them at most
   std::vector<crypto::Certificate> trusted = load_trusted(a.trusted);
   skel::SignedLoader loader = raw ? loader_from_raw(a) : skel::read_signed_file(a.file);
   verify::Report r = verify::verify_loader(loader, trusted);
@@ -122,7 +125,7 @@ void add_verify(CLI::App& app, Common& common) {
   sub->add_option("--excl-hash", args->excl, "Raw 32-byte exclusive-map hash");
   sub->add_option("--scheme", args->scheme,
                   "With raw input: loader-hash (default), loadtime or hash-chain (signature_maps {0})");
-  sub->add_option("file", args->file, "Bundle or signed light-skeleton header");
+  sub->add_option("file", args->file, "Bundle or signed light-skeleton header (- for standard input)");
   sub->add_flag("-j,--json", common.json, "JSON output");
   sub->callback([args, &common] { run_verify(*args, common); });
 }

@@ -9,7 +9,7 @@
 
 namespace bpfsig::cli {
 
-void print_json(const Json& j) { std::cout << j.dump(2) << "\n"; }
+void print_json(const Json& j, std::ostream& os) { os << j.dump(2) << "\n"; }
 
 Json cert_json(const crypto::CertInfo& c) {
   return Json{{"subject", c.subject},     {"issuer", c.issuer},         {"serial", c.serial_hex},

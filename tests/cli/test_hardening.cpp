@@ -199,7 +199,7 @@ TEST(Secrets, KeygenWritesMode0600EvenWithAPermissiveUmask) {
   // Replacing an existing, readable file gives a 0600 file too.
   test::write_text(d.file("old.pem"), "x");
   ::chmod(d.file("old.pem").c_str(), 0644);
-  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("old.pem"), "--cert", d.file("c2.der"), "--algo", "p256"}).exit_code, 0);
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--force", "--key", d.file("old.pem"), "--cert", d.file("c2.der"), "--algo", "p256"}).exit_code, 0);
   EXPECT_EQ(file_mode(d.file("old.pem")), 0600u);
 }
 
