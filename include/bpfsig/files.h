@@ -104,7 +104,8 @@ struct CommandFile {
 // the same file ("output_conflict"), or that reads standard input for two
 // inputs ("stdin_twice"). Files are compared by what they are, not by name:
 // st_dev and st_ino for existing files (hard links, symlinks, "./x" and "x"
-// are the same file), the canonical path after symlinks for new ones.
+// are the same file), the canonical path after symlinks for new ones. Empty
+// paths (options not given) are skipped.
 void check_command_files(const std::vector<CommandFile>& inputs, const std::vector<CommandFile>& outputs);
 
 }  // namespace bpfsig

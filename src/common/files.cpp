@@ -457,8 +457,11 @@ void check_stdin_once(const std::vector<CommandFile>& inputs) {
 
 }  // namespace
 
-void check_command_files(const std::vector<CommandFile>& inputs, const std::vector<CommandFile>& outputs) {
+void check_command_files(const std::vector<CommandFile>& inputs, const std::vector<CommandFile>& all_outputs) {
   check_stdin_once(inputs);
+  std::vector<CommandFile> outputs;  // the options given: an empty path is an output not asked for
+  for (const CommandFile& out : all_outputs)
+    if (!out.path.empty()) outputs.push_back(out);
   std::vector<Identity> output_ids;
   for (size_t i = 0; i < outputs.size(); ++i) {
     const CommandFile& out = outputs[i];

@@ -299,6 +299,7 @@ TEST(CommandFiles, TwoOutputsToOneFileAreRefusedEvenWhenNew) {
                "output_conflict");
   expect_error([&] { check_command_files({}, {{"-o", "-"}, {"--header", "-"}}); }, EINVAL, "output_conflict");
   check_command_files({{"FILE", "-"}}, {{"-o", "-"}});  // stdin in, stdout out: fine
+  check_command_files({{"FILE", ""}}, {{"-o", ""}, {"--header", ""}});  // options not given
 }
 
 TEST(CommandFiles, StdinForTwoInputsIsRefused) {
