@@ -18,6 +18,10 @@ namespace bpfsig {
 
 // "-": standard input as an input, standard output as an output.
 bool is_stdio(const std::string& path);
+// True when writing path writes standard output: "-", or a path naming the
+// pipe or terminal it goes to ("/dev/stdout"). A command then reports on
+// standard error.
+bool writes_stdout(const std::string& path);
 
 // One input, opened and checked but not read yet. Only regular files are
 // accepted (a FIFO or a device could block forever or never end), and

@@ -70,7 +70,7 @@ void run_sign(SignArgs a, const Common& common) {
   }
   write_outputs(outputs);
   // With an output on standard output, the report goes to standard error.
-  const bool output_on_stdout = is_stdio(a.out_path) || is_stdio(a.header_path);
+  const bool output_on_stdout = writes_stdout(a.out_path) || writes_stdout(a.header_path);
   std::ostream& report = output_on_stdout ? std::cerr : std::cout;
 
   crypto::Digest meta = crypto::sha256_padded8(loader.data);

@@ -73,6 +73,13 @@ Error too_large(const std::string& name, size_t max_size) {
 
 bool is_stdio(const std::string& path) { return path == "-"; }
 
+bool writes_stdout(const std::string& path) {
+  if (is_stdio(path)) return true;
+  struct stat st {}, out {};
+  return !path.empty() && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) &&
+         ::fstat(STDOUT_FILENO, &out) == 0 && same_inode(st, out);
+}
+
 // ---- inputs -------------------------------------------------------------------
 
 InputFile::InputFile(const std::string& path) : name_(is_stdio(path) ? "stdin" : path) {

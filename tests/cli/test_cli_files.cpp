@@ -92,6 +92,13 @@ TEST(CliFilesOutput, DashIsStandardOutputAndTheReportGoesToStderr) {
   auto h = bpfsig_cmd(sign_args({"--header", "-", example("execcount")}));
   ASSERT_EQ(h.exit_code, 0) << h.err;
   EXPECT_NE(h.out.find("struct bpf_loader_ctx"), std::string::npos);
+  EXPECT_EQ(h.out.find("  signature: "), std::string::npos) << "the report is mixed into the header";
+  EXPECT_NE(h.err.find("  signature: "), std::string::npos) << h.err;
+
+  auto dev = bpfsig_cmd(sign_args({"-o", "/dev/stdout", example("execcount")}));  // the test's pipe
+  ASSERT_EQ(dev.exit_code, 0) << dev.err;
+  EXPECT_EQ(dev.out.compare(0, kBundleMagic.size(), kBundleMagic), 0) << "stdout is not the bundle";
+  EXPECT_NE(dev.err.find("signed "), std::string::npos) << dev.err;
 
   auto s = bpfsig_cmd({"sim", "-o", "-", scenario()});
   EXPECT_EQ(s.exit_code, 0) << s.err;
