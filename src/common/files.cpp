@@ -239,7 +239,7 @@ void write_stream(const Output& o, const Target& t) {
   if (!fd.ok()) throw io_error(errno, o.path, "cannot open");
   struct stat now {};
   if (::fstat(fd.get(), &now) != 0 || !same_inode(now, t.st) || S_ISREG(now.st_mode))
-    throw Error(EINVAL, "output_type", o.path + ": was replaced while bpfsig was writing it");
+    throw Error(EINVAL, "output_type", o.path + ": was replaced by another file before bpfsig could write it");
   write_all(fd.get(), o.data, o.path);
 }
 
@@ -253,12 +253,17 @@ class StagedFile {
     dir_ = Fd(::open(parent_dir(o.path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir_.ok()) throw io_error(errno, o.path, "cannot open its directory");
     create_temp();
-    set_mode_and_owner();
-    write_all(file_.get(), o.data, o.path);
-    if (::fsync(file_.get()) != 0) throw io_error(errno, o.path, "fsync failed");
+    try {
+      set_mode_and_owner();
+      write_all(file_.get(), o.data, o.path);
+      if (::fsync(file_.get()) != 0) throw io_error(errno, o.path, "fsync failed");
+    } catch (...) {
+      remove_temp();  // no destructor runs for an object whose constructor throws
+      throw;
+    }
   }
   ~StagedFile() {
-    if (!temp_.empty()) ::unlinkat(dir_.get(), temp_.c_str(), 0);
+    remove_temp();
     if (!backup_.empty()) ::unlinkat(dir_.get(), backup_.c_str(), 0);
   }
   StagedFile(StagedFile&& other) noexcept
@@ -303,6 +308,11 @@ class StagedFile {
 
  private:
   std::string base() const { return base_name(out_->path); }
+
+  void remove_temp() {
+    if (!temp_.empty()) ::unlinkat(dir_.get(), temp_.c_str(), 0);
+    temp_.clear();
+  }
 
   Error exists_error(int err) const {
     if (err == EEXIST) return Error(EEXIST, "output_exists", out_->path + ": already exists; it is not replaced");
