@@ -22,15 +22,10 @@ int hex_digit_value(char c);
 // Parses hex (upper or lower case, no separators); throws Error(EINVAL, "hex").
 Bytes from_hex(const std::string& hex);
 
-// Reads a whole file. Refuses (EFBIG, "input_too_large") a file larger than
-// max_size before reading it. Errors name the path.
+// Reads a whole input once (InputFile in files.h): "-" is standard input; only
+// regular files otherwise. Refuses (EFBIG, "input_too_large") a file larger
+// than max_size before reading it. Errors name the path.
 Bytes read_file(const std::string& path, size_t max_size = 64u << 20);
-
-// Writes through a temporary file in the same directory, fsyncs it, renames it
-// over path and fsyncs the directory: readers see the old file or the new one,
-// never a torn one. The temp file is removed on any failure.
-void write_file_atomic(const std::string& path, ByteView data, mode_t mode = 0644);
-void write_file_atomic(const std::string& path, const std::string& text, mode_t mode = 0644);
 
 // Little-endian accessors used by the binary formats.
 uint16_t load_le16(const uint8_t* p);
@@ -41,3 +36,6 @@ void store_le32(uint8_t* p, uint32_t v);
 void store_le64(uint8_t* p, uint64_t v);
 
 }  // namespace bpfsig
+
+// write_file_atomic and the rest of the file I/O.
+#include "bpfsig/files.h"  // IWYU pragma: export

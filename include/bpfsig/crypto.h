@@ -58,12 +58,15 @@ struct KeygenOptions {
   KeyAlgo algo = KeyAlgo::kRsa2048;
   std::string subject = "CN=bpfsig signer";  // "/CN=x/O=y" or "CN=x,O=y"
   int days = 365;
+  // false: an existing key file is refused (EEXIST, "output_exists") instead of
+  // replaced (bpfsig keygen without --force).
+  bool replace_existing_key = true;
 };
 // Writes a PKCS#8 PEM private key (mode 0600) and a self-signed X.509 v3
 // certificate the kernel accepts: subjectKeyIdentifier, authorityKeyIdentifier,
 // basicConstraints CA:FALSE, keyUsage digitalSignature, signed with SHA-256.
 // The certificate is DER, or PEM when cert_path ends in ".pem". Both files are
-// written atomically.
+// written atomically, and both or neither (write_outputs).
 void keygen(const KeygenOptions& opts, const std::string& key_path, const std::string& cert_path);
 // The same, with the key written as encrypted PKCS#8 PEM (PBES2, AES-256-CBC)
 // when passphrase is not empty.

@@ -32,6 +32,7 @@ inline constexpr size_t kHeaderSize = 4 * kBundleSize;          // signed header
 inline constexpr size_t kKeyFileSize = size_t{1} << 20;         // private key file (EFBIG)
 inline constexpr size_t kCertFileSize = size_t{4} << 20;        // certificate file (EFBIG)
 inline constexpr size_t kPassphraseSize = 4096;                 // --pass fd:/file: read at most this
+inline constexpr size_t kObjectFileSize = size_t{64} << 20;     // BPF object given to sign (EFBIG)
 
 // ---- the VM (src/vm) ----------------------------------------------------------
 inline constexpr uint64_t kVmDefaultBudget = 1'000'000;  // instructions per run (fault budget_exhausted)

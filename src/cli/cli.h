@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -40,7 +41,7 @@ void add_sim(CLI::App& app, Common& common);
 
 // Shared rendering. Every JSON document goes out through print_json (or, for
 // sim, json_text directly): never nlohmann's throwing dump().
-void print_json(const Common& common, const Json& j);
+void print_json(const Common& common, const Json& j, std::ostream& os = std::cout);
 // An error as docs/errors.md says: one line on stderr, `bpfsig COMMAND:
 // MESSAGE [ERRNO_NAME, kind]`, and with -j the error object on stdout.
 void report_error(const std::string& command, const Error& e, const Common& common);
@@ -70,5 +71,7 @@ extern int g_exit_code;
 // forms (empty: BPFSIG_KEY_PASS), group/world-readable files refused unless
 // insecure_key_perms.
 crypto::PrivateKey load_signing_key(const std::string& key_path, const std::string& pass_spec, bool insecure_key_perms);
+// The file a --pass file:PATH reads (an input of the command), or "".
+std::string passphrase_file(const std::string& pass_spec);
 
 }  // namespace bpfsig::cli

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "bpfsig/error.h"
+#include "bpfsig/files.h"
 
 #include "cli/cli.h"
 
@@ -16,6 +17,7 @@ namespace {
 struct KeygenArgs {
   std::string key_path, cert_path, algo = "rsa2048", subject = "CN=bpfsig signer", pass;
   int days = 365;
+  bool force = false;
 };
 
 // "an RSA-4096 key", "a P-256 key".
@@ -38,7 +40,11 @@ void announce_generation(crypto::KeyAlgo algo, const Common& common) {
 }
 
 void run_keygen(const KeygenArgs& a, const Common& common) {
+  if (is_stdio(a.key_path) || is_stdio(a.cert_path))
+    throw Error(EINVAL, "bad_argument", "keygen writes files: --key and --cert take file names, not -");
+  check_command_files({{"--pass file:", passphrase_file(a.pass)}}, {{"--key", a.key_path}, {"--cert", a.cert_path}});
   crypto::KeygenOptions opts;
+  opts.replace_existing_key = a.force;
   opts.algo = crypto::parse_key_algo(a.algo);
   opts.subject = a.subject;
   opts.days = a.days;
@@ -72,6 +78,7 @@ void add_keygen(CLI::App& app, Common& common) {
   sub->add_option("--subject", args->subject, "Subject, e.g. CN=signer,O=example (default: CN=bpfsig signer)");
   sub->add_option("--pass", args->pass, "Encrypt the key (PKCS#8, AES-256): pass:TEXT, env:VAR, fd:N or file:PATH");
   sub->add_option("--days", args->days, "Validity in days, 1 to 36500 (default: 365)")->check(CLI::Range(1, 36500));
+  sub->add_flag("--force", args->force, "Replace an existing key file (without it, an existing --key is an error)");
   add_output_flags(*sub, common);
   sub->callback([args, &common] { run_keygen(*args, common); });
 }

@@ -135,6 +135,9 @@ void print_result(const LoadArgs& a, const skel::SignedLoader& loader, const sys
 
 void run_load(const LoadArgs& a, const Common& common, const CLI::App& cmd) {
   check_usage(cmd, a);
+  std::vector<CommandFile> inputs{{"FILE", a.file}};
+  for (const auto& t : a.trusted) inputs.push_back({"-i", t});
+  check_command_files(inputs, {});  // standard input for one of them at most
   const sys::LoadOptions options = load_options(a);
   skel::SignedLoader loader = skel::read_signed_file(a.file);
   if (a.userspace_verify) verify_first(loader, a);
@@ -164,7 +167,7 @@ void add_load(CLI::App& app, Common& common) {
       ->check(CLI::Range(1, 2));
   sub->add_flag("--userspace-verify", args->userspace_verify,
                 "Verify the signature in bpfsig, then load without it (the loader's hash check still runs)");
-  sub->add_option("file", args->file, "Bundle or signed light-skeleton header")->required();
+  sub->add_option("file", args->file, "Bundle or signed light-skeleton header (- for standard input)")->required();
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_load(*args, common, *sub); });
 }

@@ -2,7 +2,6 @@
 // bpfsig policy: check an IPE policy, and evaluate an event against one.
 #include <cerrno>
 #include <iostream>
-#include <iterator>
 #include <memory>
 
 #include "bpfsig/error.h"
@@ -219,18 +218,14 @@ std::string_view match_name(ipe::MatchType m) {
 void run_eval(const EvalArgs& a, const Common& common) {
   ipe::ParseOptions options;
   options.source = a.policy;
+  check_command_files({{"--policy", a.policy}, {"EVENT", a.event}}, {});  // standard input for one of them at most
   auto store = std::make_shared<ipe::PolicyStore>();
   const ipe::Policy& policy = store->load(read_text_file(a.policy), options);
   store->activate(policy.name);
   store->enforce = !a.permissive;
   store->success_audit = a.success_audit;
 
-  std::string event_text;
-  if (a.event == "-") {
-    event_text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    event_text = read_text_file(a.event);
-  }
+  const std::string event_text = read_text_file(a.event);  // "-": standard input
   ipe::Event e = parse_event(event_text, a.event == "-" ? "stdin" : a.event);
   ipe::StoreResult r = store->evaluate(e);
   const ipe::Decision& d = *r.decision;
@@ -283,12 +278,12 @@ void add_policy(CLI::App& app, Common& common) {
   c->add_flag("--strict", check->strict, "Also refuse properties that cannot apply to their op");
   c->add_flag("--canonical", check->canonical, "Print the policy's canonical text instead of the summary");
   add_output_flags(*c, common);
-  c->add_option("file", check->file, "Policy text file")->required();
+  c->add_option("file", check->file, "Policy text file (- for standard input)")->required();
   c->callback([check, &common, c] { run_check(*check, common, *c); });
 
   auto eval = std::make_shared<EvalArgs>();
   CLI::App* e = sub->add_subcommand("eval", "Evaluate an event (JSON) against an IPE policy");
-  e->add_option("--policy", eval->policy, "Policy text file")->required();
+  e->add_option("--policy", eval->policy, "Policy text file (- for standard input)")->required();
   e->add_flag("--permissive", eval->permissive, "ipe.enforce=0: a DENY is logged, not returned");
   e->add_flag("--success-audit", eval->success_audit, "ipe.success_audit=1: ALLOW decisions are audited too");
   add_output_flags(*e, common);

@@ -187,6 +187,9 @@ void print_human(const RunArgs& a, const Outcome& o, const lsm::AuditLog& audit)
 
 void run_run(const RunArgs& a, const Common& common, const CLI::App& cmd) {
   check_usage(cmd, a);
+  std::vector<CommandFile> inputs{{"FILE", a.file}, {"--ipe-policy", a.ipe_policy}};
+  for (const auto& t : a.trusted) inputs.push_back({"-i", t});
+  check_command_files(inputs, {});  // standard input for one of them at most
   skel::SignedLoader loader = skel::read_signed_file(a.file);
   kmodel::Kernel kernel(profile_for(a.kernel));
   std::shared_ptr<lsm::LsmStack> stack = make_stack(a);
@@ -232,7 +235,7 @@ void add_run(CLI::App& app, Common& common) {
   sub->add_flag("--no-signature", args->no_signature, "Load without sending the signature");
   sub->add_option("--hornet-design", args->hornet_design, "With --kernel hornet (or hornet in --lsm): the Hornet design, final (default) or v7")
       ->check(one_of({"final", "v7"}));
-  sub->add_option("file", args->file, "Bundle or signed light-skeleton header")->required();
+  sub->add_option("file", args->file, "Bundle or signed light-skeleton header (- for standard input)")->required();
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_run(*args, common, *sub); });
 }

@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <iostream>
 
-#include "bpfsig/atomic_files.h"
 #include "bpfsig/error.h"
+#include "bpfsig/files.h"
 #include "bpfsig/skel.h"
 #include "cli/cli.h"
 
@@ -63,19 +63,29 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
   opts.hornet_format = crypto::parse_hornet_format(a.hornet_format);
   opts.name = a.name;
   if (a.mismatch_target == "cleanup+1") opts.mismatch_target = skel::MismatchTarget::kCleanupPlusOne;
+  if (a.out_path.empty() && a.header_path.empty()) {
+    if (is_stdio(a.object_path))
+      throw Error(EINVAL, "bad_argument", "signing standard input needs -o or --header: there is no name for the bundle");
+    a.out_path = default_bundle_path(a.object_path);
+  }
+  // Before anything is read: no output may be one of the inputs or the other output.
+  check_command_files({{"-k", a.key_path}, {"-i", a.cert_path}, {"OBJECT", a.object_path}, {"--pass file:", passphrase_file(a.pass)}},
+                      {{"-o", a.out_path}, {"--header", a.header_path}});
   crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms);
   crypto::Certificate cert = crypto::load_certificate(a.cert_path);
   skel::SignedLoader loader = skel::sign_object(a.object_path, cert.get(), key.get(), opts);
 
-  // Outputs are written only once everything has been signed.
-  if (a.out_path.empty() && a.header_path.empty()) a.out_path = default_bundle_path(a.object_path);
-  std::vector<std::pair<std::string, Bytes>> outputs;
-  if (!a.out_path.empty()) outputs.emplace_back(a.out_path, encode_bundle(loader));
+  // Outputs are written only once everything has been signed, all or nothing.
+  std::vector<Output> outputs;
+  if (!a.out_path.empty()) outputs.push_back(Output{a.out_path, encode_bundle(loader)});
   if (!a.header_path.empty()) {
     const std::string header = skel::render_header(loader);
-    outputs.emplace_back(a.header_path, Bytes(header.begin(), header.end()));
+    outputs.push_back(Output{a.header_path, Bytes(header.begin(), header.end())});
   }
-  write_files_atomic(outputs);  // all or nothing: no output is replaced unless every one could be written
+  write_outputs(outputs);
+  // With an output on standard output, the report goes to standard error.
+  const bool output_on_stdout = writes_stdout(a.out_path) || writes_stdout(a.header_path);
+  std::ostream& report = output_on_stdout ? std::cerr : std::cout;
 
   crypto::Digest meta = crypto::sha256_padded8(loader.data);
   if (common.json) {
@@ -96,13 +106,13 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
     if (loader.scheme == skel::Scheme::kLoadtime || loader.scheme == skel::Scheme::kHornet)
       j["layout"] = nullptr;  // no hash-match block
     if (loader.scheme == skel::Scheme::kHornet) j["hornet_format"] = crypto::hornet_format_name(opts.hornet_format);
-    print_json(common, j);
+    print_json(common, j, report);
     return;
   }
   std::string block = opts.layout == skel::MatchLayout::kExcl ? "excl/33" : "6.18/28";
   if (loader.scheme == skel::Scheme::kLoadtime) block = "none";  // the loadtime kernel checks the metadata
   if (loader.scheme == skel::Scheme::kHornet) block = "none, Hornet checks the map";
-  std::cout << "signed " << a.object_path << " (scheme " << skel::scheme_name(loader.scheme) << ", match block "
+  report << "signed " << a.object_path << " (scheme " << skel::scheme_name(loader.scheme) << ", match block "
             << block << ")\n"
             << "  loader:    " << loader.insns.size() / 8 << " instructions, digest " << to_hex(loader.excl_hash) << "\n"
             << "  metadata:  " << loader.data.size() << " bytes, sha256 " << to_hex(meta) << "\n"
@@ -111,8 +121,8 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
                     ? "CMS, Hornet gen_sig profile, " + crypto::hornet_format_name(opts.hornet_format) + " attribute"
                     : std::string("PKCS#7, bpftool profile"))
             << ")\n";
-  if (!a.out_path.empty()) std::cout << "  bundle:    " << a.out_path << "\n";
-  if (!a.header_path.empty()) std::cout << "  header:    " << a.header_path << "\n";
+  if (!a.out_path.empty()) report << "  bundle:    " << a.out_path << "\n";
+  if (!a.header_path.empty()) report << "  header:    " << a.header_path << "\n";
 }
 
 }  // namespace
@@ -133,11 +143,11 @@ void add_sign(CLI::App& app, Common& common) {
   sub->add_option("--mismatch-target", args->mismatch_target,
                   "Where the block's mismatch jumps land: cleanup (default) or cleanup+1 (libbpf 1.7, byte for byte)")
       ->check(one_of({"cleanup", "cleanup+1"}));
-  sub->add_option("-o,--out", args->out_path, "Bundle output (default: <name>.bpfsig)");
-  sub->add_option("--header", args->header_path, "Also write a bpftool-style signed light-skeleton header");
+  sub->add_option("-o,--out", args->out_path, "Bundle output (default: <name>.bpfsig; - for standard output)");
+  sub->add_option("--header", args->header_path, "Also write a bpftool-style signed light-skeleton header (- for standard output)");
   sub->add_option("--name", args->name, "Skeleton name, a C identifier (default: from the object's file name, as bpftool)");
   sub->add_flag("--no-embed-cert", args->no_embed_cert, "Do not store the signer certificate in the bundle");
-  sub->add_option("object", args->object_path, "BPF object file (clang -target bpf)")->required();
+  sub->add_option("object", args->object_path, "BPF object file (clang -target bpf; - for standard input)")->required();
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_sign(*args, common, *sub); });
 }

@@ -37,6 +37,7 @@ std::string default_examples_dir() {
   return (exe.parent_path() / "examples").string();
 }
 
+// To standard output, or to -o OUTPUT ("-" is standard output too).
 void emit(const std::string& text, const std::string& output) {
   if (output.empty()) {
     std::cout << text;
@@ -58,11 +59,19 @@ void check_usage(const CLI::App& cmd, const SimArgs& a, const Common& common) {
   if (!matrix && a.files.empty()) throw usage_error("give scenario files, or --matrix DIR");
 }
 
+// The scenarios (or the --matrix directory) and -o together: -o must not be one of them.
+void check_files(const SimArgs& a) {
+  std::vector<CommandFile> inputs{{"--matrix", a.matrix}};
+  for (const auto& file : a.files) inputs.push_back({"SCENARIO", file});
+  check_command_files(inputs, {{"-o", a.output}});
+}
+
 void run_sim(const SimArgs& a, const Common& common, const CLI::App& cmd) {
   check_usage(cmd, a, common);
   sim::SimOptions options;
   options.examples_dir = a.examples.empty() ? default_examples_dir() : a.examples;
   try {
+    check_files(a);
     if (!a.matrix.empty()) {
       sim::Matrix m = sim::run_matrix(a.matrix, options);
       emit(common.json ? sim::matrix_json(m, common.style())
@@ -97,12 +106,12 @@ void run_sim(const SimArgs& a, const Common& common, const CLI::App& cmd) {
 void add_sim(CLI::App& app, Common& common) {
   auto args = std::make_shared<SimArgs>();
   CLI::App* sub = app.add_subcommand("sim", "Run attack/defence scenarios (TOML) on the kernel model");
-  sub->add_option("files", args->files, "Scenario files");
+  sub->add_option("files", args->files, "Scenario files (- for standard input)");
   sub->add_option("--matrix", args->matrix, "Run every *.toml in DIR with every scheme it lists: attack x scheme table");
   sub->add_flag("--markdown", args->markdown, "With --matrix: a Markdown table");
   sub->add_flag("--doc", args->doc, "With --matrix: docs/attacks.md (the table, then a section per attack)");
   sub->add_option("--examples", args->examples, "Directory of the compiled example objects (default: beside the binary)");
-  sub->add_option("-o,--output", args->output, "Write the output to this file (atomically)");
+  sub->add_option("-o,--output", args->output, "Write the output to this file (atomically; - for standard output)");
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_sim(*args, common, *sub); });
 }

@@ -121,6 +121,9 @@ void check_usage(const CLI::App& cmd, const VerifyArgs& a, bool raw) {
 void run_verify(const VerifyArgs& a, const Common& common, const CLI::App& cmd) {
   const bool raw = !a.insns.empty() || !a.sig.empty();
   check_usage(cmd, a, raw);
+  std::vector<CommandFile> inputs{{"FILE", a.file}, {"--insns", a.insns}, {"--data", a.data}, {"--sig", a.sig}, {"--excl-hash", a.excl}};
+  for (const auto& t : a.trusted) inputs.push_back({"-i", t});
+  check_command_files(inputs, {});  // standard input for one of them at most
   std::vector<crypto::Certificate> trusted = load_trusted(a.trusted);
   skel::SignedLoader loader = raw ? loader_from_raw(a) : skel::read_signed_file(a.file);
   verify::Report r = verify::verify_loader(loader, trusted);
@@ -169,7 +172,7 @@ void add_verify(CLI::App& app, Common& common) {
                   "Also predict what this kernel answers to `bpfsig load`, in its order of checks: 7.2 (the 6.18 "
                   "scheme) or 7.3 (the load-time scheme); docs/load.md")
       ->check(one_of(verify::kernel_profile_names()));
-  sub->add_option("file", args->file, "Bundle or signed light-skeleton header");
+  sub->add_option("file", args->file, "Bundle or signed light-skeleton header (- for standard input)");
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_verify(*args, common, *sub); });
 }

@@ -18,4 +18,8 @@ crypto::PrivateKey load_signing_key(const std::string& key_path, const std::stri
   return key;
 }
 
+std::string passphrase_file(const std::string& pass_spec) {
+  return pass_spec.rfind("file:", 0) == 0 ? pass_spec.substr(5) : std::string();
+}
+
 }  // namespace bpfsig::cli

@@ -20,7 +20,7 @@ void add_output_flags(CLI::App& cmd, Common& common) {
       "Pretty-printed JSON output (implies -j)");
 }
 
-void print_json(const Common& common, const Json& j) { std::cout << json_text(j, common.style()) << "\n"; }
+void print_json(const Common& common, const Json& j, std::ostream& os) { os << json_text(j, common.style()) << "\n"; }
 
 void report_error(const std::string& command, const Error& e, const Common& common) {
   std::cerr << "bpfsig" << (command.empty() ? "" : " " + command) << ": " << e.what() << " [" << e.err_name() << ", "

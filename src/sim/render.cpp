@@ -156,7 +156,7 @@ Matrix run_matrix(const std::string& dir, const SimOptions& options) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
     if (entry.is_regular_file() && entry.path().extension() == ".toml") files.push_back(entry.path().string());
-  if (ec) throw Error(ENOENT, "scenario", dir + ": cannot list the directory: " + ec.message());
+  if (ec) throw Error(ec.value(), "scenario", dir + ": cannot list the directory: " + ec.message());  // ENOTDIR, ENOENT, ...
   if (files.empty()) throw Error(ENOENT, "scenario", dir + ": no *.toml scenario in it");
   std::sort(files.begin(), files.end());
   Matrix m;

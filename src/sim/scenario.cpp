@@ -8,12 +8,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <cerrno>
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include "bpfsig/error.h"
+#include "bpfsig/files.h"
 #include "bpfsig/sim.h"
 
 namespace bpfsig::sim {
@@ -290,16 +289,13 @@ class Parser {
       size_t slash = file_.rfind('/');
       if (slash != std::string::npos) full = file_.substr(0, slash + 1) + path;
     }
-    std::error_code ec;
-    // Only regular files: a FIFO or a device could block or never end.
-    if (!std::filesystem::is_regular_file(full, ec)) bad(where, "cannot read policy file " + full, ENOENT);
-    std::ifstream in(full, std::ios::binary);
-    if (!in) bad(where, "cannot read policy file " + full, ENOENT);
-    std::string text(kMaxScenarioBytes + 1, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxScenarioBytes) bad(where, "policy file over the size limit", EFBIG);
-    return text;
+    // The one input reader (only regular files: a FIFO or a device could block
+    // or never end); its error becomes this line's.
+    try {
+      return InputFile(full).read_all_text(kMaxScenarioBytes);
+    } catch (const Error& e) {
+      bad(where, std::string("cannot read policy file: ") + e.what(), e.err());
+    }
   }
 
   void parse_lsm_options(const toml::table& table, Scenario& s) {
@@ -552,15 +548,11 @@ Scenario parse_scenario(std::string_view text, const std::string& file, bool all
 }
 
 Scenario load_scenario(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw Error(ENOENT, "scenario", path + ": not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ENOENT, "scenario", path + ": cannot open");
-  // Read one byte past the limit so an oversized file is refused without reading it all.
-  std::string text(kMaxScenarioBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  return parse_scenario(text, path);
+  // The one input reader: a missing file is ENOENT, a directory EISDIR, a
+  // FIFO or device EINVAL, "-" standard input; an oversized file is refused
+  // before it is read.
+  InputFile in(path);
+  return parse_scenario(in.read_all_text(kMaxScenarioBytes), in.name());
 }
 
 }  // namespace bpfsig::sim

@@ -3,7 +3,6 @@
 // (docs/formats.md is the specification).
 #include <algorithm>
 #include <cerrno>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -179,13 +178,6 @@ Bytes seal_content(const SignedLoader& l) { return encode_unsealed(l, "bundle");
 void seal_bundle(SignedLoader& l, EVP_PKEY* key) { l.seal = crypto::sign_message(seal_content(l), key); }
 
 Bytes encode_bundle(const SignedLoader& l) { return encode(l, "bundle"); }
-
-bool file_starts_like_bundle(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  uint8_t head[sizeof kMagic] = {};
-  in.read(reinterpret_cast<char*>(head), sizeof head);
-  return in.gcount() == static_cast<std::streamsize>(sizeof head) && looks_like_bundle(ByteView(head, sizeof head));
-}
 
 bool looks_like_bundle(ByteView bytes) {
   return bytes.size() >= sizeof kMagic && std::equal(std::begin(kMagic), std::end(kMagic), bytes.begin());

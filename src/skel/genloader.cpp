@@ -11,7 +11,9 @@
 #include <memory>
 #include <mutex>
 
+#include "bpfsig/bytes.h"
 #include "bpfsig/error.h"
+#include "bpfsig/limits.h"
 
 namespace bpfsig::skel {
 
@@ -102,14 +104,6 @@ int errno_of_libbpf(int err) {
   }
 }
 
-// libbpf reads a directory as an ELF file and answers LIBBPF_ERRNO__LIBELF;
-// refuse it first, as every other input of bpfsig does (EISDIR).
-void require_regular_object(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw Error(errno, "io", path + ": cannot open: " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw Error(EISDIR, "io", path + ": is a directory, not a BPF object");
-}
-
 std::string sanitize_identifier(const std::string& s) {
   std::string out = s;
   for (char& c : out)
@@ -178,14 +172,15 @@ GeneratedLoader generate_loader(const std::string& path, const std::string& name
     return Error(errno_of_libbpf(err), "bpf_object", path + ": " + what + (why.empty() ? "" : ": " + why));
   };
 
-  require_regular_object(path);
+  // Read once, through the one input reader ("-" is standard input; a FIFO is refused, not waited on).
+  const Bytes object = read_file(path, limits::kObjectFileSize);
   GeneratedLoader out;
-  out.name = name.empty() ? skeleton_name_for(path) : name;
+  out.name = name.empty() ? skeleton_name_for(is_stdio(path) ? "stdin" : path) : name;
   // As bpftool: the object is named after the skeleton, which names the
   // internal maps ("prog_bpf.bss") and so shapes the metadata blob.
   LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = out.name.c_str());
-  std::unique_ptr<bpf_object, ObjectCloser> obj(bpf_object__open_file(path.c_str(), &open_opts));
-  if (!obj) throw fail(errno, "not a loadable BPF object");
+  std::unique_ptr<bpf_object, ObjectCloser> obj(bpf_object__open_mem(object.data(), object.size(), &open_opts));
+  if (!obj) throw fail(errno ? errno : EINVAL, "not a loadable BPF object");
 
   bpf_map* map;
   bpf_object__for_each_map(map, obj.get())

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <functional>
 #include <optional>
 #include <sstream>
 
@@ -217,7 +218,10 @@ class HeaderScanner {
   }
 
   // The bytes of `static const char NAME[] ... = "...";` (sizeof - 1 bytes).
-  std::optional<Bytes> array(const std::string& name) const {
+  // Decoding stops as soon as it is past max_bytes, with too_big(): a limit is
+  // checked before the literal's bytes are allocated, not after.
+  std::optional<Bytes> array(const std::string& name, size_t max_bytes = SIZE_MAX,
+                             const std::function<Error()>& too_big = {}) const {
     size_t at = find_once(" " + name + "[]", name + "[] array");
     if (at == std::string::npos) return std::nullopt;
     size_t eq = t_.find('=', at);
@@ -227,7 +231,7 @@ class HeaderScanner {
     if (pos >= t_.size() || t_[pos] != '"') throw error(pos, name + " is not initialized with a string literal");
     Bytes out;
     while (pos < t_.size() && t_[pos] == '"') {
-      pos = read_literal(pos + 1, out, name);
+      pos = read_literal(pos + 1, out, name, max_bytes, too_big);
       pos = skip_space(pos);
     }
     if (pos >= t_.size() || t_[pos] != ';') throw error(pos, name + ": expected ';' after the string literal");
@@ -244,8 +248,10 @@ class HeaderScanner {
 
   // Reads one literal body starting after its opening quote; returns the
   // position after the closing quote.
-  size_t read_literal(size_t pos, Bytes& out, const std::string& name) const {
+  size_t read_literal(size_t pos, Bytes& out, const std::string& name, size_t max_bytes,
+                      const std::function<Error()>& too_big) const {
     while (pos < t_.size()) {
+      if (out.size() > max_bytes) throw too_big();
       char c = t_[pos];
       if (c == '"') return pos + 1;
       if (c == '\n') throw error(pos, name + ": newline inside a string literal");
@@ -317,13 +323,18 @@ SignedLoader parse_header(const std::string& text, const std::string& what) {
   l.name = s.skeleton_name();
   l.map_names = s.members_after("struct bpf_map_desc ", "map", "header_map_name");
   l.prog_names = s.members_after("struct bpf_prog_desc ", "program", "header_prog_name");
-  auto need = [&](const char* name) {
-    auto bytes = s.array(name);
+  auto need = [&](const char* name, size_t max_bytes = SIZE_MAX, const std::function<Error()>& too_big = {}) {
+    auto bytes = s.array(name, max_bytes, too_big);
     if (!bytes) throw s.error(0, std::string("no ") + name + "[] array: not a signed light skeleton");
     return *bytes;
   };
-  l.data = need("opts_data");
-  l.insns = need("opts_insn");
+  // The limits stop the decoding (docs/limits.md): a 240 MB header is not decoded into 60 MB first.
+  l.data = need("opts_data", kMaxMetadataSize, [&] {
+    return Error(E2BIG, "limit_metadata", what + ": opts_data is over the kernel's array value limit of " + std::to_string(kMaxMetadataSize) + " bytes");
+  });
+  l.insns = need("opts_insn", kMaxLoaderInsns * 8, [&] {
+    return Error(E2BIG, "limit_insns", what + ": opts_insn is over the limit of " + std::to_string(kMaxLoaderInsns) + " instructions");
+  });
   l.signature = need("opts_sig");
   l.excl_hash = need("opts_excl_hash");
   if (l.insns.empty() || l.insns.size() % 8 != 0)

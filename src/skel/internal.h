@@ -30,7 +30,5 @@ bool is_c_identifier(const std::string& name);
 
 // True when the bytes start with the bundle magic.
 bool looks_like_bundle(ByteView bytes);
-// True when the file's first bytes are the bundle magic (reads only those).
-bool file_starts_like_bundle(const std::string& path);
 
 }  // namespace bpfsig::skel

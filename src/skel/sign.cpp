@@ -107,18 +107,21 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
 }
 
 SignedLoader read_signed_file(const std::string& path) {
-  // A bundle's limit is a quarter of a header's: look at the magic first so
-  // an oversized bundle is refused before it is read.
-  if (file_starts_like_bundle(path)) return decode_bundle(read_file(path, kMaxBundleSize), path);
-  Bytes bytes = read_file(path, kMaxHeaderSize);
-  if (looks_like_bundle(bytes)) return decode_bundle(bytes, path);
-  std::string text(bytes.begin(), bytes.end());
+  // Read once ("-" and /dev/stdin cannot be read twice). A bundle's limit is a
+  // quarter of a header's: a regular file's magic is peeked at first, so an
+  // oversized bundle is refused before it is read.
+  InputFile in(path);
+  const std::string& what = in.name();
+  if (looks_like_bundle(in.peek(8))) return decode_bundle(in.read_all(kMaxBundleSize), what);
+  const std::string text = in.read_all_text(kMaxHeaderSize);
+  const ByteView bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  if (looks_like_bundle(bytes)) return decode_bundle(bytes, what);  // from standard input
   if (text.find("struct bpf_loader_ctx") != std::string::npos) {
-    SignedLoader l = parse_header(text, path);
+    SignedLoader l = parse_header(text, what);
     mark_hornet_scheme(l);  // a header does not name its scheme: the signature tells
     return l;
   }
-  throw Error(EBADMSG, "unknown_format", path + ": neither a bpfsig bundle nor a signed light-skeleton header");
+  throw Error(EBADMSG, "unknown_format", what + ": neither a bpfsig bundle nor a signed light-skeleton header");
 }
 
 }  // namespace bpfsig::skel

@@ -31,7 +31,7 @@ size_t count_lines(const std::string& s) {
 // keygen + sign, returning the bundle path.
 std::string make_signed(const test::TempDir& d, const std::string& algo, const std::string& ex,
                         const std::string& layout = "excl") {
-  auto k = bpfsig_cmd({"keygen", "--key", d.file(algo + ".pem"), "--cert", d.file(algo + ".der"), "--algo", algo});
+  auto k = bpfsig_cmd({"keygen", "--force", "--key", d.file(algo + ".pem"), "--cert", d.file(algo + ".der"), "--algo", algo});
   EXPECT_EQ(k.exit_code, 0) << k.err;
   std::string out = d.file(ex + "-" + algo + "-" + layout + ".bpfsig");
   auto s = bpfsig_cmd({"sign", "-k", d.file(algo + ".pem"), "-i", d.file(algo + ".der"), "--layout", layout, "-o", out,

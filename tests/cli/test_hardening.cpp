@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The command's promises about data and secrets: outputs are atomic (a failed
 // sign leaves an existing output alone, concurrent signs leave one complete
-// file, SIGKILL at any point leaves the old file or a complete new one and no
-// temp files that linger), key files are 0600, group/world-readable keys are
+// file, SIGKILL at any point leaves the old file or a complete new one and,
+// with O_TMPFILE, next to no temp file), key files are 0600, group/world-readable keys are
 // refused, passphrases come in openssl's forms, and no error echoes a key.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -182,10 +182,13 @@ TEST(Atomic, SigkillAtRandomPointsLeavesOldOrCompleteNewFile) {
   std::printf("[sigkill] 50 runs (one takes %ld us): %d killed, %d finished; file unchanged %d, complete new %d; "
               "at most %zu temp file(s) from killed runs at a time\n",
               static_cast<long>(run_us), killed, finished, left_old, complete_new, max_stray);
-  // Temp files of killed writers are removed by the next write of the same output.
+  // The new content is an unnamed O_TMPFILE until it is linked and renamed in
+  // one step: a kill leaves a named temp file only in the microseconds
+  // between link and rename, and nothing cleans up after another process
+  // (issue 14: the old cleanup removed user files).
   ASSERT_EQ(wait_exit(spawn(sign_argv(out))), 0);
   EXPECT_TRUE(verifies(out));
-  EXPECT_EQ(temp_files(d.path()), 0u);
+  EXPECT_LE(temp_files(d.path()), 1u);
 }
 
 // ---- secrets -----------------------------------------------------------------
@@ -199,7 +202,7 @@ TEST(Secrets, KeygenWritesMode0600EvenWithAPermissiveUmask) {
   // Replacing an existing, readable file gives a 0600 file too.
   test::write_text(d.file("old.pem"), "x");
   ::chmod(d.file("old.pem").c_str(), 0644);
-  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("old.pem"), "--cert", d.file("c2.der"), "--algo", "p256"}).exit_code, 0);
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--force", "--key", d.file("old.pem"), "--cert", d.file("c2.der"), "--algo", "p256"}).exit_code, 0);
   EXPECT_EQ(file_mode(d.file("old.pem")), 0600u);
 }
 

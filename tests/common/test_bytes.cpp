@@ -30,8 +30,8 @@ TEST(Hex, RejectsOddAndNonHex) {
 TEST(Files, AtomicWriteReplacesAndKeepsMode) {
   test::TempDir dir;
   std::string p = dir.file("out.bin");
-  write_file_atomic(p, std::string("first"), 0600);
-  write_file_atomic(p, std::string("second"), 0600);
+  write_file_atomic(p, std::string("first"), Access::kPrivate);
+  write_file_atomic(p, std::string("second"), Access::kPrivate);
   EXPECT_EQ(test::read_text(p), "second");
   struct stat st {};
   ASSERT_EQ(::stat(p.c_str(), &st), 0);

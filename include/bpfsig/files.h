@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+// Reading inputs and writing outputs: the only file I/O of libbpfsig and the
+// bpfsig command (src/common/files.cpp, docs/hardening.md "Inputs" and
+// "Outputs"). "-" is standard input or output, as for openssl and bpftool.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bpfsig/bytes.h"
+
+namespace bpfsig {
+
+// "-": standard input as an input, standard output as an output.
+bool is_stdio(const std::string& path);
+// True when writing path writes standard output: "-", or a path naming the
+// pipe or terminal it goes to ("/dev/stdout"). A command then reports on
+// standard error.
+bool writes_stdout(const std::string& path);
+
+// One input, opened and checked but not read yet. Only regular files are
+// accepted (a FIFO or a device could block forever or never end), and
+// standard input: "-", or a path naming the pipe or terminal stdin reads
+// from ("/dev/stdin"). Opening never blocks: a FIFO is opened O_NONBLOCK and
+// refused. Errors: ENOENT/EACCES "io" (cannot open), EISDIR "io",
+// EINVAL "not_regular_file".
+class InputFile {
+ public:
+  explicit InputFile(const std::string& path);
+  ~InputFile();
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  // The path, or "stdin" for "-": what error messages name.
+  const std::string& name() const { return name_; }
+  const struct stat& status() const { return st_; }
+  bool is_regular() const { return S_ISREG(st_.st_mode); }
+  // The first n bytes of a regular file, without consuming them; empty for
+  // standard input, whose bytes can be read only once.
+  Bytes peek(size_t n) const;
+  // Everything, once. A regular file larger than max_size is refused (EFBIG,
+  // "input_too_large") before a byte is read; a stream stops being read as
+  // soon as it is past max_size. What was read is wiped on any error.
+  Bytes read_all(size_t max_size);
+  // The same into a string, for text formats: no second copy of a large file.
+  std::string read_all_text(size_t max_size);
+
+ private:
+  template <class Buffer>
+  void read_into(Buffer& out, size_t max_size);
+
+  std::string name_;
+  int fd_ = -1;
+  bool owned_ = false;
+  struct stat st_ {};
+};
+
+// read_file (bytes.h) with a check of the open file's status before a byte is
+// read (a private key's mode).
+using InputCheck = std::function<void(const struct stat& st, const std::string& name)>;
+Bytes read_file_checked(const std::string& path, size_t max_size, const InputCheck& check);
+
+// Who may read a new output.
+enum class Access {
+  kShared,   // 0666 less the umask when new; a replaced file keeps its mode (and its owner, when root)
+  kPrivate,  // exactly 0600, whatever the umask and the replaced file's mode (keys)
+};
+
+struct Output {
+  std::string path;  // "-" is standard output
+  Bytes data;
+  Access access = Access::kShared;
+  bool replace = true;  // false: an existing file is refused (EEXIST, "output_exists"), never replaced
+};
+
+// Writes every output, all or nothing as far as the files go:
+// - a regular file (or a new path) is replaced atomically: the new content is
+//   written and fsynced in an unnamed O_TMPFILE (a named temporary created
+//   O_EXCL where the file system has no O_TMPFILE) in the same directory,
+//   then put in place by rename; the directory is fsynced;
+// - standard output, a character device, a FIFO or a socket is written in
+//   place (never created, truncated or replaced); a write error is an error;
+// - a directory (EISDIR) or a block device (EINVAL) is refused, "output_type".
+// Every file is staged before the first stream is written and every stream is
+// written before the first rename, so a failure up to then changes nothing
+// (a stream already written cannot be taken back). With several files, a
+// failed rename puts back the files already replaced (see commit_all).
+void write_outputs(const std::vector<Output>& outputs);
+
+// write_outputs of one output.
+void write_file_atomic(const std::string& path, ByteView data, Access access = Access::kShared);
+void write_file_atomic(const std::string& path, const std::string& text, Access access = Access::kShared);
+
+// An input or output of a command, with the option that named it ("-k",
+// "OBJECT") for the error message.
+struct CommandFile {
+  std::string option;
+  std::string path;
+};
+
+// Refuses (EINVAL), before anything is read or written, a command that would
+// write over one of its inputs ("output_is_input") or write two outputs to
+// the same file ("output_conflict"), or that reads standard input for two
+// inputs ("stdin_twice"). Files are compared by what they are, not by name:
+// st_dev and st_ino for existing files (hard links, symlinks, "./x" and "x"
+// are the same file), the canonical path after symlinks for new ones. Empty
+// paths (options not given) are skipped.
+void check_command_files(const std::vector<CommandFile>& inputs, const std::vector<CommandFile>& outputs);
+
+}  // namespace bpfsig
