@@ -83,6 +83,14 @@ crypto::Digest hash_chain_value(ByteView insns, const std::vector<crypto::Digest
 // only the program with this digest.
 crypto::Digest prog_digest(ByteView insns);
 
+// Whether the loader compares its metadata map's hash (map->sha) with one in
+// its instructions: a hash-match block, as the 6.18 loaders have. Only then
+// must the load sequence have the kernel compute map->sha (BPF_OBJ_GET_INFO_BY_FD
+// with info.hash); load-time loaders (libbpf 1.8) have none and skip it.
+// Instructions that do not even decode count as having one: the fetch is
+// harmless, and the kernel will say what is wrong.
+bool loader_reads_map_hash(const SignedLoader& loader);
+
 // Size of the loader's ctx (struct bpf_loader_ctx + map and prog descriptors),
 // the value a light skeleton stores in ctx.sz.
 uint32_t loader_ctx_size(const SignedLoader& loader);

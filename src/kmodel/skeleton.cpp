@@ -39,8 +39,7 @@ class LoaderFds {
 };
 
 // MAP_CREATE (exclusive to the loader) -> UPDATE -> FREEZE -> GET_INFO(hash);
-// the hash only for a 6.18-format loader, as sys::load (a load-time kernel
-// hashes the map itself).
+// the hash only for a loader that reads it (a hash-match block), as sys::load.
 int create_metadata_map(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
                         const SkeletonOptions& options) {
   MapCreateAttr attr{kMapArray, 4, static_cast<uint32_t>(loader.data.size()), 1, 0, "__loader.map", loader.excl_hash};
@@ -55,8 +54,7 @@ int create_metadata_map(Kernel& kernel, Process& proc, const skel::SignedLoader&
   try {
     kernel.map_update(proc, fd, key, loader.data);
     if (!options.skip_freeze) kernel.map_freeze(proc, fd);
-    const bool load_time = options.send_signature && loader.scheme == skel::Scheme::kLoadtime;
-    if (!load_time) kernel.map_get_hash(proc, fd);
+    if (skel::loader_reads_map_hash(loader)) kernel.map_get_hash(proc, fd);
   } catch (...) {
     kernel.close(proc, fd);
     throw;

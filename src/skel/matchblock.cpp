@@ -208,4 +208,12 @@ MatchBlockInfo read_match_block(const std::vector<Insn>& prog) {
   return info;
 }
 
+bool loader_reads_map_hash(const SignedLoader& loader) {
+  try {
+    return read_match_block(isa::decode(loader.insns, "loader")).found;
+  } catch (const Error&) {
+    return true;
+  }
+}
+
 }  // namespace bpfsig::skel

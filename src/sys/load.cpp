@@ -142,7 +142,7 @@ UniqueFd create_metadata_map(const skel::SignedLoader& loader, bool fetch_hash, 
   map_update(map.get(), key, loader.data);
   if (!faults.skip_freeze) map_freeze(map.get());
   // The 6.18 loader compares map->sha, which only this call computes; a
-  // load-time kernel hashes the map itself (libbpf 1.8 skips the call).
+  // load-time loader has no such check (libbpf 1.8 skips the call).
   if (fetch_hash) map_get_hash(map.get());
   return map;
 }
@@ -372,9 +372,10 @@ LoadResult load(const skel::SignedLoader& loader, const LoadOptions& opts) {
   result.signature_sent = send.signature;
   result.fd_array_cnt_sent = send.fd_array_cnt;
 
-  // Only the 6.18 loader reads map->sha; a load-time kernel computes it.
-  const bool loader_checks_metadata = loader.scheme == skel::Scheme::kLoaderHash;
-  UniqueFd map = create_metadata_map(loader, !send.fd_array_cnt, opts.faults);
+  // Only a loader with a hash-match block reads map->sha, which only
+  // BPF_OBJ_GET_INFO_BY_FD computes; a load-time loader has none.
+  const bool loader_checks_metadata = skel::loader_reads_map_hash(loader);
+  UniqueFd map = create_metadata_map(loader, loader_checks_metadata, opts.faults);
   UniqueFd prog;
   if (send.signature) {
     // The keyring only matters to PROG_LOAD: an own keyring goes away right after.

@@ -37,10 +37,10 @@ Report fail(Report r, Verdict v, int err, const std::string& kind, const std::st
   return decide(std::move(r), v, err, kind, message);
 }
 
-// bpfsig load fetches map->sha for a 6.18-format loader; since the Feb 2026
-// fix the kernel refuses the hash of an unfrozen map.
+// bpfsig load fetches map->sha for a loader that reads it (a hash-match
+// block); since the Feb 2026 fix the kernel refuses the hash of an unfrozen map.
 Step hash_fetch(const LoadCase& c, Report& r, KernelProfile) {
-  if (c.fd_array_cnt || c.conditions.metadata_frozen) return std::nullopt;
+  if (c.conditions.metadata_frozen || !skel::loader_reads_map_hash(c.loader)) return std::nullopt;
   return fail(r, Verdict::kFault, EPERM, "map_not_frozen",
               "BPF_OBJ_GET_INFO_BY_FD refuses the hash of an unfrozen metadata map (EPERM)");
 }

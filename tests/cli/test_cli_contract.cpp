@@ -289,7 +289,7 @@ TEST(CliContract, LoadRefusesAKeyringItWouldNotUse) {
   expect_usage_error({"load", "--userspace-verify", "--keyring", "user", "-i", "c", "f"},
                      "--keyring does not apply to --userspace-verify");
   expect_usage_error({"load", "--keyring", "builtin", "-i", "c", "f"}, "-i does not apply to --keyring builtin");
-  expect_usage_error({"load", "--keyring", "bogus", "f"}, "did you mean");
+  expect_usage_error({"load", "--keyring", "sesion", "f"}, "did you mean 'session'");
   expect_usage_error({"load", "--userspace-verify", "f"}, "--userspace-verify needs -i CERT");
 }
 
