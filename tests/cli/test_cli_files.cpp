@@ -29,18 +29,6 @@ std::string example(const std::string& name) { return test::examples_dir() + "/"
 std::string scenario() { return test::source_dir() + "/scenarios/examples/basic-load.toml"; }
 std::string policy() { return test::source_dir() + "/tests/lsm/ipe_policies/allow_all.pol"; }
 
-mode_t type_of(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & S_IFMT;
-}
-
-mode_t mode_of(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 07777;
-}
-
 // One keygen per test binary: key.pem (0600), cert.der.
 struct Keys {
   test::TempDir dir;
@@ -113,16 +101,16 @@ TEST(CliFilesOutput, AFifoIsWrittenInPlace) {
   auto r = bpfsig_bounded(sign_args({"-o", fifo, example("execcount")}));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const std::string bundle = reader.get();
-  EXPECT_EQ(type_of(fifo), S_IFIFO);
+  EXPECT_EQ(test::file_type(fifo), S_IFIFO);
   test::write_text(d.file("copy.bpfsig"), bundle);
   EXPECT_TRUE(verifies(d.file("copy.bpfsig")));
 }
 
 TEST(CliFilesOutput, DevNullStaysACharacterDevice) {
-  ASSERT_EQ(type_of("/dev/null"), S_IFCHR);
+  ASSERT_EQ(test::file_type("/dev/null"), S_IFCHR);
   auto r = bpfsig_cmd(sign_args({"-o", "/dev/null", example("execcount")}));
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(type_of("/dev/null"), S_IFCHR);
+  EXPECT_EQ(test::file_type("/dev/null"), S_IFCHR);
 }
 
 TEST(CliFilesOutput, AFullDeviceIsAnErrorAndStaysADevice) {
@@ -131,7 +119,7 @@ TEST(CliFilesOutput, AFullDeviceIsAnErrorAndStaysADevice) {
   const std::string full = d.file("full");  // a private /dev/full (1, 7)
   ASSERT_EQ(::mknod(full.c_str(), S_IFCHR | 0666, ::makedev(1, 7)), 0);
   expect_one_line_error(bpfsig_cmd(sign_args({"-o", full, example("execcount")})), "ENOSPC, io");
-  EXPECT_EQ(type_of(full), S_IFCHR);
+  EXPECT_EQ(test::file_type(full), S_IFCHR);
 }
 
 TEST(CliFilesOutput, ADirectoryOrBlockDeviceIsRefused) {
@@ -141,7 +129,7 @@ TEST(CliFilesOutput, ADirectoryOrBlockDeviceIsRefused) {
   if (!test::is_root()) GTEST_SKIP() << "mknod of a block device needs root";
   ASSERT_EQ(::mknod(d.file("blk").c_str(), S_IFBLK | 0600, ::makedev(7, 200)), 0);
   expect_one_line_error(bpfsig_cmd(sign_args({"-o", d.file("blk"), example("execcount")})), "EINVAL, output_type");
-  EXPECT_EQ(type_of(d.file("blk")), S_IFBLK);
+  EXPECT_EQ(test::file_type(d.file("blk")), S_IFBLK);
 }
 
 // ---- item 2: keygen -----------------------------------------------------------
@@ -230,17 +218,17 @@ TEST(CliFilesModes, OutputsFollowTheUmaskAndKeepAReplacedFilesMode) {
                               test::cli_path(), keys().key, keys().cert, out, example("execcount")});
   };
   ASSERT_EQ(sign_under("077").exit_code, 0);
-  EXPECT_EQ(mode_of(out), 0600u);
+  EXPECT_EQ(test::file_mode(out), 0600u);
   ASSERT_EQ(sign_under("022").exit_code, 0);  // replacing a 0600 file: it stays 0600
-  EXPECT_EQ(mode_of(out), 0600u);
+  EXPECT_EQ(test::file_mode(out), 0600u);
   ::unlink(out.c_str());
   ASSERT_EQ(sign_under("022").exit_code, 0);
-  EXPECT_EQ(mode_of(out), 0644u);
+  EXPECT_EQ(test::file_mode(out), 0644u);
   auto k = test::run_command({"/bin/sh", "-c", "umask 000 && exec \"$0\" keygen --key \"$1\" --cert \"$2\" --algo p256",
                               test::cli_path(), d.file("k.pem"), d.file("c.der")});
   ASSERT_EQ(k.exit_code, 0) << k.err;
-  EXPECT_EQ(mode_of(d.file("k.pem")), 0600u);
-  EXPECT_EQ(mode_of(d.file("c.der")), 0666u);
+  EXPECT_EQ(test::file_mode(d.file("k.pem")), 0600u);
+  EXPECT_EQ(test::file_mode(d.file("c.der")), 0666u);
 }
 
 // ---- item 9: FIFO inputs -----------------------------------------------------------

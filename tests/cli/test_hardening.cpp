@@ -33,12 +33,6 @@ using test::bpfsig_cmd;
 
 std::string example(const std::string& name) { return test::examples_dir() + "/" + name + ".bpf.o"; }
 
-mode_t file_mode(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 07777;
-}
-
 std::vector<std::string> dir_entries(const std::string& dir) {
   std::vector<std::string> out;
   DIR* d = ::opendir(dir.c_str());
@@ -198,12 +192,12 @@ TEST(Secrets, KeygenWritesMode0600EvenWithAPermissiveUmask) {
   auto r = test::run_command({"/bin/sh", "-c", "umask 000 && exec \"$0\" keygen --key \"$1\" --cert \"$2\" --algo p256",
                               test::cli_path(), d.file("k.pem"), d.file("c.der")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(file_mode(d.file("k.pem")), 0600u);
+  EXPECT_EQ(test::file_mode(d.file("k.pem")), 0600u);
   // Replacing an existing, readable file gives a 0600 file too.
   test::write_text(d.file("old.pem"), "x");
   ::chmod(d.file("old.pem").c_str(), 0644);
   ASSERT_EQ(bpfsig_cmd({"keygen", "--force", "--key", d.file("old.pem"), "--cert", d.file("c2.der"), "--algo", "p256"}).exit_code, 0);
-  EXPECT_EQ(file_mode(d.file("old.pem")), 0600u);
+  EXPECT_EQ(test::file_mode(d.file("old.pem")), 0600u);
 }
 
 TEST(Secrets, GroupOrWorldReadableKeyIsRefusedUnlessInsecureKeyPerms) {
@@ -235,7 +229,7 @@ TEST(Secrets, EncryptedKeyWithEveryPassphraseForm) {
   const std::string key = d.file("enc.pem"), cert = d.file("enc.der"), out = d.file("o.bpfsig");
   auto g = bpfsig_cmd({"keygen", "--key", key, "--cert", cert, "--algo", "p256", "--pass", "pass:s3cret word"});
   ASSERT_EQ(g.exit_code, 0) << g.err;
-  EXPECT_EQ(file_mode(key), 0600u);
+  EXPECT_EQ(test::file_mode(key), 0600u);
   EXPECT_NE(test::read_text(key).find("-----BEGIN ENCRYPTED PRIVATE KEY-----"), std::string::npos);
   test::write_text(d.file("pass.txt"), "s3cret word\nsecond line ignored\n");
   const std::string cli = test::cli_path(), obj = example("execcount");

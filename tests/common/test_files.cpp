@@ -22,18 +22,6 @@ using namespace bpfsig;
 
 namespace {
 
-mode_t type_of(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & S_IFMT;
-}
-
-mode_t mode_of(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 07777;
-}
-
 std::set<std::string> entries(const std::string& dir) {
   std::set<std::string> out;
   DIR* d = ::opendir(dir.c_str());
@@ -86,9 +74,9 @@ Bytes bytes_of(const std::string& s) { return Bytes(s.begin(), s.end()); }
 // ---- item 1: devices and FIFOs ------------------------------------------------
 
 TEST(FilesOutput, DevNullIsWrittenInPlaceAndStaysACharacterDevice) {
-  ASSERT_EQ(type_of("/dev/null"), S_IFCHR);
+  ASSERT_EQ(test::file_type("/dev/null"), S_IFCHR);
   write_file_atomic("/dev/null", std::string("discarded"));
-  EXPECT_EQ(type_of("/dev/null"), S_IFCHR);
+  EXPECT_EQ(test::file_type("/dev/null"), S_IFCHR);
 }
 
 TEST(FilesOutput, FullDeviceReportsEnospcAndIsNotReplaced) {
@@ -97,7 +85,7 @@ TEST(FilesOutput, FullDeviceReportsEnospcAndIsNotReplaced) {
   const std::string full = d.file("full");  // a private /dev/full: the real one is never at risk
   ASSERT_EQ(::mknod(full.c_str(), S_IFCHR | 0666, ::makedev(1, 7)), 0);
   expect_error([&] { write_file_atomic(full, std::string("x")); }, ENOSPC, "io");
-  EXPECT_EQ(type_of(full), S_IFCHR);
+  EXPECT_EQ(test::file_type(full), S_IFCHR);
   EXPECT_EQ(entries(d.path()), std::set<std::string>{"full"});
 }
 
@@ -108,7 +96,7 @@ TEST(FilesOutput, FifoIsWrittenInPlace) {
   auto reader = std::async(std::launch::async, [&] { return test::read_text(fifo); });
   write_file_atomic(fifo, std::string("through the pipe"));
   EXPECT_EQ(reader.get(), "through the pipe");
-  EXPECT_EQ(type_of(fifo), S_IFIFO);
+  EXPECT_EQ(test::file_type(fifo), S_IFIFO);
 }
 
 TEST(FilesOutput, DirectoryAndBlockDeviceAreRefused) {
@@ -118,7 +106,7 @@ TEST(FilesOutput, DirectoryAndBlockDeviceAreRefused) {
   if (!test::is_root()) GTEST_SKIP() << "mknod of a block device needs root";
   ASSERT_EQ(::mknod(d.file("blk").c_str(), S_IFBLK | 0600, ::makedev(7, 200)), 0);
   expect_error([&] { write_file_atomic(d.file("blk"), std::string("x")); }, EINVAL, "output_type");
-  EXPECT_EQ(type_of(d.file("blk")), S_IFBLK);
+  EXPECT_EQ(test::file_type(d.file("blk")), S_IFBLK);
 }
 
 // ---- item 2: all or nothing -------------------------------------------------
@@ -176,19 +164,19 @@ TEST(FilesOutput, NewFilesFollowTheUmaskAndKeysAreExactly0600) {
   {
     Umask u(077);
     write_file_atomic(d.file("a"), std::string("x"));
-    EXPECT_EQ(mode_of(d.file("a")), 0600u);
+    EXPECT_EQ(test::file_mode(d.file("a")), 0600u);
   }
   {
     Umask u(022);
     write_file_atomic(d.file("b"), std::string("x"));
-    EXPECT_EQ(mode_of(d.file("b")), 0644u);
+    EXPECT_EQ(test::file_mode(d.file("b")), 0644u);
   }
   {
     Umask u(0);
     write_file_atomic(d.file("k"), std::string("x"), Access::kPrivate);
-    EXPECT_EQ(mode_of(d.file("k")), 0600u);
+    EXPECT_EQ(test::file_mode(d.file("k")), 0600u);
     write_file_atomic(d.file("c"), std::string("x"));
-    EXPECT_EQ(mode_of(d.file("c")), 0666u);
+    EXPECT_EQ(test::file_mode(d.file("c")), 0666u);
   }
 }
 
@@ -198,14 +186,14 @@ TEST(FilesOutput, AReplacedFileKeepsItsModeAndAKeyBecomes0600) {
   test::write_text(d.file("secret"), "old");
   ::chmod(d.file("secret").c_str(), 0600);
   write_file_atomic(d.file("secret"), std::string("new"));
-  EXPECT_EQ(mode_of(d.file("secret")), 0600u);
+  EXPECT_EQ(test::file_mode(d.file("secret")), 0600u);
   ::chmod(d.file("secret").c_str(), 0640);
   write_file_atomic(d.file("secret"), std::string("newer"));
-  EXPECT_EQ(mode_of(d.file("secret")), 0640u);
+  EXPECT_EQ(test::file_mode(d.file("secret")), 0640u);
   test::write_text(d.file("key"), "old");
   ::chmod(d.file("key").c_str(), 0644);
   write_file_atomic(d.file("key"), std::string("k"), Access::kPrivate);
-  EXPECT_EQ(mode_of(d.file("key")), 0600u);
+  EXPECT_EQ(test::file_mode(d.file("key")), 0600u);
 }
 
 TEST(FilesOutput, RootKeepsTheOwnerOfAReplacedFile) {

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+
+#include <gtest/gtest.h>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -139,5 +141,18 @@ void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
 }
+
+namespace {
+
+mode_t stat_mode(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path << ": " << std::strerror(errno);
+  return st.st_mode;
+}
+
+}  // namespace
+
+mode_t file_type(const std::string& path) { return stat_mode(path) & S_IFMT; }
+mode_t file_mode(const std::string& path) { return stat_mode(path) & 07777; }
 
 }  // namespace bpfsig::test

@@ -3,6 +3,8 @@
 // running external commands (openssl, clang, the bpfsig CLI).
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -51,6 +53,10 @@ std::string source_dir();
 bool is_root();
 bool file_exists(const std::string& path);
 std::string read_text(const std::string& path);
+// The type bits (S_IFMT) and the permission bits (07777) of path; a path
+// that cannot be stat'ed fails the test and gives 0.
+mode_t file_type(const std::string& path);
+mode_t file_mode(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 
 }  // namespace bpfsig::test
