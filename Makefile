@@ -5,7 +5,17 @@ CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps build demo test test-asan check bench fuzz clean
-.PHONY: fuzz-ci vm
+.PHONY: fuzz-ci vm vm-report
+
+# What the VM suite measured: each kernel's boot time and the errno table
+# (the real kernel's answers, equal to verify --kernel's predictions).
+vm-report:
+	@if [ -x $(BUILD)/test_qemu ] && [ -d $(BUILD)/vm ] && [ ! -e $(BUILD)/vm/skipped ]; then \
+	  for f in $(BUILD)/vm/*/boot-seconds; do \
+	    echo "VM suite: Linux $$(basename $$(dirname $$f)): $$(wc -l < $$(dirname $$f)/results.jsonl) cases in one boot of $$(cat $$f) s"; \
+	  done; \
+	  $(BUILD)/test_qemu --gtest_brief=1 --gtest_filter='Qemu.VerifyPredictsEveryKernelAnswer' | grep '^|'; \
+	elif [ -e $(BUILD)/vm/skipped ]; then echo "VM suite skipped: $$(cat $(BUILD)/vm/skipped)"; fi
 
 # The VM suite alone: boot the kernels of scripts/vm/kernels.list under QEMU (docs/vm-tests.md).
 vm: build
@@ -29,6 +39,7 @@ demo: build
 # The whole suite, then again under AddressSanitizer + UBSan.
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory vm-report
 	$(MAKE) test-asan
 	$(MAKE) fuzz-ci
 
