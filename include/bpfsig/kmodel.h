@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -215,6 +216,23 @@ struct ProgRunResult {
   uint64_t instructions = 0;
 };
 
+// The first bpf_sys_bpf call of a PROG_RUN that failed: what the loader's
+// negative return value comes from (gen_loader returns that call's -errno).
+struct NestedFailure {
+  std::string command;   // as the kernel spells it: "BPF_MAP_CREATE", "BPF_PROG_LOAD"
+  std::string object;    // attr map_name / prog_name; "" for commands without one
+  std::string map_type;  // BPF_MAP_CREATE: the type's enum name ("PERF_EVENT_ARRAY"); else ""
+  int err = 0;           // positive errno
+  std::string reason;    // the model's reason (the Error message without "COMMAND: ")
+  // How many records the LSM audit log held when it failed (0 without a
+  // stack): where the failure sits in the hook trace.
+  size_t audit_position = 0;
+};
+
+// "PERF_EVENT_ARRAY" for 4: enum bpf_map_type without BPF_MAP_TYPE_ (6.18);
+// the number as text for one the kernel does not know.
+std::string map_type_enum_name(uint32_t type);
+
 class Object;  // a map, BTF or program object: src/kmodel/objects.h
 class Prog;
 
@@ -328,6 +346,9 @@ class Kernel {
   // BPF_PROG_RUN (test_run) of a SYSCALL program with ctx as ctx_in and
   // ctx_out; the program runs in the VM, its bpf_sys_bpf calls act on proc.
   ProgRunResult prog_run(Process& proc, int fd, Bytes& ctx, const ProgRunOptions& options = {});
+  // The first nested bpf() call (bpf_sys_bpf) of the last PROG_RUN that
+  // failed; empty when none did. Reset by every PROG_RUN.
+  const std::optional<NestedFailure>& nested_failure() const { return nested_failure_; }
 
   // ---- links (BPF_LINK_CREATE). Modelled: XDP links (attach_type BPF_XDP) on
   // the one network device the model has, loopback (ifindex 1, no native
@@ -380,7 +401,8 @@ class Kernel {
   std::shared_ptr<HostBtf> host_btf_;
   bool host_btf_tried_ = false;
   bool lsm_bpf_hooks_ = false;
-  bool in_sys_bpf_ = false;  // inside a bpf_sys_bpf command: security_bpf already ran, kernel == true
+  bool in_sys_bpf_ = false;
+  std::optional<NestedFailure> nested_failure_;  // set by bpf_sys_bpf (sys_bpf.cpp)  // inside a bpf_sys_bpf command: security_bpf already ran, kernel == true
   std::map<int, int32_t> session_keyrings_;   // pid -> serial
   std::map<uint32_t, int32_t> user_keyrings_;  // uid -> serial
 
@@ -422,7 +444,8 @@ struct SkeletonResult {
 // -> PROG_LOAD("__loader.prog", SYSCALL, sleepable, fd_array, signature,
 // keyring_id) -> PROG_RUN(ctx), as sys::load does against the real kernel.
 // The loader's map and program fds are closed at the end, as there. A
-// negative loader return value throws Error(-retval, "kmodel", ...).
+// negative loader return value throws Error(-retval, "load_skeleton", ...)
+// naming the failing nested call (Kernel::nested_failure) when there is one.
 SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
                              const SkeletonOptions& options = {});
 

@@ -143,11 +143,31 @@ Json prog_json(const kmodel::ProgInfo& p) {
               {"tag", to_hex(ByteView(p.digest.data(), 8))}};
 }
 
+// The failing nested call: null when none failed.
+Json nested_failure_json(const std::optional<kmodel::NestedFailure>& f) {
+  if (!f) return nullptr;
+  return Json{{"command", f->command},
+              {"object", f->object},
+              {"map_type", f->map_type.empty() ? Json(nullptr) : Json(f->map_type)},
+              {"errno", f->err},
+              {"errno_name", errno_name(f->err)},
+              {"reason", f->reason}};
+}
+
+// One trace line: "bpf_sys_bpf BPF_MAP_CREATE 'events' (PERF_EVENT_ARRAY) failed: ... [EOPNOTSUPP]".
+std::string nested_failure_line(const kmodel::NestedFailure& f) {
+  std::string line = "bpf_sys_bpf " + f.command;
+  if (!f.object.empty()) line += " '" + f.object + "'";
+  if (!f.map_type.empty()) line += " (" + f.map_type + ")";
+  return line + " failed: " + f.reason + " [" + errno_name(f.err) + "]";
+}
+
 struct Outcome {
   bool loaded = false;
   int err = 0;
   std::string kind, message;
   kmodel::SkeletonResult result;
+  std::optional<kmodel::NestedFailure> nested_failure;  // of the loader's run
 };
 
 Outcome run_in_model(kmodel::Kernel& kernel, const skel::SignedLoader& loader, const RunArgs& a) {
@@ -164,14 +184,21 @@ Outcome run_in_model(kmodel::Kernel& kernel, const skel::SignedLoader& loader, c
     o.kind = e.kind();
     o.message = e.what();
   }
+  o.nested_failure = kernel.nested_failure();
   return o;
 }
 
 void print_human(const RunArgs& a, const Outcome& o, const lsm::AuditLog& audit) {
   std::cout << "kernel " << a.kernel << ", lsm=" << a.lsm << ", keyring " << a.keyring << "\n"
             << "hook trace:\n";
-  for (const auto& r : audit.records()) std::cout << "  " << r.to_audit_line() << "\n";
-  if (audit.records().empty()) std::cout << "  (no LSM hook decisions)\n";
+  // The failing nested call goes where it happened among the hook decisions.
+  const auto& records = audit.records();
+  for (size_t i = 0; i <= records.size(); ++i) {
+    if (o.nested_failure && o.nested_failure->audit_position == i)
+      std::cout << "  " << nested_failure_line(*o.nested_failure) << "\n";
+    if (i < records.size()) std::cout << "  " << records[i].to_audit_line() << "\n";
+  }
+  if (records.empty() && !o.nested_failure) std::cout << "  (no LSM hook decisions)\n";
   if (o.loaded) {
     std::cout << "created:\n";
     for (const auto& p : o.result.progs)
@@ -208,6 +235,7 @@ void run_run(const RunArgs& a, const Common& common, const CLI::App& cmd) {
                     {"errno", o.err},        {"errno_name", errno_name(o.err)},
                     {"kind", o.kind},        {"message", o.message},
                     {"loader_retval", o.result.loader_retval},
+                    {"nested_failure", nested_failure_json(o.nested_failure)},
                     {"audit", audit},        {"maps", maps},      {"programs", progs}});
   } else {
     print_human(a, o, stack->audit_log());

@@ -267,6 +267,19 @@ std::shared_ptr<Map> build_map(uint32_t id, const MapCreateAttr& a, const Kernel
 
 }  // namespace
 
+std::string map_type_enum_name(uint32_t type) {
+  // enum bpf_map_type of 6.18, index = value (BPF_MAP_TYPE_UNSPEC .. BPF_MAP_TYPE_ARENA)
+  static constexpr const char* kNames[kLastMapType + 1] = {
+      "UNSPEC",         "HASH",          "ARRAY",           "PROG_ARRAY",          "PERF_EVENT_ARRAY",
+      "PERCPU_HASH",    "PERCPU_ARRAY",  "STACK_TRACE",     "CGROUP_ARRAY",        "LRU_HASH",
+      "LRU_PERCPU_HASH", "LPM_TRIE",     "ARRAY_OF_MAPS",   "HASH_OF_MAPS",        "DEVMAP",
+      "SOCKMAP",        "CPUMAP",        "XSKMAP",          "SOCKHASH",            "CGROUP_STORAGE",
+      "REUSEPORT_SOCKARRAY", "PERCPU_CGROUP_STORAGE", "QUEUE", "STACK",             "SK_STORAGE",
+      "DEVMAP_HASH",    "STRUCT_OPS",    "RINGBUF",         "INODE_STORAGE",       "TASK_STORAGE",
+      "BLOOM_FILTER",   "USER_RINGBUF",  "CGRP_STORAGE",    "ARENA"};
+  return type <= kLastMapType ? kNames[type] : std::to_string(type);
+}
+
 std::shared_ptr<Map> create_map(uint32_t id, const MapCreateAttr& attr, const KernelProfile& profile) {
   // The order of map_create(): file flags, the type's checks, the name, then
   // the exclusive-program hash.

@@ -95,6 +95,7 @@ uint64_t helper_btf_find_by_name_kind(vm::HelperContext& ctx, const uint64_t a[5
 }  // namespace
 
 ProgRunResult Kernel::prog_run(Process& proc, int fd, Bytes& ctx, const ProgRunOptions& options) {
+  nested_failure_.reset();  // a failure describes the run it happened in
   uint8_t test_attr[4];  // attr->test.prog_fd, what an LSM's bpf hook reads first
   store_le32(test_attr, static_cast<uint32_t>(fd));
   lsm_bpf(proc, 10 /* BPF_PROG_TEST_RUN */, kCmd, false, ByteView(test_attr, sizeof(test_attr)));

@@ -96,10 +96,29 @@ Bytes make_loader_ctx(const skel::SignedLoader& loader, const SkeletonOptions& o
   return ctx;
 }
 
-[[noreturn]] void loader_failed(int32_t retval) {
+// "BPF_MAP_CREATE 'events' (PERF_EVENT_ARRAY): map type 4 is not modelled",
+// with the call's errno when it is not the one the loader returned.
+std::string describe(const NestedFailure& f, int32_t retval) {
+  std::string text = f.command;
+  if (!f.object.empty()) text += " '" + f.object + "'";
+  if (!f.map_type.empty()) text += " (" + f.map_type + ")";
+  if (f.err != -retval) text += " [" + errno_name(f.err) + "]";
+  return text + ": " + f.reason;
+}
+
+// Why the loader returned retval. Its metadata hash check runs before any
+// bpf() call and returns -EINVAL, so only an EINVAL with no failed call is
+// blamed on the hash.
+std::string loader_failure_cause(int32_t retval, const std::optional<NestedFailure>& nested) {
+  if (nested) return describe(*nested, retval);
+  if (retval == -EINVAL) return "the metadata hash did not match (no bpf() call of the loader failed)";
+  return "no bpf() call of the loader failed: the error is the loader's own or a helper's";
+}
+
+[[noreturn]] void loader_failed(int32_t retval, const std::optional<NestedFailure>& nested) {
   fail(-retval, "load_skeleton",
        "loader returned " + std::to_string(retval) + " (" + errno_name(-retval) +
-           "): a metadata hash mismatch, or one of its own bpf() calls was refused");
+           "): " + loader_failure_cause(retval, nested));
 }
 
 // The fds the loader wrote into the map and program descriptors.
@@ -139,7 +158,7 @@ SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLo
   ProgRunOptions run_options;
   run_options.user_memory = options.user_memory;
   result.loader_retval = static_cast<int32_t>(kernel.prog_run(proc, prog_fd, ctx, run_options).retval);
-  if (result.loader_retval < 0) loader_failed(result.loader_retval);
+  if (result.loader_retval < 0) loader_failed(result.loader_retval, kernel.nested_failure());
   take_created_fds(kernel, proc, loader, ctx, result);
   return result;
 }

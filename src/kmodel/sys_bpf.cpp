@@ -28,6 +28,23 @@ constexpr uint32_t kBtfLoad = 18;
 constexpr uint32_t kMapFreeze = 22;
 constexpr uint32_t kLinkCreate = 28;
 
+// The names failures are reported under, as the kernel's enum bpf_cmd.
+std::string command_name(uint32_t cmd) {
+  switch (cmd) {
+    case kMapCreate: return "BPF_MAP_CREATE";
+    case kMapUpdateElem: return "BPF_MAP_UPDATE_ELEM";
+    case kMapDeleteElem: return "BPF_MAP_DELETE_ELEM";
+    case kProgLoad: return "BPF_PROG_LOAD";
+    case kProgTestRun: return "BPF_PROG_TEST_RUN";
+    case kMapGetFdById: return "BPF_MAP_GET_FD_BY_ID";
+    case kRawTracepointOpen: return "BPF_RAW_TRACEPOINT_OPEN";
+    case kBtfLoad: return "BPF_BTF_LOAD";
+    case kMapFreeze: return "BPF_MAP_FREEZE";
+    case kLinkCreate: return "BPF_LINK_CREATE";
+    default: return "bpf_sys_bpf command " + std::to_string(cmd);
+  }
+}
+
 constexpr size_t kAttrSize = 168;  // sizeof(union bpf_attr) up to keyring_id
 constexpr size_t kMaxLicense = 127;
 
@@ -235,8 +252,37 @@ int dispatch(Kernel& kernel, Process& proc, vm::HelperContext& ctx, uint32_t cmd
 
 }  // namespace
 
+namespace {
+
+// What the failing call was about, from its attr: the map or program name,
+// and a map's type.
+NestedFailure describe_failure(uint32_t cmd, const Attr& a, const Error& e) {
+  NestedFailure f;
+  f.command = command_name(cmd);
+  if (cmd == kMapCreate) {
+    f.object = a.name(28);
+    f.map_type = map_type_enum_name(a.u32(0));
+  } else if (cmd == kProgLoad) {
+    f.object = a.name(48);
+  }
+  f.err = e.err();
+  const std::string prefix = f.command + ": ";
+  std::string message = e.what();
+  f.reason = message.starts_with(prefix) ? message.substr(prefix.size()) : message;
+  return f;
+}
+
+}  // namespace
+
 // The Kernel internals bpf_sys_bpf needs (a friend of Kernel).
 struct KernelInternals {
+  // Keeps the first failure of a run: later calls fail because of it (or
+  // the loader's cleanup), so it is the cause.
+  static void record_failure(Kernel& kernel, NestedFailure failure) {
+    if (kernel.nested_failure_) return;
+    if (kernel.lsm_) failure.audit_position = kernel.lsm_->audit_log().records().size();
+    kernel.nested_failure_ = std::move(failure);
+  }
   static void announce(Kernel& kernel, const Process& proc, uint32_t cmd, ByteView attr, uint32_t size) {
     if (!kernel.lsm_ || !kernel.lsm_bpf_hooks_) return;
     lsm::Caller caller = kernel.lsm_->current();
@@ -276,6 +322,7 @@ uint64_t sys_bpf(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const ui
     KernelInternals::Nested nested(kernel);
     return static_cast<uint64_t>(static_cast<int64_t>(dispatch(kernel, proc, ctx, cmd, Attr(user))));
   } catch (const Error& e) {
+    KernelInternals::record_failure(kernel, describe_failure(cmd, Attr(user), e));
     return static_cast<uint64_t>(-static_cast<int64_t>(e.err()));
   }
 }

@@ -107,6 +107,35 @@ TEST(CliRun, Bpftool77HeaderLoadsInTheModelWithItsSignatureChecked) {
   EXPECT_EQ(j["programs"][0]["name"], "handle_execve");
 }
 
+TEST(CliRun, NestedFailureNamesTheLoadersFailingBpfCall) {
+  test::TempDir d;
+  SKIP_UNLESS(test::compile_bpf_c(
+      d, "perf",
+      "#define SEC(n) __attribute__((section(n), used))\n"
+      "#define __uint(name, val) int (*name)[val]\n"
+      "struct { __uint(type, 4); __uint(key_size, 4); __uint(value_size, 4); __uint(max_entries, 2); } events SEC(\".maps\");\n"
+      "SEC(\"tracepoint/syscalls/sys_enter_execve\") int on_exec(void *ctx) { return 0; }\n"
+      "char LICENSE[] SEC(\"license\") = \"GPL\";\n"));
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("k.pem"), "--cert", d.file("c.der")}).exit_code, 0);
+  ASSERT_EQ(bpfsig_cmd({"sign", "-k", d.file("k.pem"), "-i", d.file("c.der"), "-o", d.file("p.bpfsig"),
+                        d.file("perf.bpf.o")}).exit_code, 0);
+  Json j = run_json({"-i", d.file("c.der"), d.file("p.bpfsig")}, 1);
+  EXPECT_EQ(j["errno_name"], "EOPNOTSUPP");
+  EXPECT_EQ(j["nested_failure"], (Json{{"command", "BPF_MAP_CREATE"}, {"object", "events"},
+                                       {"map_type", "PERF_EVENT_ARRAY"}, {"errno", 95},
+                                       {"errno_name", "EOPNOTSUPP"}, {"reason", "map type 4 is not modelled"}}));
+  auto human = bpfsig_cmd({"run", "-i", d.file("c.der"), d.file("p.bpfsig")});
+  EXPECT_NE(human.out.find("  bpf_sys_bpf BPF_MAP_CREATE 'events' (PERF_EVENT_ARRAY) failed: map type 4 is not "
+                           "modelled [EOPNOTSUPP]\n"),
+            std::string::npos)
+      << human.out;
+}
+
+TEST(CliRun, NoNestedFailureIsNull) {
+  Json j = run_json({"-i", signed_example().cert, signed_example().bundle}, 0);
+  EXPECT_TRUE(j["nested_failure"].is_null());
+}
+
 TEST(CliRun, UnknownKernelProfileIsBadUsage) {
   auto r = bpfsig_cmd({"run", "--kernel", "no-such-kernel", signed_example().bundle});
   EXPECT_EQ(r.exit_code, 2);

@@ -115,11 +115,9 @@ TEST(GenLoader, RejectsNonObjects) {
 // whose SEC name names no program type.
 TEST(GenLoader, LibbpfsReasonAndARealErrnoForAnObjectItRefuses) {
   test::TempDir d;
-  test::write_text(d.file("bad.bpf.c"),
-                   "__attribute__((section(\"socket/tail\"), used)) int tail_1(void *ctx) { return 0; }\n"
-                   "char LICENSE[] __attribute__((section(\"license\"), used)) = \"GPL\";\n");
-  auto cc = test::run_command({"clang", "-O2", "-g", "-target", "bpf", "-c", d.file("bad.bpf.c"), "-o", d.file("bad.bpf.o")});
-  if (cc.exit_code != 0) GTEST_SKIP() << "skipped: clang -target bpf failed here: " << cc.err;
+  SKIP_UNLESS(test::compile_bpf_c(d, "bad",
+                                  "__attribute__((section(\"socket/tail\"), used)) int tail_1(void *ctx) { return 0; }\n"
+                                  "char LICENSE[] __attribute__((section(\"license\"), used)) = \"GPL\";\n"));
   try {
     generate_loader(d.file("bad.bpf.o"));
     FAIL() << "libbpf accepted a program without a type";

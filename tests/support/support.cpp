@@ -114,6 +114,13 @@ std::string openssl_key_and_cert(const TempDir& dir, const std::string& name, co
   return base;
 }
 
+std::string compile_bpf_c(const TempDir& dir, const std::string& stem, const std::string& source) {
+  write_text(dir.file(stem + ".bpf.c"), source);
+  auto cc = run_command({"clang", "-O2", "-g", "-target", "bpf", "-c", dir.file(stem + ".bpf.c"), "-o",
+                         dir.file(stem + ".bpf.o")});
+  return cc.exit_code == 0 ? "" : "clang -target bpf failed here: " + cc.err;
+}
+
 std::string examples_dir() { return BPFSIG_EXAMPLES_DIR; }
 std::string shared_testdata() { return BPFSIG_SHARED_TESTDATA; }
 

@@ -49,6 +49,10 @@ CommandResult bpfsig_cmd(std::vector<std::string> args);
 // Returns the path without extension; "" when openssl failed.
 std::string openssl_key_and_cert(const TempDir& dir, const std::string& name, const std::string& newkey,
                                  const std::string& pkeyopt = "");
+// Writes source to DIR/STEM.bpf.c and compiles it with clang -target bpf -O2
+// into DIR/STEM.bpf.o. Returns "" on success, else why it failed (tests
+// skip then: SKIP_UNLESS(test::compile_bpf_c(...))).
+std::string compile_bpf_c(const TempDir& dir, const std::string& stem, const std::string& source);
 std::string source_dir();
 bool is_root();
 bool file_exists(const std::string& path);

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+// Exact errors of the kernel model: the failing nested bpf() call of a loader
+// (Kernel::nested_failure, load_skeleton's message), and loaders the
+// verifier refuses at load.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <string>
+
+#include "bpfsig/error.h"
+#include "bpfsig/kmodel.h"
+#include "bpfsig/skel.h"
+#include "kmodel/kmodel_test_util.h"
+#include "support/signer.h"
+#include "support/support.h"
+
+using namespace bpfsig;
+using namespace bpfsig::kmodel;
+
+namespace {
+
+// BTF-defined maps without the kernel headers (clang -target bpf finds no
+// asm/types.h without the multiarch include path).
+const std::string kPrelude =
+    "#define SEC(n) __attribute__((section(n), used))\n"
+    "#define __uint(name, val) int (*name)[val]\n"
+    "char LICENSE[] SEC(\"license\") = \"GPL\";\n"
+    "SEC(\"tracepoint/syscalls/sys_enter_execve\") int on_exec(void *ctx) { return 0; }\n";
+
+// A map named "events" of the given type and sizes, with one program.
+std::string object_with_map(int type, int key_size, int value_size) {
+  return kPrelude + "struct { __uint(type, " + std::to_string(type) + "); __uint(key_size, " +
+         std::to_string(key_size) + "); __uint(value_size, " + std::to_string(value_size) +
+         "); __uint(max_entries, 2); } events SEC(\".maps\");\n";
+}
+
+skel::SignedLoader sign(const std::string& object) {
+  test::TestSigner& signer = test::default_signer();
+  return skel::sign_object(object, signer.cert.get(), signer.key.get(), skel::SignOptions{});
+}
+
+struct TrustingKernel {
+  Kernel kernel;
+  Process& proc = kernel.spawn("loader");
+  TrustingKernel() {
+    kernel.keyring_add_cert(kBuiltinKeyring, crypto::certificate_der(test::default_signer().cert.get()));
+  }
+};
+
+// The load_skeleton error for loader, with its errno.
+Error load_error(TrustingKernel& k, const skel::SignedLoader& loader) {
+  try {
+    load_skeleton(k.kernel, k.proc, loader);
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "the loader was not refused";
+  return Error(0, "", "");
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST(KmodelNestedFailure, AMapTypeTheModelLacksNamesTheNestedMapCreate) {
+  test::TempDir d;
+  SKIP_UNLESS(test::compile_bpf_c(d, "perf", object_with_map(4 /* PERF_EVENT_ARRAY */, 4, 4)));
+  TrustingKernel k;
+  Error e = load_error(k, sign(d.file("perf.bpf.o")));
+  EXPECT_EQ(e.err(), EOPNOTSUPP);
+  const std::string message = e.what();
+  EXPECT_TRUE(contains(message, "loader returned -95 (EOPNOTSUPP): BPF_MAP_CREATE 'events' (PERF_EVENT_ARRAY): "
+                                "map type 4 is not modelled"))
+      << message;
+  EXPECT_FALSE(contains(message, "hash")) << "only an EINVAL with no failed call is a hash mismatch: " << message;
+
+  ASSERT_TRUE(k.kernel.nested_failure());
+  const NestedFailure& f = *k.kernel.nested_failure();
+  EXPECT_EQ(f.command, "BPF_MAP_CREATE");
+  EXPECT_EQ(f.object, "events");
+  EXPECT_EQ(f.map_type, "PERF_EVENT_ARRAY");
+  EXPECT_EQ(f.err, EOPNOTSUPP);
+  EXPECT_EQ(f.reason, "map type 4 is not modelled");
+}
+
+TEST(KmodelNestedFailure, AnEinvalFromANestedCallIsNamedNotBlamedOnTheHash) {
+  test::TempDir d;
+  // array_map_alloc_check: an ARRAY's key must be 4 bytes.
+  SKIP_UNLESS(test::compile_bpf_c(d, "badkey", object_with_map(2 /* ARRAY */, 8, 4)));
+  TrustingKernel k;
+  Error e = load_error(k, sign(d.file("badkey.bpf.o")));
+  EXPECT_EQ(e.err(), EINVAL);
+  EXPECT_TRUE(contains(e.what(), "loader returned -22 (EINVAL): BPF_MAP_CREATE 'events' (ARRAY): ")) << e.what();
+  EXPECT_FALSE(contains(e.what(), "hash")) << e.what();
+}
+
+TEST(KmodelNestedFailure, TamperedMetadataIsAHashMismatchWithNoNestedFailure) {
+  skel::SignedLoader loader = test::signed_example("execcount");
+  loader.data[loader.data.size() / 2] ^= 0x04;
+  TrustingKernel k;
+  Error e = load_error(k, loader);
+  EXPECT_EQ(e.err(), EINVAL);
+  EXPECT_TRUE(contains(e.what(), "loader returned -22 (EINVAL): the metadata hash did not match")) << e.what();
+  EXPECT_FALSE(k.kernel.nested_failure());
+}
+
+TEST(KmodelNestedFailure, EveryProgRunStartsWithoutOne) {
+  test::TempDir d;
+  SKIP_UNLESS(test::compile_bpf_c(d, "perf", object_with_map(4, 4, 4)));
+  TrustingKernel k;
+  load_error(k, sign(d.file("perf.bpf.o")));
+  ASSERT_TRUE(k.kernel.nested_failure());
+  load_skeleton(k.kernel, k.proc, test::signed_example("execcount"));
+  EXPECT_FALSE(k.kernel.nested_failure()) << "a failure describes the run it happened in";
+}
