@@ -24,6 +24,11 @@ inline constexpr size_t kUnprivilegedInsns = 4096;
 // (1 << (MAX_PAGE_ORDER + PAGE_SHIFT) = 4 MiB) -> -E2BIG. The metadata blob is
 // the value of the loader's one-entry array map.
 inline constexpr size_t kMetadataSize = size_t{4} << 20;
+// libbpf's gen_loader.c: MAX_USED_PROGS (32) program fds in the loader's
+// stack (struct loader_stack). With more, the loader stores a prog fd at
+// R10 off=0 and the verifier refuses it (EACCES), so `sign` refuses the
+// object first (E2BIG too_many_programs).
+inline constexpr size_t kLoaderPrograms = 32;
 
 // ---- bpfsig's file formats --------------------------------------------------
 inline constexpr size_t kBundleSize = size_t{64} << 20;        // whole bundle file (EFBIG)

@@ -115,6 +115,16 @@ std::string sanitize_identifier(const std::string& s) {
 // name, before it strips ".o".
 constexpr size_t kBpftoolObjNameMax = 63;
 
+// gen_loader keeps every program fd in its stack frame, which has room for
+// limits::kLoaderPrograms; the loader it makes for more is one the verifier
+// refuses, so it is not signed.
+void check_program_count(const std::string& path, size_t programs) {
+  if (programs <= limits::kLoaderPrograms) return;
+  throw Error(E2BIG, "too_many_programs",
+              path + ": " + std::to_string(programs) + " programs; a light skeleton's loader holds at most " +
+                  std::to_string(limits::kLoaderPrograms) + " (libbpf gen_loader's MAX_USED_PROGS)");
+}
+
 }  // namespace
 
 bool is_c_identifier(const std::string& name) {
@@ -188,6 +198,7 @@ GeneratedLoader generate_loader(const std::string& path, const std::string& name
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj.get()) out.prog_names.push_back(bpf_program__name(prog));
   if (out.prog_names.empty()) throw fail(ENOENT, "the object has no programs");
+  check_program_count(path, out.prog_names.size());
 
   gen_loader_opts opts{};
   opts.sz = sizeof(opts);
