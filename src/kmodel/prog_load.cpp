@@ -311,11 +311,52 @@ void prepare_for_vm(Prog& prog, const std::vector<isa::Insn>& insns, const std::
   });
 }
 
-// What bpf_check() does last in every order: exclusive maps, GPL-only
-// helpers, and for SYSCALL programs the translation the VM runs.
+constexpr int kMaxBpfStack = 512;  // MAX_BPF_STACK
+
+int mem_access_size(const isa::Insn& insn) {
+  switch (insn.code & 0x18) {
+    case isa::kSizeB: return 1;
+    case isa::kSizeH: return 2;
+    case isa::kSizeW: return 4;
+    default: return 8;
+  }
+}
+
+// check_stack_access_within_bounds() for an access through R10 itself, whose
+// offset is static: the frame is [-512, 0). A first byte outside it is
+// EACCES; one that starts inside and runs past the frame pointer is EINVAL.
+// (Loaders reach the stack only this way; copies of R10 are not followed.)
+void check_stack_access(size_t pc, int off, int size, const char* what) {
+  int err = 0;
+  if (off < -kMaxBpfStack || off >= 0) err = EACCES;
+  else if (off + size > 0) err = EINVAL;
+  if (err)
+    fail(err, kCmd, "insn " + std::to_string(pc) + ": invalid " + what + " stack R10 off=" + std::to_string(off) +
+                        " size=" + std::to_string(size));
+}
+
+// Every load and store through R10. An atomic operation is checked as the
+// read it starts with, as check_atomic() does.
+void check_stack_accesses(const std::vector<isa::Insn>& insns) {
+  for (size_t pc = 0; pc < insns.size(); ++pc) {
+    const isa::Insn& insn = insns[pc];
+    const uint8_t cls = isa::insn_class(insn), mode = insn.code & 0xe0;
+    const int size = mem_access_size(insn);
+    if (cls == isa::kClassLdx && insn.src == 10 && (mode == isa::kModeMem || mode == isa::kModeMemSx))
+      check_stack_access(pc, insn.off, size, "read from");
+    else if ((cls == isa::kClassSt || cls == isa::kClassStx) && insn.dst == 10 && mode == isa::kModeMem)
+      check_stack_access(pc, insn.off, size, "write to");
+    else if (cls == isa::kClassStx && insn.dst == 10 && mode == isa::kModeAtomic)
+      check_stack_access(pc, insn.off, size, "read from");
+  }
+}
+
+// What bpf_check() does last in every order: exclusive maps, stack bounds,
+// GPL-only helpers, and for SYSCALL programs the translation the VM runs.
 void finish_structural_checks(Prog& prog, const ProgLoadAttr& attr, const std::vector<isa::Insn>& insns,
                               const std::map<size_t, MapRef>& refs) {
   check_exclusive_maps(prog.used_maps, prog.digest);
+  check_stack_accesses(insns);  // do_check(), after the maps are resolved
   check_gpl_helpers(insns, prog.gpl_compatible);
   if (attr.prog_type == kProgSyscall) prepare_for_vm(prog, insns, refs);
 }

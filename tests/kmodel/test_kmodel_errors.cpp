@@ -6,8 +6,11 @@
 
 #include <cerrno>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "bpfsig/error.h"
+#include "bpfsig/isa.h"
 #include "bpfsig/kmodel.h"
 #include "bpfsig/skel.h"
 #include "kmodel/kmodel_test_util.h"
@@ -112,4 +115,64 @@ TEST(KmodelNestedFailure, EveryProgRunStartsWithoutOne) {
   ASSERT_TRUE(k.kernel.nested_failure());
   load_skeleton(k.kernel, k.proc, test::signed_example("execcount"));
   EXPECT_FALSE(k.kernel.nested_failure()) << "a failure describes the run it happened in";
+}
+
+namespace {
+
+// A SYSCALL program: access, then r0 = 0; exit.
+ProgLoadAttr syscall_prog_with(const isa::Insn& access) {
+  ProgLoadAttr attr;
+  attr.prog_type = kProgSyscall;
+  attr.prog_flags = kFSleepable;
+  attr.license = "GPL";
+  attr.insns = isa::encode({access, isa::Insn{isa::kClassAlu64 | 0xb0 /* MOV K */, 0, 0, 0, 0},
+                            isa::Insn{isa::kClassJmp | 0x90 /* EXIT */, 0, 0, 0, 0}});
+  return attr;
+}
+
+isa::Insn store_imm(uint8_t size, int16_t off) { return {static_cast<uint8_t>(isa::kClassSt | isa::kModeMem | size), 10, 0, off, 0}; }
+isa::Insn load(uint8_t size, int16_t off) {
+  return {static_cast<uint8_t>(isa::kClassLdx | isa::kModeMem | size), 1, 10, off, 0};
+}
+
+// The errno and message of a refused load.
+std::pair<int, std::string> load_refusal(const ProgLoadAttr& attr) {
+  Kernel kernel;
+  Process& proc = kernel.spawn("loader");
+  try {
+    kernel.prog_load(proc, attr);
+  } catch (const Error& e) {
+    return {e.err(), e.what()};
+  }
+  return {0, ""};
+}
+
+}  // namespace
+
+// libbpf's gen_loader for a 33rd program stores its fd at R10 off=0: the
+// verifier's "invalid write to stack R10 off=0 size=4".
+TEST(KmodelStackBounds, AStoreAtTheFramePointerIsEacces) {
+  auto [err, message] = load_refusal(syscall_prog_with(store_imm(isa::kSizeW, 0)));
+  EXPECT_EQ(err, EACCES);
+  EXPECT_EQ(message, "BPF_PROG_LOAD: insn 0: invalid write to stack R10 off=0 size=4");
+}
+
+TEST(KmodelStackBounds, AStackBeyond512BytesIsEacces) {
+  auto [err, message] = load_refusal(syscall_prog_with(store_imm(isa::kSizeDW, -520)));
+  EXPECT_EQ(err, EACCES);
+  EXPECT_EQ(message, "BPF_PROG_LOAD: insn 0: invalid write to stack R10 off=-520 size=8");
+  std::tie(err, message) = load_refusal(syscall_prog_with(load(isa::kSizeB, -513)));
+  EXPECT_EQ(err, EACCES);
+  EXPECT_EQ(message, "BPF_PROG_LOAD: insn 0: invalid read from stack R10 off=-513 size=1");
+}
+
+TEST(KmodelStackBounds, AnAccessRunningPastTheFramePointerIsEinval) {
+  auto [err, message] = load_refusal(syscall_prog_with(store_imm(isa::kSizeDW, -4)));
+  EXPECT_EQ(err, EINVAL);
+  EXPECT_EQ(message, "BPF_PROG_LOAD: insn 0: invalid write to stack R10 off=-4 size=8");
+}
+
+TEST(KmodelStackBounds, TheWhole512ByteFrameIsUsable) {
+  EXPECT_EQ(load_refusal(syscall_prog_with(store_imm(isa::kSizeDW, -512))).first, 0);
+  EXPECT_EQ(load_refusal(syscall_prog_with(load(isa::kSizeB, -1))).first, 0);
 }
