@@ -2,9 +2,11 @@
 // Exact errors of the kernel model: the failing nested bpf() call of a loader
 // (Kernel::nested_failure, load_skeleton's message), and loaders the
 // verifier refuses at load.
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -135,16 +137,19 @@ isa::Insn load(uint8_t size, int16_t off) {
   return {static_cast<uint8_t>(isa::kClassLdx | isa::kModeMem | size), 1, 10, off, 0};
 }
 
-// The errno and message of a refused load.
-std::pair<int, std::string> load_refusal(const ProgLoadAttr& attr) {
-  Kernel kernel;
-  Process& proc = kernel.spawn("loader");
+// The errno and message of a refused load; {0, ""} when it loads.
+std::pair<int, std::string> load_refusal_in(Kernel& kernel, Process& proc, const ProgLoadAttr& attr) {
   try {
     kernel.prog_load(proc, attr);
   } catch (const Error& e) {
     return {e.err(), e.what()};
   }
   return {0, ""};
+}
+
+std::pair<int, std::string> load_refusal(const ProgLoadAttr& attr) {
+  Kernel kernel;
+  return load_refusal_in(kernel, kernel.spawn("loader"), attr);
 }
 
 }  // namespace
@@ -175,4 +180,45 @@ TEST(KmodelStackBounds, AnAccessRunningPastTheFramePointerIsEinval) {
 TEST(KmodelStackBounds, TheWhole512ByteFrameIsUsable) {
   EXPECT_EQ(load_refusal(syscall_prog_with(store_imm(isa::kSizeDW, -512))).first, 0);
   EXPECT_EQ(load_refusal(syscall_prog_with(load(isa::kSizeB, -1))).first, 0);
+}
+
+namespace {
+
+struct ObjectCloser {
+  void operator()(bpf_object* o) const { bpf_object__close(o); }
+};
+
+// What libbpf's gen_loader makes for object, bypassing sign's program
+// count check: the loader's instructions and metadata.
+std::pair<Bytes, Bytes> raw_gen_loader(const std::string& object) {
+  std::unique_ptr<bpf_object, ObjectCloser> obj(bpf_object__open(object.c_str()));
+  if (!obj) return {};
+  gen_loader_opts opts{};
+  opts.sz = sizeof(opts);
+  if (bpf_object__gen_loader(obj.get(), &opts) || bpf_object__load(obj.get())) return {};
+  const auto* insns = reinterpret_cast<const uint8_t*>(opts.insns);
+  const auto* data = reinterpret_cast<const uint8_t*>(opts.data);
+  return {Bytes(insns, insns + opts.insns_sz), Bytes(data, data + opts.data_sz)};
+}
+
+}  // namespace
+
+// The verifier refuses gen_loader's loader for 33 programs (its 33rd prog fd
+// lies at R10 off=0); so does the model, which is why sign refuses the object.
+TEST(KmodelStackBounds, GenLoadersLoaderFor33ProgramsIsEacces) {
+  test::TempDir d;
+  std::string source = kPrelude;
+  for (int i = 0; i < 32; ++i) source += "SEC(\"tracepoint/x\") int p" + std::to_string(i) + "(void *ctx) { return 0; }\n";
+  SKIP_UNLESS(test::compile_bpf_c(d, "p33", source));
+  auto [insns, data] = raw_gen_loader(d.file("p33.bpf.o"));
+  ASSERT_FALSE(insns.empty()) << "libbpf made no loader";
+  Kernel kernel;
+  Process& proc = kernel.spawn("loader");
+  int map_fd = kernel.map_create(proc, MapCreateAttr{kMapArray, 4, static_cast<uint32_t>(data.size()), 1, 0, "m", {}});
+  ProgLoadAttr attr = syscall_prog_with(isa::Insn{});
+  attr.insns = insns;
+  attr.fd_array = {map_fd};
+  auto [err, message] = load_refusal_in(kernel, proc, attr);
+  EXPECT_EQ(err, EACCES);
+  EXPECT_TRUE(contains(message, "stack R10 off=0 size=4")) << message;
 }
