@@ -444,8 +444,9 @@ struct SkeletonResult {
 // -> PROG_LOAD("__loader.prog", SYSCALL, sleepable, fd_array, signature,
 // keyring_id) -> PROG_RUN(ctx), as sys::load does against the real kernel.
 // The loader's map and program fds are closed at the end, as there. A
-// negative loader return value throws Error(-retval, "load_skeleton", ...)
-// naming the failing nested call (Kernel::nested_failure) when there is one.
+// negative loader return value throws Error(-retval, "kmodel",
+// "load_skeleton: loader returned ...") naming the failing nested call
+// (Kernel::nested_failure) when there is one.
 SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
                              const SkeletonOptions& options = {});
 
