@@ -38,10 +38,14 @@ demo: build
 
 # The whole suite, then again under AddressSanitizer + UBSan.
 test: build
+	@date -u +"%T test: the suite"
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory vm-report
+	@date -u +"%T test: the suite under ASan + UBSan"
 	$(MAKE) test-asan
+	@date -u +"%T test: the fuzz targets"
 	$(MAKE) fuzz-ci
+	@date -u +"%T test: done"
 
 test-asan: deps
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBPFSIG_SANITIZE=ON -DBPFSIG_BENCH=OFF -DBPFSIG_VM_TESTS=OFF
@@ -60,8 +64,8 @@ fuzz: deps
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
 
-# Every fuzz/*.cpp target for FUZZ_SECONDS (default 45) over its seed corpus
+# Every fuzz/*.cpp target for FUZZ_SECONDS (default 30) over its seed corpus
 # (fuzz/corpus/<target>/); any crash, leak or timeout fails (scripts/fuzz-ci.sh).
-FUZZ_SECONDS ?= 45
+FUZZ_SECONDS ?= 30
 fuzz-ci: fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz-ci.sh build-fuzz
