@@ -38,7 +38,7 @@ if [ -z "$todo" ]; then
 fi
 
 apt_dir=$cache/apt
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/debs"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/cache" "$apt_dir/debs"
 mirror=$(system_mirror)
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 suites=$(echo "$todo" | awk '{print $2}' | sort -u)
@@ -47,7 +47,8 @@ for suite in $suites; do
   echo "deb [signed-by=$keyring] $mirror $suite main" >> "$apt_dir/sources.list"
 done
 apt_opts=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=/dev/null
-          -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache::archives="$apt_dir/archives"
+          -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache"
+          -o Dir::Cache::archives="$apt_dir/archives"
           -o APT::Sandbox::User=root -o Debug::NoLocking=1)
 apt-get "${apt_opts[@]}" -q update >/dev/null
 echo "$todo" | while read -r name suite package; do
