@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bpf_names.h"
 #include "kmodel/objects.h"
 
 namespace bpfsig::kmodel {
@@ -268,16 +269,12 @@ std::shared_ptr<Map> build_map(uint32_t id, const MapCreateAttr& a, const Kernel
 }  // namespace
 
 std::string map_type_enum_name(uint32_t type) {
-  // enum bpf_map_type of 6.18, index = value (BPF_MAP_TYPE_UNSPEC .. BPF_MAP_TYPE_ARENA)
-  static constexpr const char* kNames[kLastMapType + 1] = {
-      "UNSPEC",         "HASH",          "ARRAY",           "PROG_ARRAY",          "PERF_EVENT_ARRAY",
-      "PERCPU_HASH",    "PERCPU_ARRAY",  "STACK_TRACE",     "CGROUP_ARRAY",        "LRU_HASH",
-      "LRU_PERCPU_HASH", "LPM_TRIE",     "ARRAY_OF_MAPS",   "HASH_OF_MAPS",        "DEVMAP",
-      "SOCKMAP",        "CPUMAP",        "XSKMAP",          "SOCKHASH",            "CGROUP_STORAGE",
-      "REUSEPORT_SOCKARRAY", "PERCPU_CGROUP_STORAGE", "QUEUE", "STACK",             "SK_STORAGE",
-      "DEVMAP_HASH",    "STRUCT_OPS",    "RINGBUF",         "INODE_STORAGE",       "TASK_STORAGE",
-      "BLOOM_FILTER",   "USER_RINGBUF",  "CGRP_STORAGE",    "ARENA"};
-  return type <= kLastMapType ? kNames[type] : std::to_string(type);
+  // The enum's own spelling: BPF_MAP_TYPE_<NAME>, without the prefix.
+  std::optional<std::string_view> name = bpf_map_type_str(type);
+  if (!name) return std::to_string(type);
+  std::string upper(*name);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return upper;
 }
 
 std::shared_ptr<Map> create_map(uint32_t id, const MapCreateAttr& attr, const KernelProfile& profile) {

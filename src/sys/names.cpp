@@ -1,45 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 // Map and program type names, spelled as bpftool (libbpf_bpf_*_type_str) does.
-#include <array>
+#include <optional>
 #include <string_view>
 
-#include "sys/internal.h"
+#include "bpfsig/sys.h"
+#include "common/bpf_names.h"
 
 namespace bpfsig::sys {
 namespace {
 
-// Indexed by enum bpf_map_type (Linux 6.18).
-constexpr std::array<std::string_view, 34> kMapTypes = {
-    "unspec",        "hash",         "array",          "prog_array",      "perf_event_array",
-    "percpu_hash",   "percpu_array", "stack_trace",    "cgroup_array",    "lru_hash",
-    "lru_percpu_hash", "lpm_trie",   "array_of_maps",  "hash_of_maps",    "devmap",
-    "sockmap",       "cpumap",       "xskmap",         "sockhash",        "cgroup_storage",
-    "reuseport_sockarray", "percpu_cgroup_storage", "queue", "stack",    "sk_storage",
-    "devmap_hash",   "struct_ops",   "ringbuf",        "inode_storage",   "task_storage",
-    "bloom_filter",  "user_ringbuf", "cgrp_storage",   "arena",
-};
-
-// Indexed by enum bpf_prog_type (Linux 6.18).
-constexpr std::array<std::string_view, 33> kProgTypes = {
-    "unspec",         "socket_filter",  "kprobe",          "sched_cls",       "sched_act",
-    "tracepoint",     "xdp",            "perf_event",      "cgroup_skb",      "cgroup_sock",
-    "lwt_in",         "lwt_out",        "lwt_xmit",        "sock_ops",        "sk_skb",
-    "cgroup_device",  "sk_msg",         "raw_tracepoint",  "cgroup_sock_addr", "lwt_seg6local",
-    "lirc_mode2",     "sk_reuseport",   "flow_dissector",  "cgroup_sysctl",   "raw_tracepoint_writable",
-    "cgroup_sockopt", "tracing",        "struct_ops",      "ext",             "lsm",
-    "sk_lookup",      "syscall",        "netfilter",
-};
-
-template <size_t N>
-std::string lookup(const std::array<std::string_view, N>& table, uint32_t type) {
-  // bpftool prints "type N" for a type it does not know.
-  if (type < table.size()) return std::string(table[type]);
-  return "type " + std::to_string(type);
+// bpftool prints "type N" for a type it does not know.
+std::string or_number(std::optional<std::string_view> name, uint32_t type) {
+  return name ? std::string(*name) : "type " + std::to_string(type);
 }
 
 }  // namespace
 
-std::string map_type_name(uint32_t type) { return lookup(kMapTypes, type); }
-std::string prog_type_name(uint32_t type) { return lookup(kProgTypes, type); }
+std::string map_type_name(uint32_t type) { return or_number(bpf_map_type_str(type), type); }
+std::string prog_type_name(uint32_t type) { return or_number(bpf_prog_type_str(type), type); }
 
 }  // namespace bpfsig::sys
