@@ -75,3 +75,14 @@ class OwnKeyring {
 };
 
 }  // namespace bpfsig::sys::detail
+
+#include "bpfsig/sys.h"
+
+namespace bpfsig::sys::detail {
+
+// r0 = 0; exit
+inline const Bytes kReturnZero = {0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0};
+// kReturnZero as a SYSCALL program named "bpfsig_probe": what the probes load.
+ProgLoad trivial_syscall_prog();
+
+}  // namespace bpfsig::sys::detail

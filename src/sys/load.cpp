@@ -214,10 +214,7 @@ std::string failed_object(const skel::SignedLoader& loader, const LoadResult& re
     map_req.name = "bpfsig_probe";
     map_req.value_size = 8;
     UniqueFd map(map_create(map_req));
-    ProgLoad prog_req;
-    prog_req.name = "bpfsig_probe";
-    prog_req.insns = {0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0};  // r0 = 0; exit
-    UniqueFd prog(prog_load(prog_req));
+    UniqueFd prog(prog_load(detail::trivial_syscall_prog()));
     const uint32_t maps_made = map_info(map.get()).id - result.loader_map.id - 1;
     const uint32_t progs_made = prog_info(prog.get()).id - result.loader_prog.id - 1;
     if (maps_made < loader.map_names.size())
@@ -377,12 +374,13 @@ LoadResult load(const skel::SignedLoader& loader, const LoadOptions& opts) {
   const bool loader_checks_metadata = skel::loader_reads_map_hash(loader);
   UniqueFd map = create_metadata_map(loader, loader_checks_metadata, opts.faults);
   UniqueFd prog;
-  if (send.signature) {
+  {
     // The keyring only matters to PROG_LOAD: an own keyring goes away right after.
-    LoadKeyring keyring(opts);
-    send.keyring_id = result.keyring_id = keyring.id();
-    prog = load_loader_prog(loader, map.get(), send);
-  } else {
+    std::optional<LoadKeyring> keyring;
+    if (send.signature) {
+      keyring.emplace(opts);
+      send.keyring_id = result.keyring_id = keyring->id();
+    }
     prog = load_loader_prog(loader, map.get(), send);
   }
   result.loader_map = map_info(map.get());

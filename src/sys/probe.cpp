@@ -16,20 +16,14 @@ namespace {
 
 using detail::UniqueFd;
 
-// r0 = 0; exit
-const Bytes kReturnZero = {0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0};
+using detail::kReturnZero;
+using detail::trivial_syscall_prog;
 
 void add_reason(KernelFeatures& f, const std::string& reason) {
   if (!f.reason.empty()) f.reason += "; ";
   f.reason += reason;
 }
 
-ProgLoad trivial_syscall_prog() {
-  ProgLoad req;
-  req.name = "bpfsig_probe";
-  req.insns = kReturnZero;
-  return req;
-}
 
 bool probe_bpf(KernelFeatures& f) {
   try {
@@ -155,6 +149,17 @@ SignatureCheck probe_signature_check(KernelFeatures& f) {
 }
 
 }  // namespace
+
+namespace detail {
+
+ProgLoad trivial_syscall_prog() {
+  ProgLoad req;
+  req.name = "bpfsig_probe";
+  req.insns = kReturnZero;
+  return req;
+}
+
+}  // namespace detail
 
 std::string signature_check_name(SignatureCheck check) {
   switch (check) {
