@@ -68,8 +68,15 @@ enum class PropType : uint8_t {
   kBpfKeyringPlatform,
   kBpfKernelFalse,
   kBpfKernelTrue,
+  // bpfsig's additions for its enforcer (not in the Hornet series): the
+  // keyring type Linux 7.3 records for a user keyring, the program type
+  // (bpf_prog_type=SYSCALL, libbpf's names in upper case) and the loading uid
+  // (bpf_uid=0). The last two carry a number in Property::number.
+  kBpfKeyringUser,
+  kBpfProgType,
+  kBpfUid,
 };
-constexpr size_t kPropTypeCount = 21;
+constexpr size_t kPropTypeCount = 24;
 
 // A digest as IPE writes it in a policy: `ALG:HEX` (digest.c). IPE checks
 // neither the algorithm name nor the length against it.
@@ -82,6 +89,7 @@ struct Digest {
 struct Property {
   PropType type = PropType::kBootVerifiedFalse;
   std::optional<Digest> digest;  // dmverity_roothash, fsverity_digest
+  std::optional<uint32_t> number;  // bpf_prog_type (enum bpf_prog_type), bpf_uid
   bool operator==(const Property&) const = default;
   // Canonical policy text: "bpf_signature=OK", "fsverity_digest=sha256:ab01..." (lower-case hex).
   std::string to_text() const;
@@ -187,6 +195,8 @@ struct Event {
   lsm::IntegrityVerdict bpf_verdict = lsm::IntegrityVerdict::kNone;
   int32_t bpf_keyring_id = 0;  // attr->keyring_id: 0 builtin, 1 secondary, 2 platform
   bool bpf_kernel = false;
+  uint32_t bpf_prog_type = 0;  // prog->type
+  uint32_t uid = 0;            // the loading task's uid
   int32_t pid = 0;
   std::string comm;
 };

@@ -67,6 +67,14 @@ std::string prog_type_name(uint32_t type);
 ObjectInfo map_info(int map_fd);
 ObjectInfo prog_info(int prog_fd);
 void obj_pin(int fd, const std::string& path);
+// BPF_OBJ_GET of a pinned object (file_flags: BPF_F_RDONLY 8, BPF_F_WRONLY 16, or 0).
+int obj_get(const std::string& path, uint32_t file_flags = 0);
+// BPF_LINK_CREATE of a program with attach_btf_id (LSM, tracing): target_fd 0.
+int link_create(int prog_fd, uint32_t attach_type);
+struct LinkInfo {
+  uint32_t type = 0, id = 0, prog_id = 0;
+};
+LinkInfo link_info(int link_fd);
 
 // Keyrings (add_key(2)/keyctl(2)). Serials are key_serial_t.
 int32_t keyring_create(const std::string& description, int32_t parent);  // "keyring" type
@@ -97,6 +105,7 @@ struct KernelFeatures {
   bool map_hash = false;       // GET_INFO hash of a frozen ARRAY map works
   bool excl_maps = false;      // MAP_CREATE accepts excl_prog_hash
   bool signed_load = false;    // PROG_LOAD with a signature is not EOPNOTSUPP
+  bool unsigned_refused = false;  // root's unsigned probe got EPERM: an LSM policy (bpfsig enforce) refuses it
   // Found by signing a probe program with a throw-away key in a keyring of
   // bpfsig's own: first over insns || map value with fd_array_cnt = 1, then
   // over the instructions alone. Unprobed when signed_load is false.

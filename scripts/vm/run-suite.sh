@@ -49,6 +49,10 @@ make_bundles() {
     done
   done
   rm -rf "$payload/keys"
+  # The enforcer as the build signed it, and an unsigned object for bpftool.
+  mkdir -p "$payload/enforcer"
+  cp "$build/enforcer/enforcer.bpfsig" "$build/enforcer/enforcer-cert.der" "$payload/enforcer/"
+  cp "$build/examples/xdpfilter.bpf.o" "$payload/enforcer/unsigned.bpf.o"
   install -m 0755 "$here/vm-run.sh" "$payload/run.sh"
 }
 
@@ -62,7 +66,8 @@ for name in "${kernels[@]}"; do
   rm -rf "$out" && mkdir -p "$out"
   cp -a "$common" "$out/payload"
   echo "$name" > "$out/payload/kernel"
-  "$here/make-initramfs.sh" "$out/initramfs.cpio.gz" "$out/payload" "$build/bpfsig" "$build/bpfsig_vm_runner"
+  "$here/make-initramfs.sh" "$out/initramfs.cpio.gz" "$out/payload" "$build/bpfsig" "$build/bpfsig_vm_runner" \
+    "$(command -v bpftool || echo /usr/sbin/bpftool)"
   start=$(date +%s%N)
   if "$here/boot.sh" "$vm/kernels/$name/vmlinuz" "$out/initramfs.cpio.gz" "$out/console.txt" "$limit"; then
     end=$(date +%s%N)

@@ -38,6 +38,7 @@ void add_load(CLI::App& app, Common& common);
 void add_run(CLI::App& app, Common& common);
 void add_policy(CLI::App& app, Common& common);
 void add_sim(CLI::App& app, Common& common);
+void add_enforce(CLI::App& app, Common& common);
 
 // Shared rendering. Every JSON document goes out through print_json (or, for
 // sim, json_text directly): never nlohmann's throwing dump().

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 
+#include "bpfsig/enforce.h"
 #include "bpfsig/error.h"
 #include "bpfsig/ipe.h"
 #include "bpfsig/kmodel.h"
@@ -24,6 +25,8 @@ struct RunArgs {
   std::vector<std::string> trusted;
   bool no_signature = false;
   std::string ipe_policy;  // --ipe-policy: loaded and activated in the "ipe" LSM
+  std::string enforce_policy;  // --policy: compiled for the "enforce" LSM (bpfsig enforce's rules)
+  std::string enforce_mode = "enforce";
   std::string hornet_design = "final";
 };
 
@@ -53,6 +56,7 @@ CLI::Validator lsm_list_check() {
       [](std::string& list) -> std::string {
         std::vector<std::string> known;
         for (const auto& [name, factory] : lsm::builtin_registry()) known.push_back(name);
+        known.push_back("enforce");  // made by run_registry from --policy
         std::vector<std::string> seen;
         for (const auto& name : split_lsm_list(list)) {
           if (name.empty()) return "empty entry in '" + list + "'";
@@ -76,6 +80,11 @@ void check_usage(const CLI::App& cmd, const RunArgs& a) {
   refuse_unless_applies(cmd, "--hornet-design", stack_has(a, "hornet"),
                         "needs the Hornet LSM: --kernel hornet, or hornet in --lsm");
   refuse_unless_applies(cmd, "--ipe-policy", stack_has(a, "ipe"), "needs ipe in --lsm (e.g. --lsm capability,ipe)");
+  refuse_unless_applies(cmd, "--policy", stack_has(a, "enforce"),
+                        "needs enforce in --lsm (e.g. --lsm capability,enforce)");
+  refuse_unless_applies(cmd, "--mode", stack_has(a, "enforce"), "needs enforce in --lsm");
+  if (stack_has(a, "enforce") && a.enforce_policy.empty())
+    throw usage_error("enforce in --lsm needs --policy: the rules bpfsig enforce would run");
 }
 
 // The builtin LSMs, with "hornet" of the --hornet-design and "ipe" holding
@@ -85,6 +94,12 @@ lsm::LsmRegistry run_registry(const RunArgs& a) {
   lsm::LsmRegistry registry = lsm::builtin_registry();
   lsm::HornetOptions hornet{lsm::parse_hornet_design(a.hornet_design)};
   registry["hornet"] = [hornet] { return std::make_unique<lsm::HornetLsm>(hornet); };
+  if (!a.enforce_policy.empty()) {
+    Bytes text = read_file(a.enforce_policy);
+    auto compiled = std::make_shared<const enforce::CompiledPolicy>(enforce::compile_policy(
+        std::string(text.begin(), text.end()), *enforce::mode_from_name(a.enforce_mode), a.enforce_policy));
+    registry["enforce"] = enforce::enforce_factory(compiled);
+  }
   if (a.ipe_policy.empty()) return registry;
   auto store = std::make_shared<ipe::PolicyStore>();
   Bytes text = read_file(a.ipe_policy);
@@ -254,9 +269,13 @@ void add_run(CLI::App& app, Common& common) {
   CLI::App* sub = app.add_subcommand("run", "Load and run a signed loader in the kernel model (no privileges needed)");
   sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default), 6.18-toctou (before the Feb 2026 fix), loadtime (bpf-next 2026), hash-chain (the Sep 2025 series) or hornet (6.18 + the Hornet LSM)")
       ->check(one_of({"6.18", "6.18-toctou", "loadtime", "hash-chain", "hornet"}));
-  sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only, hornet, ipe")
+  sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only, hornet, ipe, enforce")
       ->check(lsm_list_check());
   sub->add_option("--ipe-policy", args->ipe_policy, "IPE policy to load and activate in the ipe LSM");
+  sub->add_option("--policy", args->enforce_policy,
+                  "Policy of the enforce LSM: the rules `bpfsig enforce start --policy` runs, compiled the same way");
+  sub->add_option("--mode", args->enforce_mode, "The enforce LSM's mode: enforce (default) or audit")
+      ->check(one_of({"enforce", "audit"}));
   sub->add_option("-i,--cert", args->trusted, "Certificate to put in the keyring (repeatable)")->allow_extra_args(false);
   sub->add_option("--keyring", args->keyring, "Keyring for the certificates: builtin (default), secondary, platform, own")
       ->check(one_of({"builtin", "secondary", "platform", "own"}));

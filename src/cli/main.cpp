@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
   add_run(app, common);
   add_policy(app, common);
   add_sim(app, common);
+  add_enforce(app, common);
   add_version(app, common);
   add_help(app);
 

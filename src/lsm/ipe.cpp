@@ -55,6 +55,12 @@ bool property_holds(const Property& p, const Event& e) {
     case PropType::kBpfKeyringPlatform: return e.bpf_keyring_id == kKeyringPlatform;
     case PropType::kBpfKernelFalse: return !e.bpf_kernel;
     case PropType::kBpfKernelTrue: return e.bpf_kernel;
+    // Linux 7.3's bpf_classify_keyring(): any keyring id but the three system ones.
+    case PropType::kBpfKeyringUser:
+      return e.bpf_keyring_id != kKeyringBuiltin && e.bpf_keyring_id != kKeyringSecondary &&
+             e.bpf_keyring_id != kKeyringPlatform;
+    case PropType::kBpfProgType: return p.number && e.bpf_prog_type == *p.number;
+    case PropType::kBpfUid: return p.number && e.uid == *p.number;
   }
   return false;
 }
@@ -271,6 +277,8 @@ int IpeLsm::bpf_prog_load(lsm::ProgView& prog, const lsm::ProgLoadAttr& attr, co
   e.bpf_verdict = b ? b->verdict : lsm::IntegrityVerdict::kNone;
   e.bpf_keyring_id = attr.keyring_id;
   e.bpf_kernel = kernel;
+  e.bpf_prog_type = prog.prog_type;
+  e.uid = stack().current().uid;
   e.pid = stack().current().pid;
   e.comm = stack().current().comm;
   StoreResult r = store_->evaluate(e);

@@ -6,10 +6,12 @@
 // the kernel returns, checking in the kernel's order so the first error is the
 // kernel's first error. Only the messages are bpfsig's: they name the line and
 // the token.
+#include <cctype>
 #include <cerrno>
 
 #include "bpfsig/error.h"
 #include "bpfsig/ipe.h"
+#include "common/bpf_names.h"
 
 namespace bpfsig::ipe {
 
@@ -27,7 +29,7 @@ constexpr std::array<std::string_view, kPropTypeCount> kPropTokens = {
     "bpf_signature=NONE",       "bpf_signature=OK",        "bpf_signature=UNSIGNED", "bpf_signature=PARTIALSIG",
     "bpf_signature=UNKNOWNKEY", "bpf_signature=UNEXPECTED", "bpf_signature=FAULT",   "bpf_signature=BADSIG",
     "bpf_keyring=BUILTIN",      "bpf_keyring=SECONDARY",   "bpf_keyring=PLATFORM",   "bpf_kernel=FALSE",
-    "bpf_kernel=TRUE",
+    "bpf_kernel=TRUE",          "bpf_keyring=USER",        "bpf_prog_type=",         "bpf_uid=",
 };
 
 // The values each known key takes, for the "bad value" message.
@@ -35,18 +37,47 @@ struct KeyValues {
   std::string_view key;
   std::string_view values;
 };
-constexpr std::array<KeyValues, 8> kKnownKeys = {{
+constexpr std::array<KeyValues, 10> kKnownKeys = {{
     {"boot_verified", "TRUE|FALSE"},
     {"dmverity_roothash", "ALG:HEX"},
     {"dmverity_signature", "TRUE|FALSE"},
     {"fsverity_digest", "ALG:HEX"},
     {"fsverity_signature", "TRUE|FALSE"},
     {"bpf_signature", "NONE|OK|UNSIGNED|PARTIALSIG|UNKNOWNKEY|UNEXPECTED|FAULT|BADSIG"},
-    {"bpf_keyring", "BUILTIN|SECONDARY|PLATFORM"},
+    {"bpf_keyring", "BUILTIN|SECONDARY|PLATFORM|USER"},
     {"bpf_kernel", "TRUE|FALSE"},
+    {"bpf_prog_type", "a program type as libbpf names it, in upper case (SYSCALL, KPROBE, LSM, ...)"},
+    {"bpf_uid", "a decimal uid"},
 }};
 
 bool is_digest_prop(PropType type) { return type == PropType::kDmverityRoothash || type == PropType::kFsverityDigest; }
+
+bool is_number_prop(PropType type) { return type == PropType::kBpfProgType || type == PropType::kBpfUid; }
+
+// "SYSCALL" -> 31: libbpf's name of an enum bpf_prog_type value, upper-cased.
+std::optional<uint32_t> prog_type_from_policy_name(std::string_view name) {
+  for (uint32_t type = 1;; ++type) {
+    std::optional<std::string_view> known = bpf_prog_type_str(type);
+    if (!known) return std::nullopt;
+    if (known->size() != name.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < name.size(); ++i)
+      same = same && name[i] == static_cast<char>(std::toupper(static_cast<unsigned char>((*known)[i])));
+    if (same) return type;
+  }
+}
+
+// A decimal u32 with no sign, no leading '+' and no spaces; nullopt otherwise.
+std::optional<uint32_t> parse_uid(std::string_view text) {
+  if (text.empty() || text.size() > 10) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > 0xfffffffeu) return std::nullopt;  // (uid_t)-1 is "no uid"
+  return static_cast<uint32_t>(v);
+}
 
 bool is_bpf_prop(PropType type) { return type >= PropType::kBpfSigNone; }
 
@@ -255,10 +286,12 @@ class Parser {
       std::string_view pattern = kPropTokens[i];
       if (is_digest_prop(type)) {
         if (t.starts_with(pattern) && t.size() > pattern.size()) {
-          return Property{type, parse_digest(t.substr(pattern.size()), t)};
+          return Property{type, parse_digest(t.substr(pattern.size()), t), std::nullopt};
         }
+      } else if (is_number_prop(type)) {
+        if (t.starts_with(pattern)) return Property{type, std::nullopt, parse_number(type, t.substr(pattern.size()), t)};
       } else if (t == pattern) {
-        return Property{type, std::nullopt};
+        return Property{type, std::nullopt, std::nullopt};
       }
     }
     size_t eq = t.find('=');
@@ -270,6 +303,17 @@ class Parser {
     }
     if (key == "op" || key == "action") fail(EBADMSG, "misplaced " + quoted(t) + " (op= comes first, action= last)");
     fail(EBADMSG, "unknown property " + quoted(t));
+  }
+
+  uint32_t parse_number(PropType type, std::string_view value, std::string_view t) const {
+    std::optional<uint32_t> n = type == PropType::kBpfUid ? parse_uid(value) : prog_type_from_policy_name(value);
+    if (!n) {
+      fail(EBADMSG, "bad value in " + quoted(t) + ": " +
+                        (type == PropType::kBpfUid ? "bpf_uid takes a decimal uid below 4294967295"
+                                                   : "bpf_prog_type takes a program type as libbpf names it, in upper "
+                                                     "case (SYSCALL, KPROBE, TRACEPOINT, LSM, ...)"));
+    }
+    return *n;
   }
 
   // ipe_digest_parse(): ALG:HEX; no ':' is EBADMSG, HEX that hex2bin()
@@ -342,6 +386,12 @@ bool property_applies(PropType type, Op op) { return is_bpf_prop(type) == (op ==
 std::string Property::to_text() const {
   std::string s(kPropTokens[static_cast<size_t>(type)]);
   if (digest) s += digest->alg + ":" + hex_lower(digest->value);
+  if (number && type == PropType::kBpfUid) s += std::to_string(*number);
+  if (number && type == PropType::kBpfProgType) {
+    std::string name(bpf_prog_type_str(*number).value_or("?"));
+    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    s += name;
+  }
   return s;
 }
 

@@ -235,4 +235,31 @@ void obj_pin(int fd, const std::string& path) {
   throw Error(err, "bpf_syscall", message);
 }
 
+int obj_get(const std::string& path, uint32_t file_flags) {
+  uapi::ObjPinAttr attr{};
+  attr.pathname = ptr_to_u64(path.c_str());
+  attr.file_flags = file_flags;
+  if (long fd = ::syscall(__NR_bpf, uapi::kObjGet, &attr, static_cast<unsigned int>(sizeof attr)); fd >= 0)
+    return static_cast<int>(fd);
+  int err = errno;
+  throw Error(err, "bpf_syscall", detail::bpf_error_message(uapi::kObjGet, err) + " (" + path + ")");
+}
+
+int link_create(int prog_fd, uint32_t attach_type) {
+  uapi::LinkCreateAttr attr{};
+  attr.prog_fd = static_cast<uint32_t>(prog_fd);
+  attr.attach_type = attach_type;
+  return static_cast<int>(detail::bpf_call(uapi::kLinkCreate, &attr, sizeof attr));
+}
+
+LinkInfo link_info(int link_fd) {
+  uapi::LinkInfo raw{};
+  uapi::GetInfoAttr attr{};
+  attr.bpf_fd = static_cast<uint32_t>(link_fd);
+  attr.info_len = sizeof raw;
+  attr.info = ptr_to_u64(&raw);
+  detail::bpf_call(uapi::kObjGetInfoByFd, &attr, sizeof attr);
+  return LinkInfo{raw.type, raw.id, raw.prog_id};
+}
+
 }  // namespace bpfsig::sys

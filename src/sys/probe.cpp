@@ -30,6 +30,13 @@ bool probe_bpf(KernelFeatures& f) {
     UniqueFd prog(prog_load(trivial_syscall_prog()));
     return true;
   } catch (const Error& e) {
+    // Root and EPERM: an LSM refused the unsigned probe (bpfsig enforce does
+    // exactly that). bpf() works; the signed probes below say what is checked.
+    if (e.err() == EPERM) {
+      f.unsigned_refused = true;
+      add_reason(f, "an LSM refuses unsigned programs (" + std::string(e.what()) + ")");
+      return true;
+    }
     add_reason(f, "cannot load a SYSCALL program (" + std::string(e.what()) + ")");
     return false;
   }

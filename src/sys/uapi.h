@@ -18,6 +18,9 @@ inline constexpr int kMapLookupElem = 1;
 inline constexpr int kMapUpdateElem = 2;
 inline constexpr int kProgLoad = 5;
 inline constexpr int kObjPin = 6;
+inline constexpr int kObjGet = 7;
+inline constexpr int kLinkCreate = 28;
+inline constexpr uint32_t kAttachLsmMac = 27;  // BPF_LSM_MAC
 inline constexpr int kProgRun = 10;  // BPF_PROG_TEST_RUN
 inline constexpr int kObjGetInfoByFd = 15;
 inline constexpr int kMapFreeze = 22;
@@ -130,6 +133,26 @@ static_assert(offsetof(ObjPinAttr, bpf_fd) == 8);
 static_assert(offsetof(ObjPinAttr, file_flags) == 12);
 static_assert(offsetof(ObjPinAttr, path_fd) == 16);
 static_assert(sizeof(ObjPinAttr) == 24);
+
+// attr.link_create, as far as BPF_LSM_MAC needs it.
+struct LinkCreateAttr {
+  uint32_t prog_fd;
+  uint32_t target_fd;
+  uint32_t attach_type;
+  uint32_t flags;
+  uint32_t target_btf_id;
+  uint32_t pad[3];
+};
+static_assert(sizeof(LinkCreateAttr) == 32);
+
+// The fixed head of struct bpf_link_info.
+struct LinkInfo {
+  uint32_t type;
+  uint32_t id;
+  uint32_t prog_id;
+  uint32_t pad;
+  uint64_t rest[8];
+};
 
 // attr.test of BPF_PROG_TEST_RUN.
 struct ProgRunAttr {

@@ -214,4 +214,134 @@ TEST_F(Qemu, VerifierLogReachesTheLoadersPrograms) {
   }
 }
 
+// ---- bpfsig enforce on the real 7.3 kernel (docs/enforce.md) ----
+
+// The kernels whose runner ran the enforcer's sequence (7.3: prog->aux->sig
+// and the BPF LSM). 7.2 has no prog->aux->sig: the runner skips it there.
+std::vector<const KernelRun*> enforcer_runs(const std::vector<KernelRun>& runs) {
+  std::vector<const KernelRun*> out;
+  for (const KernelRun& run : runs)
+    if (run.name == "7.3") out.push_back(&run);
+  return out;
+}
+
+bool any_contains(const Json& keys, const std::string& needle) {
+  for (const Json& k : keys)
+    if (k.get<std::string>().find(needle) != std::string::npos) return true;
+  return false;
+}
+
+TEST_F(Qemu, EnforceRefusesUnsignedAndLetsSignedSkeletonsThrough) {
+  for (const KernelRun* run : enforcer_runs(runs_)) {
+    const Json& c = get(*run, "enforce/signed_user");
+    ASSERT_TRUE(c.contains("kernel_outcomes")) << run->name << ": " << c.dump();
+    const Json& out = c.at("kernel_outcomes");
+    EXPECT_EQ(out.at("unsigned"), EPERM) << c.dump();
+    EXPECT_EQ(out.at("signed"), 0) << c.dump();
+    EXPECT_NE(out.at("bpftool_prog_load"), 0) << "an unsigned `bpftool prog load` went through: " << c.dump();
+    EXPECT_EQ(out.at("unsigned_after_stop"), 0) << "stop did not remove the enforcer: " << c.dump();
+    const Json& d = c.at("kernel_decisions");
+    // The unsigned load, then the signed loader and each program it loads.
+    ASSERT_GE(d.size(), 3u) << c.dump();
+    EXPECT_NE(d[0].get<std::string>().find("prog_name=\"enf_unsigned\" bpf_signature=NONE"), std::string::npos) << d;
+    EXPECT_NE(d[0].get<std::string>().find("rule=\"DEFAULT op=BPF_PROG_LOAD action=DENY\" decision=deny"),
+              std::string::npos) << d;
+    EXPECT_NE(d[1].get<std::string>().find("prog_type=SYSCALL prog_name=\"__loader.prog\" bpf_signature=OK "
+                                           "bpf_keyring=USER bpf_kernel=FALSE"),
+              std::string::npos) << d;
+    EXPECT_NE(d[1].get<std::string>().find("decision=allow"), std::string::npos) << d;
+    for (size_t i = 2; i < d.size(); ++i)
+      EXPECT_NE(d[i].get<std::string>().find("bpf_kernel=TRUE rule=\"op=BPF_PROG_LOAD bpf_kernel=TRUE action=ALLOW\" "
+                                             "decision=allow"),
+                std::string::npos) << d;
+    // bpftool's loads (its feature probes and the object) are all refused.
+    bool bpftool_seen = false;
+    for (const Json& o : c.at("kernel_other_records"))
+      if (o.at("comm") == "bpftool") {
+        bpftool_seen = true;
+        EXPECT_NE(o.at("key").get<std::string>().find("decision=deny"), std::string::npos) << o;
+      }
+    EXPECT_TRUE(bpftool_seen) << c.dump();
+  }
+}
+
+TEST_F(Qemu, EnforceGuardsItsPinsAgainstEveryoneButStop) {
+  for (const KernelRun* run : enforcer_runs(runs_)) {
+    const Json& c = get(*run, "enforce/signed_user");
+    ASSERT_TRUE(c.contains("kernel_outcomes")) << run->name << ": " << c.dump();
+    const Json& out = c.at("kernel_outcomes");
+    EXPECT_NE(out.at("rm_link_pin"), 0) << c.dump();
+    EXPECT_NE(out.at("umount_bpffs"), 0) << c.dump();
+    EXPECT_NE(out.at("bpftool_link_detach"), 0) << c.dump();
+    // Still enforcing after every attempt.
+    EXPECT_EQ(out.at("unsigned_after_attempts"), EPERM) << c.dump();
+    size_t guards = 0;
+    for (const Json& o : c.at("kernel_other_records"))
+      if (o.at("key").get<std::string>().starts_with("guard=")) {
+        ++guards;
+        EXPECT_NE(o.at("key").get<std::string>().find("decision=deny"), std::string::npos) << o;
+      }
+    EXPECT_GE(guards, 2u) << "rm and umount should each leave a guard record: " << c.dump();
+  }
+}
+
+TEST_F(Qemu, EnforceRefusesAKeyInTheWrongKeyringType) {
+  for (const KernelRun* run : enforcer_runs(runs_)) {
+    const Json& c = get(*run, "enforce/wrong_keyring");
+    ASSERT_TRUE(c.contains("kernel_outcomes")) << run->name << ": " << c.dump();
+    EXPECT_EQ(c.at("kernel_outcomes").at("signed"), EPERM) << c.dump();
+    const Json& d = c.at("kernel_decisions");
+    ASSERT_EQ(d.size(), 1u) << c.dump();
+    EXPECT_NE(d[0].get<std::string>().find("bpf_signature=OK bpf_keyring=USER"), std::string::npos) << d;
+    EXPECT_NE(d[0].get<std::string>().find("decision=deny"), std::string::npos) << d;
+  }
+}
+
+TEST_F(Qemu, EnforceAuditModeRefusesNothing) {
+  for (const KernelRun* run : enforcer_runs(runs_)) {
+    const Json& c = get(*run, "enforce/audit");
+    ASSERT_TRUE(c.contains("kernel_outcomes")) << run->name << ": " << c.dump();
+    EXPECT_EQ(c.at("kernel_outcomes").at("unsigned"), 0) << c.dump();
+    EXPECT_EQ(c.at("kernel_outcomes").at("signed"), 0) << c.dump();
+    const Json& d = c.at("kernel_decisions");
+    EXPECT_TRUE(any_contains(d, "bpf_signature=NONE")) << d;
+    for (const Json& k : d) {
+      EXPECT_EQ(k.get<std::string>().find("decision=deny"), std::string::npos) << d;
+      if (k.get<std::string>().find("bpf_kernel=FALSE") != std::string::npos) {
+        EXPECT_NE(k.get<std::string>().find("decision=audit"), std::string::npos) << "what enforce would refuse: " << d;
+      }
+    }
+  }
+}
+
+// The differential test: the model, given the same compiled policy, takes
+// the same decisions in the same order as the real kernel's enforcer.
+TEST_F(Qemu, EnforceModelDecidesAsTheRealKernel) {
+  size_t phases = 0;
+  for (const KernelRun* run : enforcer_runs(runs_))
+    for (const std::string phase : {"signed_user", "wrong_keyring", "audit"}) {
+      const Json& c = get(*run, "enforce/" + phase);
+      ASSERT_TRUE(c.contains("kernel_decisions")) << run->name << " " << phase << ": " << c.dump();
+      EXPECT_EQ(c.at("model_decisions"), c.at("kernel_decisions")) << run->name << " " << phase;
+      for (const std::string step : {"unsigned", "signed"})
+        if (c.at("model_outcomes").contains(step)) {
+          EXPECT_EQ(c.at("model_outcomes").at(step), c.at("kernel_outcomes").at(step)) << phase << " " << step;
+        }
+      ++phases;
+    }
+  EXPECT_EQ(phases, 3u);
+}
+
+TEST_F(Qemu, EnforceOverheadIsMeasured) {
+  for (const KernelRun* run : enforcer_runs(runs_)) {
+    const Json& c = get(*run, "enforce/overhead");
+    ASSERT_TRUE(c.contains("ratio")) << c.dump();
+    EXPECT_GT(c.at("median_ns_without").get<uint64_t>(), 0u);
+    EXPECT_GT(c.at("median_ns_with").get<uint64_t>(), 0u);
+    std::cout << "enforcer overhead on Linux " << run->name << " (TCG): one BPF_PROG_LOAD " << c.at("median_ns_without")
+              << " ns without, " << c.at("median_ns_with") << " ns with, ratio " << c.at("ratio") << "\n";
+  }
+}
+
 }  // namespace
+

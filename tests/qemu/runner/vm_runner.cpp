@@ -30,6 +30,7 @@
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
 #include "bpfsig/verify.h"
+#include "enforce_cases.h"
 
 namespace {
 
@@ -255,6 +256,17 @@ void emit_probe(const Payload& p) {
         {"reason", f.reason}});
 }
 
+// The enforcer (issue 13) needs the load-time scheme's kernel: 7.3.
+void run_enforce(const Payload& p) {
+  vmtest::EnforceInputs in;
+  in.enforcer = skel::read_signed_file(p.dir + "/enforcer/enforcer.bpfsig");
+  in.enforcer_cert_der = crypto::certificate_der(crypto::load_certificate(p.dir + "/enforcer/enforcer-cert.der").get());
+  in.signed_loader = read_bundle(p, p.examples.front(), "loadtime");
+  in.signer_der = crypto::certificate_der(p.signer.get());
+  in.unsigned_object = p.dir + "/enforcer/unsigned.bpf.o";
+  vmtest::run_enforce_cases(in, [](const nlohmann::json& j) { emit(j); });
+}
+
 Payload read_payload(const std::string& dir) {
   Payload p;
   p.dir = dir;
@@ -282,6 +294,7 @@ int main(int argc, char** argv) {
     for (const std::string& example : p.examples)
       for (const TamperClass& t : tamper_classes()) run_case(p, example, t);
     if (!p.examples.empty()) run_keyring_cases(p, p.examples.front());
+    if (p.profile == verify::KernelProfile::k7_3 && !p.examples.empty()) run_enforce(p);
   } catch (const std::exception& e) {
     std::cout << "BPFSIG-RUNNER-ERROR " << e.what() << std::endl;
     return 1;
