@@ -15,6 +15,7 @@ vm-report:
 	    echo "VM suite: Linux $$(basename $$(dirname $$f)): $$(wc -l < $$(dirname $$f)/results.jsonl) cases in one boot of $$(cat $$f) s"; \
 	  done; \
 	  $(BUILD)/test_qemu --gtest_brief=1 --gtest_filter='Qemu.VerifyPredictsEveryKernelAnswer' | grep '^|'; \
+	  $(BUILD)/test_qemu --gtest_brief=1 --gtest_filter='Qemu.EnforceOverheadIsMeasured' | grep '^enforcer overhead'; \
 	elif [ -e $(BUILD)/vm/skipped ]; then echo "VM suite skipped: $$(cat $(BUILD)/vm/skipped)"; fi
 
 # The VM suite alone: boot the kernels of scripts/vm/kernels.list under QEMU (docs/vm-tests.md).

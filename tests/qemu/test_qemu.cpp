@@ -343,5 +343,31 @@ TEST_F(Qemu, EnforceOverheadIsMeasured) {
   }
 }
 
+// The "Done when" of docs/enforce.md, through the command itself.
+TEST_F(Qemu, EnforceCommandRefusesUnsignedBpftoolAndAllowsSignedSkeletons) {
+  for (const KernelRun* run : enforcer_runs(runs_)) {
+    const Json& start = get(*run, "cli/enforce/start").at("output");
+    ASSERT_TRUE(start.is_object()) << start.dump();
+    EXPECT_EQ(start.value("running", false), true) << start.dump();
+    EXPECT_EQ(start.value("mode", ""), "enforce") << start.dump();
+    EXPECT_EQ(start.at("attachments").size(), 4u) << start.dump();
+    EXPECT_NE(get(*run, "cli/enforce/bpftool_prog_load").at("exit"), 0);
+    const Json& load = get(*run, "cli/enforce/signed_load").at("output");
+    EXPECT_TRUE(load.value("ok", false)) << load.dump();
+    EXPECT_GT(get(*run, "cli/enforce/status").at("output").value("decisions", 0), 0);
+    bool bpftool_denied = false, loader_allowed = false;
+    for (const Json& r : get(*run, "cli/enforce/log").at("output")) {
+      EXPECT_EQ(r.at("type"), 1420);
+      if (r.at("comm") == "bpftool" && r.at("decision") == "deny") bpftool_denied = true;
+      if (r.value("prog_name", "") == "__loader.prog" && r.at("decision") == "allow" && r.at("bpf_signature") == "OK")
+        loader_allowed = true;
+    }
+    EXPECT_TRUE(bpftool_denied) << get(*run, "cli/enforce/log").dump();
+    EXPECT_TRUE(loader_allowed) << get(*run, "cli/enforce/log").dump();
+    EXPECT_EQ(get(*run, "cli/enforce/stop").at("output").value("stopped", false), true);
+    EXPECT_EQ(get(*run, "cli/enforce/status_after_stop").at("output").value("running", true), false);
+  }
+}
+
 }  // namespace
 
