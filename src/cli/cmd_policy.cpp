@@ -172,7 +172,8 @@ ipe::Event parse_event(const std::string& text, const std::string& source) {
     bad_event(source, std::string("not JSON: ") + e.what());
   }
   if (!j.is_object()) bad_event(source, "an event is a JSON object");
-  check_keys(j, {"op", "hook", "bpf_signature", "keyring_id", "kernel", "pid", "comm", "file"}, source, "");
+  check_keys(j, {"op", "hook", "bpf_signature", "keyring_id", "kernel", "prog_type", "uid", "pid", "comm", "file"},
+             source, "");
   if (!j.contains("op")) bad_event(source, "missing \"op\"");
   ipe::Event e;
   std::string op = field(j, "op", Json::value_t::string, source).get<std::string>();
@@ -201,6 +202,16 @@ ipe::Event parse_event(const std::string& text, const std::string& source) {
   }
   if (j.contains("keyring_id")) e.bpf_keyring_id = int32_field(j, "keyring_id", source);
   if (j.contains("kernel")) e.bpf_kernel = field(j, "kernel", Json::value_t::boolean, source).get<bool>();
+  if (j.contains("prog_type")) {
+    int32_t type = int32_field(j, "prog_type", source);
+    if (type < 0) bad_event(source, "\"prog_type\" is out of range");
+    e.bpf_prog_type = static_cast<uint32_t>(type);
+  }
+  if (j.contains("uid")) {
+    uint64_t uid = field(j, "uid", Json::value_t::number_unsigned, source).get<uint64_t>();
+    if (uid > 0xfffffffeu) bad_event(source, "\"uid\" is out of range");
+    e.uid = static_cast<uint32_t>(uid);
+  }
   if (j.contains("pid")) e.pid = int32_field(j, "pid", source);
   if (j.contains("comm")) e.comm = field(j, "comm", Json::value_t::string, source).get<std::string>();
   return e;
