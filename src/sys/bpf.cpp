@@ -54,13 +54,17 @@ std::string log_tail(const std::string& log, size_t max_chars) {
   return "...\n" + log.substr(start);
 }
 
-void fill_map_info(int map_fd, uapi::MapInfo& info) {
+// BPF_OBJ_GET_INFO_BY_FD into the info struct of the object's kind.
+template <typename Info>
+void fill_info(int fd, Info& info) {
   uapi::GetInfoAttr attr{};
-  attr.bpf_fd = static_cast<uint32_t>(map_fd);
+  attr.bpf_fd = static_cast<uint32_t>(fd);
   attr.info_len = sizeof info;
   attr.info = ptr_to_u64(&info);
   bpf_call(uapi::kObjGetInfoByFd, &attr, sizeof attr);
 }
+
+void fill_map_info(int map_fd, uapi::MapInfo& info) { fill_info(map_fd, info); }
 
 }  // namespace
 
@@ -206,11 +210,7 @@ ObjectInfo map_info(int map_fd) {
 
 ObjectInfo prog_info(int prog_fd) {
   uapi::ProgInfo raw{};
-  uapi::GetInfoAttr attr{};
-  attr.bpf_fd = static_cast<uint32_t>(prog_fd);
-  attr.info_len = sizeof raw;
-  attr.info = ptr_to_u64(&raw);
-  bpf_call(uapi::kObjGetInfoByFd, &attr, sizeof attr);
+  fill_info(prog_fd, raw);
   ObjectInfo info;
   info.id = raw.id;
   info.type = raw.type;
@@ -254,11 +254,7 @@ int link_create(int prog_fd, uint32_t attach_type) {
 
 LinkInfo link_info(int link_fd) {
   uapi::LinkInfo raw{};
-  uapi::GetInfoAttr attr{};
-  attr.bpf_fd = static_cast<uint32_t>(link_fd);
-  attr.info_len = sizeof raw;
-  attr.info = ptr_to_u64(&raw);
-  detail::bpf_call(uapi::kObjGetInfoByFd, &attr, sizeof attr);
+  fill_info(link_fd, raw);
   return LinkInfo{raw.type, raw.id, raw.prog_id};
 }
 

@@ -178,23 +178,21 @@ ModelRun run_model_phase(const EnforceInputs& in, const Phase& phase, const std:
   return run;
 }
 
-Json keys_of(const std::vector<bpfsig_enforcer_record>& records, const std::string& comm,
-             const enforce::CompiledPolicy& policy) {
-  Json keys = Json::array();
+// The runner's own load decisions (the sequence), and every other record
+// (bpftool's loads, guard refusals), as decision keys.
+struct Split {
+  Json own = Json::array(), others = Json::array();
+};
+Split split_records(const std::vector<bpfsig_enforcer_record>& records, const std::string& comm,
+                    const enforce::CompiledPolicy& policy) {
+  Split out;
   for (const auto& r : records) {
     std::string rcomm(r.comm, strnlen(r.comm, sizeof r.comm));
-    if (r.kind == BPFSIG_RECORD_PROG_LOAD && rcomm == comm) keys.push_back(enforce::decision_key(r, &policy));
-  }
-  return keys;
-}
-
-Json others_of(const std::vector<bpfsig_enforcer_record>& records, const std::string& comm,
-               const enforce::CompiledPolicy& policy) {
-  Json out = Json::array();
-  for (const auto& r : records) {
-    std::string rcomm(r.comm, strnlen(r.comm, sizeof r.comm));
-    if (r.kind != BPFSIG_RECORD_PROG_LOAD || rcomm != comm)
-      out.push_back({{"comm", rcomm}, {"key", enforce::decision_key(r, &policy)}});
+    std::string key = enforce::decision_key(r, &policy);
+    if (r.kind == BPFSIG_RECORD_PROG_LOAD && rcomm == comm)
+      out.own.push_back(key);
+    else
+      out.others.push_back({{"comm", rcomm}, {"key", key}});
   }
   return out;
 }
@@ -223,14 +221,16 @@ Json run_phase(const EnforceInputs& in, const Phase& phase, bool first, const st
   sys::enforcer_stop();
   outcomes["unsigned_after_stop"] = real_unsigned_load();
   j["kernel_outcomes"] = outcomes;
-  j["kernel_decisions"] = keys_of(records, comm, compiled);  // the scripted steps only
-  records.insert(records.end(), extra.begin(), extra.end());
-  j["kernel_other_records"] = others_of(records, comm, compiled);
-  j["kernel_extra_decisions"] = keys_of(extra, comm, compiled);
+  const Split sequence = split_records(records, comm, compiled), after = split_records(extra, comm, compiled);
+  j["kernel_decisions"] = sequence.own;  // the scripted steps only
+  Json others = sequence.others;
+  for (const Json& o : after.others) others.push_back(o);
+  j["kernel_other_records"] = others;
+  j["kernel_extra_decisions"] = after.own;
 
   ModelRun model = run_model_phase(in, phase, comm);
   j["model_outcomes"] = model.outcomes;
-  j["model_decisions"] = keys_of(*model.records, comm, compiled);
+  j["model_decisions"] = split_records(*model.records, comm, compiled).own;
   return j;
 }
 
