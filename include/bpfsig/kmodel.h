@@ -106,6 +106,10 @@ struct KernelProfile {
   // the LSM hook runs after it, and the `.bpf` keyring (-9) exists.
   // load_skeleton then passes fd_array_cnt = 1.
   bool loadtime_signature = false;
+  // Linux 7.2 (and later): the 6.18-scheme check (the instructions only)
+  // also records its result in prog->aux->sig, before security_bpf_prog_load
+  // (kernel/bpf/syscall.c of 7.2). loadtime_signature records it anyway.
+  bool records_prog_sig = false;
   // true: bpf_btf_find_by_name_kind searches the host's
   // /sys/kernel/btf/vmlinux (parsed with libbpf, lazily, once per Kernel)
   // when it is readable, and `vmlinux_btf` only when it is not. false: only
@@ -113,6 +117,7 @@ struct KernelProfile {
   bool host_vmlinux_btf = true;
 
   static KernelProfile linux_6_18();
+  static KernelProfile linux_7_2();  // name "7.2": 6.18's scheme, prog->aux->sig recorded
   static KernelProfile pre_2026_toctou();
   static KernelProfile loadtime_2026();  // name "loadtime"
   // name "hornet": 6.18 with the LSM integrity framework hooks, for the Hornet

@@ -51,7 +51,8 @@ make_bundles() {
   rm -rf "$payload/keys"
   # The enforcer as the build signed it, and an unsigned object for bpftool.
   mkdir -p "$payload/enforcer"
-  cp "$build/enforcer/enforcer.bpfsig" "$build/enforcer/enforcer-cert.der" "$payload/enforcer/"
+  cp "$build/enforcer/enforcer.bpfsig" "$build/enforcer/enforcer.loader-hash.bpfsig" \
+    "$build/enforcer/enforcer-cert.der" "$payload/enforcer/"
   cp "$build/examples/xdpfilter.bpf.o" "$payload/enforcer/unsigned.bpf.o"
   install -m 0755 "$here/vm-run.sh" "$payload/run.sh"
 }

@@ -16,6 +16,9 @@
 #ifndef BPFSIG_ENFORCER_BUNDLE
 #define BPFSIG_ENFORCER_BUNDLE ""
 #endif
+#ifndef BPFSIG_ENFORCER_BUNDLE_618
+#define BPFSIG_ENFORCER_BUNDLE_618 ""
+#endif
 #ifndef BPFSIG_ENFORCER_CERT
 #define BPFSIG_ENFORCER_CERT ""
 #endif
@@ -25,7 +28,7 @@ namespace bpfsig::cli {
 namespace {
 
 struct EnforceArgs {
-  std::string policy, mode = "enforce", enforcer = BPFSIG_ENFORCER_BUNDLE, keyring = "own";
+  std::string policy, mode = "enforce", enforcer, keyring = "own";  // enforcer "": this build's, by scheme
   std::vector<std::string> trusted;
   std::string pin_dir = sys::kEnforcerPinDir;
   bool follow = false;
@@ -86,21 +89,32 @@ void print_status(const sys::EnforcerStatus& s, const Common& common) {
     std::cout << "  lsm/" << a.hook << ": link " << a.link_id << ", prog " << a.prog_id << "\n";
 }
 
+// This build's enforcer in the scheme the running kernel checks: the 6.18
+// one (Linux 6.18 to 7.2) or the load-time one (7.3).
+std::string build_enforcer() {
+  if (std::string(BPFSIG_ENFORCER_BUNDLE).empty())
+    throw usage_error("--enforcer: this build has no enforcer object; give the signed bundle and -i");
+  sys::KernelFeatures f = sys::probe_kernel();
+  return f.signature_check == sys::SignatureCheck::kInsns ? BPFSIG_ENFORCER_BUNDLE_618 : BPFSIG_ENFORCER_BUNDLE;
+}
+
 void run_start(const EnforceArgs& a, const Common& common) {
   std::optional<enforce::Mode> mode = enforce::mode_from_name(a.mode);
   if (!mode) throw usage_error("--mode must be enforce or audit, not '" + a.mode + "'" + did_you_mean(a.mode, {"enforce", "audit"}));
-  if (a.enforcer.empty()) throw usage_error("--enforcer: this build has no enforcer object; give the signed bundle");
-  std::vector<CommandFile> inputs{{"--policy", a.policy}, {"--enforcer", a.enforcer}};
+  // Before anything else: a kernel that cannot run the enforcer says so.
+  sys::EnforcerSupport support = sys::probe_enforcer_support();
+  if (!support.ok()) throw Error(EOPNOTSUPP, "enforcer_unsupported", support.missing);
+  const std::string enforcer = a.enforcer.empty() ? build_enforcer() : a.enforcer;
+  std::vector<CommandFile> inputs{{"--policy", a.policy}, {"--enforcer", enforcer}};
   std::vector<std::string> trusted = a.trusted;
-  if (trusted.empty() && a.enforcer == BPFSIG_ENFORCER_BUNDLE && std::string(BPFSIG_ENFORCER_CERT).size())
-    trusted.push_back(BPFSIG_ENFORCER_CERT);  // the build's own key signed the build's enforcer
+  if (trusted.empty() && a.enforcer.empty()) trusted.push_back(BPFSIG_ENFORCER_CERT);  // the build signed it
   for (const auto& t : trusted) inputs.push_back({"-i", t});
   check_command_files(inputs, {});
 
   const std::string text = read_text_file(a.policy);
   enforce::CompiledPolicy policy = enforce::compile_policy(text, *mode, a.policy);
   sys::EnforcerStartOptions o;
-  o.enforcer = skel::read_signed_file(a.enforcer);
+  o.enforcer = skel::read_signed_file(enforcer);
   for (const auto& cert : load_trusted(trusted)) o.trusted_certs_der.push_back(crypto::certificate_der(cert.get()));
   o.keyring = keyring_mode(a.keyring);
   o.policy_value = policy.map_value();
@@ -149,7 +163,8 @@ void add_enforce(CLI::App& app, Common& common) {
   CLI::App* start = sub->add_subcommand("start", "Load, attach and pin the enforcer with a policy");
   start->add_option("--policy", args->policy, "IPE policy with BPF_PROG_LOAD rules (docs/enforce.md)")->required();
   start->add_option("--mode", args->mode, "enforce (refuse what the policy denies, default) or audit (record only)");
-  start->add_option("--enforcer", args->enforcer, "The signed enforcer bundle (default: this build's)");
+  start->add_option("--enforcer", args->enforcer,
+                    "The signed enforcer bundle (default: this build's, in the scheme the kernel checks)");
   start->add_option("-i,--cert", args->trusted, "Trust anchor of the enforcer's signature (default: this build's)")
       ->allow_extra_args(false);
   start->add_option("--keyring", args->keyring, "own (default), session or user: where the anchor goes");

@@ -38,6 +38,13 @@ KernelProfile KernelProfile::linux_6_18() {
   return p;
 }
 
+KernelProfile KernelProfile::linux_7_2() {
+  KernelProfile p = linux_6_18();
+  p.name = "7.2";
+  p.records_prog_sig = true;
+  return p;
+}
+
 KernelProfile KernelProfile::loadtime_2026() {
   KernelProfile p;
   p.name = "loadtime";

@@ -406,6 +406,7 @@ int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
   if (profile_.loadtime_signature) return prog_load_loadtime(proc, attr, kernel);
   check_attr(attr);
   std::string license = attr.license.substr(0, std::min(attr.license.find('\0'), kLicenseLen - 1));
+  std::optional<lsm::ProgSig> sig;
   if (!attr.signature.empty()) {
     auto certs = trusted_certs(proc, attr.keyring_id);  // EINVAL for an unknown keyring
     // The hash-chain series: with signature_maps the signature covers the
@@ -415,11 +416,13 @@ int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
                             : attr.insns;
     crypto::SigCheck check = crypto::verify_kernel_rules(attr.signature, content, certs);
     if (check.err) fail(check.err, kCmd, "signature: " + check.kind + ": " + check.detail);
+    if (profile_.records_prog_sig) sig = verified_sig(resolve_keyring(proc, attr.keyring_id, true));
   }
   if (attr.prog_type == 0 || attr.prog_type > kMaxProgType) fail(EINVAL, kCmd, "unknown program type");
   check_obj_name(attr.name, kCmd, "program");
 
   auto prog = new_prog(attr, license, kernel);
+  if (sig) prog->view.sig = *sig;
   run_prog_load_hook(proc, *prog, attr, kernel);
 
   // bpf_check(), structurally.

@@ -102,7 +102,7 @@ int real_unsigned_load() {
 int real_signed_load(const EnforceInputs& in) {
   sys::LoadOptions o;
   o.trusted_certs_der = {in.signer_der};
-  o.kernel_check = sys::SignatureCheck::kInsnsAndMetadata;  // no probe loads: they would be records too
+  o.kernel_check = in.kernel_check;  // no probe loads: they would be records too
   try {
     sys::LoadResult r = sys::load(in.signed_loader, o);
     sys::close_fds(r);
@@ -151,7 +151,7 @@ ModelRun run_model_phase(const EnforceInputs& in, const Phase& phase, const std:
   registry["enforce"] = enforce::enforce_factory(compiled, run.records);
   auto stack = std::make_shared<lsm::LsmStack>("capability,enforce", registry);
   stack->make_replayable(comm);  // root with the capabilities a loader needs, as in the VM
-  kmodel::Kernel kernel(kmodel::KernelProfile::loadtime_2026());
+  kmodel::Kernel kernel(in.model_profile);
   kernel.set_lsm_stack(stack);
   kmodel::Process& proc = kernel.spawn(comm);
   for (Step s : phase.steps) {

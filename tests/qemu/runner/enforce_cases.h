@@ -8,16 +8,20 @@
 #include <nlohmann/json.hpp>
 
 #include "bpfsig/bytes.h"
+#include "bpfsig/kmodel.h"
 #include "bpfsig/skel.h"
+#include "bpfsig/sys.h"
 
 namespace bpfsig::vmtest {
 
 struct EnforceInputs {
-  skel::SignedLoader enforcer;     // PAYLOAD/enforcer/enforcer.bpfsig
+  skel::SignedLoader enforcer;     // PAYLOAD/enforcer/enforcer[.loader-hash].bpfsig: the kernel's scheme
   Bytes enforcer_cert_der;         // PAYLOAD/enforcer/enforcer-cert.der
   skel::SignedLoader signed_loader;  // a load-time bundle of an example
   Bytes signer_der;                // its trust anchor
   std::string unsigned_object;     // a BPF object for `bpftool prog load`
+  sys::SignatureCheck kernel_check = sys::SignatureCheck::kInsnsAndMetadata;  // what the kernel checks
+  kmodel::KernelProfile model_profile = kmodel::KernelProfile::loadtime_2026();  // the model of that kernel
 };
 
 // Emits one result per phase ("enforce/signed_user", "enforce/wrong_keyring",

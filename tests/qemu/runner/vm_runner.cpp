@@ -256,12 +256,16 @@ void emit_probe(const Payload& p) {
         {"reason", f.reason}});
 }
 
-// The enforcer (issue 13) needs the load-time scheme's kernel: 7.3.
+// The enforcer (docs/enforce.md) on both kernels: each keeps prog->aux->sig,
+// 7.2 for its 6.18-scheme check, 7.3 for the load-time one.
 void run_enforce(const Payload& p) {
+  const bool loadtime = p.profile == verify::KernelProfile::k7_3;
   vmtest::EnforceInputs in;
-  in.enforcer = skel::read_signed_file(p.dir + "/enforcer/enforcer.bpfsig");
+  in.enforcer = skel::read_signed_file(p.dir + (loadtime ? "/enforcer/enforcer.bpfsig" : "/enforcer/enforcer.loader-hash.bpfsig"));
+  in.kernel_check = loadtime ? sys::SignatureCheck::kInsnsAndMetadata : sys::SignatureCheck::kInsns;
+  in.model_profile = loadtime ? kmodel::KernelProfile::loadtime_2026() : kmodel::KernelProfile::linux_7_2();
   in.enforcer_cert_der = crypto::certificate_der(crypto::load_certificate(p.dir + "/enforcer/enforcer-cert.der").get());
-  in.signed_loader = read_bundle(p, p.examples.front(), "loadtime");
+  in.signed_loader = read_bundle(p, p.examples.front(), kernel_scheme(p.profile));
   in.signer_der = crypto::certificate_der(p.signer.get());
   in.unsigned_object = p.dir + "/enforcer/unsigned.bpf.o";
   vmtest::run_enforce_cases(in, [](const nlohmann::json& j) { emit(j); });
@@ -294,7 +298,7 @@ int main(int argc, char** argv) {
     for (const std::string& example : p.examples)
       for (const TamperClass& t : tamper_classes()) run_case(p, example, t);
     if (!p.examples.empty()) run_keyring_cases(p, p.examples.front());
-    if (p.profile == verify::KernelProfile::k7_3 && !p.examples.empty()) run_enforce(p);
+    if (!p.examples.empty()) run_enforce(p);
   } catch (const std::exception& e) {
     std::cout << "BPFSIG-RUNNER-ERROR " << e.what() << std::endl;
     return 1;
