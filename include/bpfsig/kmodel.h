@@ -31,12 +31,40 @@ class LsmStack;
 
 namespace bpfsig::kmodel {
 
-// enum bpf_map_type (the modelled ones)
+// enum bpf_map_type (Linux 6.18; docs/kmodel.md says what each one models)
 inline constexpr uint32_t kMapHash = 1;
 inline constexpr uint32_t kMapArray = 2;
 inline constexpr uint32_t kMapProgArray = 3;
+inline constexpr uint32_t kMapPerfEventArray = 4;
+inline constexpr uint32_t kMapPercpuHash = 5;
 inline constexpr uint32_t kMapPercpuArray = 6;
+inline constexpr uint32_t kMapStackTrace = 7;
+inline constexpr uint32_t kMapCgroupArray = 8;
+inline constexpr uint32_t kMapLruHash = 9;
+inline constexpr uint32_t kMapLruPercpuHash = 10;
+inline constexpr uint32_t kMapLpmTrie = 11;
+inline constexpr uint32_t kMapArrayOfMaps = 12;
+inline constexpr uint32_t kMapHashOfMaps = 13;
+inline constexpr uint32_t kMapDevmap = 14;
+inline constexpr uint32_t kMapSockmap = 15;
+inline constexpr uint32_t kMapCpumap = 16;
+inline constexpr uint32_t kMapXskmap = 17;
+inline constexpr uint32_t kMapSockhash = 18;
+inline constexpr uint32_t kMapCgroupStorage = 19;
+inline constexpr uint32_t kMapReuseportSockarray = 20;
+inline constexpr uint32_t kMapPercpuCgroupStorage = 21;
+inline constexpr uint32_t kMapQueue = 22;
+inline constexpr uint32_t kMapStack = 23;
+inline constexpr uint32_t kMapSkStorage = 24;
+inline constexpr uint32_t kMapDevmapHash = 25;
+inline constexpr uint32_t kMapStructOps = 26;
 inline constexpr uint32_t kMapRingbuf = 27;
+inline constexpr uint32_t kMapInodeStorage = 28;
+inline constexpr uint32_t kMapTaskStorage = 29;
+inline constexpr uint32_t kMapBloomFilter = 30;
+inline constexpr uint32_t kMapUserRingbuf = 31;
+inline constexpr uint32_t kMapCgrpStorage = 32;
+inline constexpr uint32_t kMapArena = 33;
 
 // map_create flags (BPF_F_*)
 inline constexpr uint32_t kFNoPrealloc = 1u << 0;
@@ -45,7 +73,16 @@ inline constexpr uint32_t kFRdonly = 1u << 3;       // syscall side may not writ
 inline constexpr uint32_t kFWronly = 1u << 4;       // syscall side may not read
 inline constexpr uint32_t kFRdonlyProg = 1u << 7;   // programs may not write
 inline constexpr uint32_t kFWronlyProg = 1u << 8;
+inline constexpr uint32_t kFNoCommonLru = 1u << 1;  // LRU maps: one LRU list per CPU
+inline constexpr uint32_t kFStackBuildId = 1u << 5;  // STACK_TRACE: build-id + offset values
+inline constexpr uint32_t kFZeroSeed = 1u << 6;
+inline constexpr uint32_t kFClone = 1u << 9;         // local storage: cloned with the socket
 inline constexpr uint32_t kFMmapable = 1u << 10;
+inline constexpr uint32_t kFPreserveElems = 1u << 11;
+inline constexpr uint32_t kFInnerMap = 1u << 12;     // inner ARRAY: max_entries may differ
+inline constexpr uint32_t kFLink = 1u << 13;         // STRUCT_OPS (same bit as kFSegvOnFault)
+inline constexpr uint32_t kFSegvOnFault = 1u << 13;  // ARENA
+inline constexpr uint32_t kFNoUserConv = 1u << 14;   // ARENA
 
 // update flags
 inline constexpr uint64_t kAny = 0;
@@ -94,6 +131,9 @@ struct KernelProfile {
   bool map_hash_requires_frozen = true;
   uint32_t nr_cpus = 2;      // num_possible_cpus(): per-CPU values per lookup
   uint32_t page_size = 4096;
+  // CONFIG_NR_CPUS: a CPUMAP's max_entries limit (256 on this machine's
+  // 6.18.44, measured; Debian's generic kernels have 8192).
+  uint32_t config_nr_cpus = 256;
   // What bpf_kallsyms_lookup_name finds (name -> address); others: -ENOENT.
   std::map<std::string, uint64_t> kallsyms;
   // What bpf_btf_find_by_name_kind finds in vmlinux BTF: (name, BTF_KIND_*)
@@ -140,6 +180,12 @@ struct MapCreateAttr {
   uint32_t flags = 0;
   std::string name;       // up to 15 characters of [A-Za-z0-9_.]
   Bytes excl_prog_hash;   // empty: not exclusive; else must be 32 bytes
+  // The rest of 6.18's BPF_MAP_CREATE attr (0: not given).
+  uint64_t map_extra = 0;        // BLOOM_FILTER: nr_hashes (low 4 bits); ARENA: user VMA start
+  int32_t inner_map_fd = 0;      // ARRAY_OF_MAPS / HASH_OF_MAPS: the inner map template
+  int32_t btf_fd = 0;            // read when a btf_*_type_id is set
+  uint32_t btf_key_type_id = 0, btf_value_type_id = 0;
+  uint32_t btf_vmlinux_value_type_id = 0;  // STRUCT_OPS only
 };
 
 // What BPF_OBJ_GET_INFO_BY_FD reports for a map (without a hash).
@@ -281,8 +327,15 @@ class Kernel {
   int map_create(Process& proc, const MapCreateAttr& attr);
   void map_update(Process& proc, int fd, ByteView key, ByteView value, uint64_t flags = kAny);
   // Per-CPU maps return nr_cpus slots of round_up(value_size, 8) bytes.
-  Bytes map_lookup(Process& proc, int fd, ByteView key, uint64_t flags = 0);
+  // BLOOM_FILTER: value_in is the value to test (the kernel copies it in);
+  // the result is empty when it may be present, ENOENT when it is not.
+  Bytes map_lookup(Process& proc, int fd, ByteView key, uint64_t flags = 0, ByteView value_in = {});
   void map_delete(Process& proc, int fd, ByteView key);
+  // BPF_MAP_GET_NEXT_KEY; key nullopt is attr.key == NULL (the first key).
+  Bytes map_get_next_key(Process& proc, int fd, std::optional<ByteView> key);
+  // BPF_MAP_LOOKUP_AND_DELETE_ELEM: QUEUE/STACK pop, the hash maps and
+  // STACK_TRACE; other types ENOTSUPP.
+  Bytes map_lookup_and_delete(Process& proc, int fd, ByteView key, uint64_t flags = 0);
   void map_freeze(Process& proc, int fd);
   MapInfo map_info(Process& proc, int fd);
   // BPF_OBJ_GET_INFO_BY_FD with info.hash set and info.hash_size = hash_size:
