@@ -677,11 +677,12 @@ class NetMap : public Map {
   std::map<Bytes, Bytes> elems_;
 };
 
-// ---- ARENA: memory for programs and mmap; no elements (EOPNOTSUPP).
+// ---- ARENA: memory for programs and mmap; no elements (arena.c: lookup
+// EINVAL, the other ops EOPNOTSUPP).
 class ArenaMap : public Map {
  public:
   using Map::Map;
-  Bytes lookup(ByteView) override { fail(EOPNOTSUPP, kLookup, "an arena has no elements"); }
+  Bytes lookup(ByteView) override { fail(EINVAL, kLookup, "an arena has no elements"); }
   void update(ByteView, ByteView, uint64_t, const FdResolver&) override {
     fail(EOPNOTSUPP, kUpdate, "an arena has no elements");
   }
