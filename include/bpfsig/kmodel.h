@@ -170,6 +170,12 @@ struct KernelProfile {
   bool hash_chain_signature = false;
   static KernelProfile hash_chain();  // name "hash-chain"
 
+  // true: PROG_LOAD of a program that needs a BPF trampoline (TRACING with
+  // fentry, fexit or fmod_ret; LSM; EXT) is EPERM before any other check,
+  // as this machine's 6.18.44-fc kernel answers (measured, as root). Off in
+  // every named profile: 6.18's source has no such refusal.
+  bool refuse_trampolines = false;
+
 };
 
 struct MapCreateAttr {
@@ -216,6 +222,11 @@ struct ProgLoadAttr {
   // The hash-chain series' attr.signature_maps (fd_array indices); empty:
   // signature_maps_size == 0. Other profiles: E2BIG when not empty.
   std::vector<uint32_t> signature_maps;
+  // The attach target by BTF: attach_btf_id in vmlinux BTF (the host's, as
+  // KernelProfile::host_vmlinux_btf), or in the object attach_btf_obj_fd
+  // names (the same attr field as attach_prog_fd). docs/kmodel.md.
+  uint32_t attach_btf_id = 0;
+  int32_t attach_btf_obj_fd = 0;
 };
 
 // What BPF_OBJ_GET_INFO_BY_FD reports for a program, plus what the model
@@ -452,6 +463,13 @@ class Kernel {
   std::vector<crypto::Certificate> trusted_certs(const Process& proc, int32_t keyring_id);
   struct HostBtf;
   std::shared_ptr<HostBtf> host_btf_;
+  // attach_btf.cpp: attach targets by BTF, ksym and kfunc BTF ids
+  void check_attach_attr(Process& proc, const ProgLoadAttr& attr);
+  void check_attach_btf_id(const ProgLoadAttr& attr, bool gpl_compatible);
+  void resolve_kernel_btf_ids(Process& proc, ByteView insns, bool gpl_compatible);
+  bool kallsyms_has(const std::string& name);
+  std::shared_ptr<std::vector<std::string>> host_kallsyms_;  // sorted names of /proc/kallsyms
+  bool host_kallsyms_tried_ = false;
   bool host_btf_tried_ = false;
   bool lsm_bpf_hooks_ = false;
   bool in_sys_bpf_ = false;

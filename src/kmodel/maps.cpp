@@ -610,7 +610,7 @@ class NetMap : public Map {
       int fd = static_cast<int32_t>(load_le32(value.data() + 4));
       if (fd > 0) {
         auto prog = std::dynamic_pointer_cast<Prog>(resolve(fd));
-        constexpr uint32_t kAttachXdpDevmap = 38;
+        constexpr uint32_t kAttachXdpDevmap = 33;
         if (!prog || prog->attr().prog_type != kProgXdp || prog->attr().expected_attach_type != kAttachXdpDevmap)
           fail(EINVAL, kUpdate, "fd " + std::to_string(fd) + " is not an XDP program for a devmap");
         store_le32(stored.data() + 4, prog->id());
@@ -665,7 +665,7 @@ class NetMap : public Map {
           prog = std::dynamic_pointer_cast<Prog>(resolve(fd));
         } catch (const Error&) {
         }
-        constexpr uint32_t kAttachXdpCpumap = 39;
+        constexpr uint32_t kAttachXdpCpumap = 35;
         if (!prog || prog->attr().prog_type != kProgXdp || prog->attr().expected_attach_type != kAttachXdpCpumap)
           fail(ENOMEM, kUpdate, "fd " + std::to_string(fd) + " is not an XDP program for a cpumap (entry allocation fails)");
         store_le32(stored.data() + 4, prog->id());

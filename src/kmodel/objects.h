@@ -15,7 +15,18 @@
 #include "bpfsig/lsm.h"
 #include "bpfsig/vm.h"
 
+struct btf;  // libbpf
+
 namespace bpfsig::kmodel {
+
+// The host's vmlinux BTF, parsed with libbpf (host_btf.cpp).
+struct Kernel::HostBtf {
+  explicit HostBtf(struct ::btf* parsed) : btf(parsed) {}
+  ~HostBtf();
+  HostBtf(const HostBtf&) = delete;
+  HostBtf& operator=(const HostBtf&) = delete;
+  struct ::btf* btf;
+};
 
 [[noreturn]] void fail(int err, const char* cmd, const std::string& why);
 

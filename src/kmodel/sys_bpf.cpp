@@ -221,7 +221,6 @@ int prog_load(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr&
   constexpr const char* cmd = "BPF_PROG_LOAD";
   a.check_unused_zero(kAttrSize, cmd);
   if (a.u32(64)) not_modelled(cmd, "device offload");
-  if (a.u32(108) || a.u32(112)) not_modelled(cmd, "attach_btf_id / attach_prog_fd");
   if (a.u32(116)) not_modelled(cmd, "CO-RE relocations in the kernel");
   ProgLoadAttr attr;
   attr.prog_type = a.u32(0);
@@ -230,6 +229,8 @@ int prog_load(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr&
   attr.prog_flags = a.u32(44);
   attr.name = a.name(48);
   attr.expected_attach_type = a.u32(68);
+  attr.attach_btf_id = a.u32(108);
+  attr.attach_btf_obj_fd = a.s32(112);  // attach_prog_fd / attach_btf_obj_fd
   attr.fd_array_cnt = a.u32(148);
   attr.fd_array = read_fd_array(ctx, a.u64(120), fd_array_entries_needed(attr.insns, attr.fd_array_cnt));
   attr.signature = read_signature(ctx, a, cmd);
