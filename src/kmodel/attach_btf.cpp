@@ -158,6 +158,10 @@ void Kernel::check_attach_btf_id(const ProgLoadAttr& a, bool gpl) {
       break;
     default: fail(EINVAL, kCmd, "expected_attach_type " + std::to_string(eat) + " has no BTF attach target");
   }
+  // A TRACING program with an LSM attach type has no trampoline kind:
+  // ENOTSUPP (measured on 6.18.44 for fentry-able targets such as do_unlinkat).
+  if (type == kProgTracing && (eat == kLsmMac || eat == kLsmCgroup))
+    fail(kENOTSUPP, kCmd, "a TRACING program cannot take an LSM attach type");
   if (type == kProgLsm) {  // bpf_lsm_verify_prog
     if (!gpl) fail(EINVAL, kCmd, "LSM programs must have a GPL compatible license");
     if (!name.starts_with("bpf_lsm_")) fail(EINVAL, kCmd, id_text(id) + " points to wrong type name " + name);
