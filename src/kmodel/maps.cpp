@@ -49,7 +49,6 @@ constexpr uint32_t kCpumapMaxQsize = 16384;
 // The model refuses (ENOMEM, as a failed vmalloc would) arrays larger than
 // this, rather than allocating what a real kernel might not have either.
 constexpr uint64_t kModelMaxArrayBytes = 256u << 20;
-constexpr uint32_t kLastMapType = kMapArena;  // the last in 6.18
 
 uint32_t round_up8(uint32_t n) { return (n + 7u) & ~7u; }
 bool is_power_of_2(uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
