@@ -31,12 +31,40 @@ class LsmStack;
 
 namespace bpfsig::kmodel {
 
-// enum bpf_map_type (the modelled ones)
+// enum bpf_map_type (Linux 6.18; docs/kmodel.md says what each one models)
 inline constexpr uint32_t kMapHash = 1;
 inline constexpr uint32_t kMapArray = 2;
 inline constexpr uint32_t kMapProgArray = 3;
+inline constexpr uint32_t kMapPerfEventArray = 4;
+inline constexpr uint32_t kMapPercpuHash = 5;
 inline constexpr uint32_t kMapPercpuArray = 6;
+inline constexpr uint32_t kMapStackTrace = 7;
+inline constexpr uint32_t kMapCgroupArray = 8;
+inline constexpr uint32_t kMapLruHash = 9;
+inline constexpr uint32_t kMapLruPercpuHash = 10;
+inline constexpr uint32_t kMapLpmTrie = 11;
+inline constexpr uint32_t kMapArrayOfMaps = 12;
+inline constexpr uint32_t kMapHashOfMaps = 13;
+inline constexpr uint32_t kMapDevmap = 14;
+inline constexpr uint32_t kMapSockmap = 15;
+inline constexpr uint32_t kMapCpumap = 16;
+inline constexpr uint32_t kMapXskmap = 17;
+inline constexpr uint32_t kMapSockhash = 18;
+inline constexpr uint32_t kMapCgroupStorage = 19;
+inline constexpr uint32_t kMapReuseportSockarray = 20;
+inline constexpr uint32_t kMapPercpuCgroupStorage = 21;
+inline constexpr uint32_t kMapQueue = 22;
+inline constexpr uint32_t kMapStack = 23;
+inline constexpr uint32_t kMapSkStorage = 24;
+inline constexpr uint32_t kMapDevmapHash = 25;
+inline constexpr uint32_t kMapStructOps = 26;
 inline constexpr uint32_t kMapRingbuf = 27;
+inline constexpr uint32_t kMapInodeStorage = 28;
+inline constexpr uint32_t kMapTaskStorage = 29;
+inline constexpr uint32_t kMapBloomFilter = 30;
+inline constexpr uint32_t kMapUserRingbuf = 31;
+inline constexpr uint32_t kMapCgrpStorage = 32;
+inline constexpr uint32_t kMapArena = 33;
 
 // map_create flags (BPF_F_*)
 inline constexpr uint32_t kFNoPrealloc = 1u << 0;
@@ -45,7 +73,16 @@ inline constexpr uint32_t kFRdonly = 1u << 3;       // syscall side may not writ
 inline constexpr uint32_t kFWronly = 1u << 4;       // syscall side may not read
 inline constexpr uint32_t kFRdonlyProg = 1u << 7;   // programs may not write
 inline constexpr uint32_t kFWronlyProg = 1u << 8;
+inline constexpr uint32_t kFNoCommonLru = 1u << 1;  // LRU maps: one LRU list per CPU
+inline constexpr uint32_t kFStackBuildId = 1u << 5;  // STACK_TRACE: build-id + offset values
+inline constexpr uint32_t kFZeroSeed = 1u << 6;
+inline constexpr uint32_t kFClone = 1u << 9;         // local storage: cloned with the socket
 inline constexpr uint32_t kFMmapable = 1u << 10;
+inline constexpr uint32_t kFPreserveElems = 1u << 11;
+inline constexpr uint32_t kFInnerMap = 1u << 12;     // inner ARRAY: max_entries may differ
+inline constexpr uint32_t kFLink = 1u << 13;         // STRUCT_OPS (same bit as kFSegvOnFault)
+inline constexpr uint32_t kFSegvOnFault = 1u << 13;  // ARENA
+inline constexpr uint32_t kFNoUserConv = 1u << 14;   // ARENA
 
 // update flags
 inline constexpr uint64_t kAny = 0;
@@ -94,6 +131,9 @@ struct KernelProfile {
   bool map_hash_requires_frozen = true;
   uint32_t nr_cpus = 2;      // num_possible_cpus(): per-CPU values per lookup
   uint32_t page_size = 4096;
+  // CONFIG_NR_CPUS: a CPUMAP's max_entries limit (256 on this machine's
+  // 6.18.44, measured; Debian's generic kernels have 8192).
+  uint32_t config_nr_cpus = 256;
   // What bpf_kallsyms_lookup_name finds (name -> address); others: -ENOENT.
   std::map<std::string, uint64_t> kallsyms;
   // What bpf_btf_find_by_name_kind finds in vmlinux BTF: (name, BTF_KIND_*)
@@ -135,6 +175,12 @@ struct KernelProfile {
   bool hash_chain_signature = false;
   static KernelProfile hash_chain();  // name "hash-chain"
 
+  // true: PROG_LOAD of a program that needs a BPF trampoline (TRACING with
+  // fentry, fexit or fmod_ret; LSM; EXT) is EPERM before any other check,
+  // as this machine's 6.18.44-fc kernel answers (measured, as root). Off in
+  // every named profile: 6.18's source has no such refusal.
+  bool refuse_trampolines = false;
+
 };
 
 struct MapCreateAttr {
@@ -145,6 +191,12 @@ struct MapCreateAttr {
   uint32_t flags = 0;
   std::string name;       // up to 15 characters of [A-Za-z0-9_.]
   Bytes excl_prog_hash;   // empty: not exclusive; else must be 32 bytes
+  // The rest of 6.18's BPF_MAP_CREATE attr (0: not given).
+  uint64_t map_extra = 0;        // BLOOM_FILTER: nr_hashes (low 4 bits); ARENA: user VMA start
+  int32_t inner_map_fd = 0;      // ARRAY_OF_MAPS / HASH_OF_MAPS: the inner map template
+  int32_t btf_fd = 0;            // read when a btf_*_type_id is set
+  uint32_t btf_key_type_id = 0, btf_value_type_id = 0;
+  uint32_t btf_vmlinux_value_type_id = 0;  // STRUCT_OPS only
 };
 
 // What BPF_OBJ_GET_INFO_BY_FD reports for a map (without a hash).
@@ -175,6 +227,11 @@ struct ProgLoadAttr {
   // The hash-chain series' attr.signature_maps (fd_array indices); empty:
   // signature_maps_size == 0. Other profiles: E2BIG when not empty.
   std::vector<uint32_t> signature_maps;
+  // The attach target by BTF: attach_btf_id in vmlinux BTF (the host's, as
+  // KernelProfile::host_vmlinux_btf), or in the object attach_btf_obj_fd
+  // names (the same attr field as attach_prog_fd). docs/kmodel.md.
+  uint32_t attach_btf_id = 0;
+  int32_t attach_btf_obj_fd = 0;
 };
 
 // What BPF_OBJ_GET_INFO_BY_FD reports for a program, plus what the model
@@ -286,8 +343,15 @@ class Kernel {
   int map_create(Process& proc, const MapCreateAttr& attr);
   void map_update(Process& proc, int fd, ByteView key, ByteView value, uint64_t flags = kAny);
   // Per-CPU maps return nr_cpus slots of round_up(value_size, 8) bytes.
-  Bytes map_lookup(Process& proc, int fd, ByteView key, uint64_t flags = 0);
+  // BLOOM_FILTER: value_in is the value to test (the kernel copies it in);
+  // the result is empty when it may be present, ENOENT when it is not.
+  Bytes map_lookup(Process& proc, int fd, ByteView key, uint64_t flags = 0, ByteView value_in = {});
   void map_delete(Process& proc, int fd, ByteView key);
+  // BPF_MAP_GET_NEXT_KEY; key nullopt is attr.key == NULL (the first key).
+  Bytes map_get_next_key(Process& proc, int fd, std::optional<ByteView> key);
+  // BPF_MAP_LOOKUP_AND_DELETE_ELEM: QUEUE/STACK pop, the hash maps and
+  // STACK_TRACE; other types ENOTSUPP.
+  Bytes map_lookup_and_delete(Process& proc, int fd, ByteView key, uint64_t flags = 0);
   void map_freeze(Process& proc, int fd);
   MapInfo map_info(Process& proc, int fd);
   // BPF_OBJ_GET_INFO_BY_FD with info.hash set and info.hash_size = hash_size:
@@ -404,6 +468,13 @@ class Kernel {
   std::vector<crypto::Certificate> trusted_certs(const Process& proc, int32_t keyring_id);
   struct HostBtf;
   std::shared_ptr<HostBtf> host_btf_;
+  // attach_btf.cpp: attach targets by BTF, ksym and kfunc BTF ids
+  void check_attach_attr(Process& proc, const ProgLoadAttr& attr);
+  void check_attach_btf_id(const ProgLoadAttr& attr, bool gpl_compatible);
+  void resolve_kernel_btf_ids(Process& proc, ByteView insns, bool gpl_compatible);
+  bool kallsyms_has(const std::string& name);
+  std::shared_ptr<std::vector<std::string>> host_kallsyms_;  // sorted names of /proc/kallsyms
+  bool host_kallsyms_tried_ = false;
   bool host_btf_tried_ = false;
   bool lsm_bpf_hooks_ = false;
   bool in_sys_bpf_ = false;

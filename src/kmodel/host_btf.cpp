@@ -11,13 +11,7 @@
 
 namespace bpfsig::kmodel {
 
-struct Kernel::HostBtf {
-  explicit HostBtf(struct btf* parsed) : btf(parsed) {}
-  ~HostBtf() { btf__free(btf); }
-  HostBtf(const HostBtf&) = delete;
-  HostBtf& operator=(const HostBtf&) = delete;
-  struct btf* btf;
-};
+Kernel::HostBtf::~HostBtf() { btf__free(btf); }
 
 bool Kernel::using_host_vmlinux_btf() {
   if (!profile_.host_vmlinux_btf) return false;

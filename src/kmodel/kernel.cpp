@@ -23,6 +23,8 @@ constexpr int kBpfMapCreate = 0;
 constexpr int kBpfMapLookupElem = 1;
 constexpr int kBpfMapUpdateElem = 2;
 constexpr int kBpfMapDeleteElem = 3;
+constexpr int kBpfMapGetNextKey = 4;
+constexpr int kBpfMapLookupAndDeleteElem = 21;
 constexpr int kBpfObjGetInfoByFd = 15;
 constexpr int kBpfBtfLoad = 18;
 constexpr int kBpfMapFreeze = 22;
@@ -214,7 +216,8 @@ ByteView user_bytes(ByteView buf, size_t size, const char* cmd, const char* what
 
 int Kernel::map_create(Process& proc, const MapCreateAttr& attr) {
   lsm_bpf(proc, kBpfMapCreate, "BPF_MAP_CREATE");
-  auto map = create_map(next_map_id_, attr, profile_);
+  auto map = create_map(next_map_id_, attr, profile_,
+                        [&](int fd) { return object_at(proc, fd, "BPF_MAP_CREATE"); });
   // map_create(): security_bpf_map_create() after the map is allocated and
   // named (and its excl_prog_hash copied), before bpf_map_alloc_id() and the
   // fd. The view's id is 0: no id is allocated yet. A refusal frees the map
@@ -252,17 +255,22 @@ void Kernel::map_update(Process& proc, int fd, ByteView key, ByteView value, uin
   if (flags & kFLock) fail(EINVAL, cmd, "BPF_F_LOCK on a map without a bpf_spin_lock");
   ByteView k = user_bytes(key, map->attr().key_size, cmd, "key");
   ByteView v = user_bytes(value, map->syscall_value_size(), cmd, "value");
-  map->update(k, v, flags, [&](int value_fd) { return object_at(proc, value_fd, cmd); });
+  map->caller_fds = [&](int value_fd) { return object_at(proc, value_fd, cmd); };
+  map->update(k, v, flags, map->caller_fds);
 }
 
-Bytes Kernel::map_lookup(Process& proc, int fd, ByteView key, uint64_t flags) {
+Bytes Kernel::map_lookup(Process& proc, int fd, ByteView key, uint64_t flags, ByteView value_in) {
   constexpr const char* cmd = "BPF_MAP_LOOKUP_ELEM";
   lsm_bpf(proc, kBpfMapLookupElem, cmd);
   if (flags & ~kFLock) fail(EINVAL, cmd, "unknown lookup flags");
   auto map = typed_object_at<Map>(proc, fd, cmd);
   require_syscall_read(*map, cmd);
   if (flags & kFLock) fail(EINVAL, cmd, "BPF_F_LOCK on a map without a bpf_spin_lock");
-  return map->lookup(user_bytes(key, map->attr().key_size, cmd, "key"));
+  ByteView k = user_bytes(key, map->attr().key_size, cmd, "key");
+  map->caller_fds = [&](int key_fd) { return object_at(proc, key_fd, cmd); };
+  // map_lookup_elem copies the value in for a bloom filter (the value tested).
+  if (map->type() == kMapBloomFilter) return map->lookup_value(k, user_bytes(value_in, map->attr().value_size, cmd, "value"));
+  return map->lookup(k);
 }
 
 void Kernel::map_delete(Process& proc, int fd, ByteView key) {
@@ -270,7 +278,50 @@ void Kernel::map_delete(Process& proc, int fd, ByteView key) {
   lsm_bpf(proc, kBpfMapDeleteElem, cmd);
   auto map = typed_object_at<Map>(proc, fd, cmd);
   require_syscall_write(*map, cmd);
-  map->remove(user_bytes(key, map->attr().key_size, cmd, "key"));
+  ByteView k = user_bytes(key, map->attr().key_size, cmd, "key");
+  map->caller_fds = [&](int key_fd) { return object_at(proc, key_fd, cmd); };
+  map->remove(k);
+}
+
+// map_get_next_key(): read permission, the key (NULL: the first), the op.
+Bytes Kernel::map_get_next_key(Process& proc, int fd, std::optional<ByteView> key) {
+  constexpr const char* cmd = "BPF_MAP_GET_NEXT_KEY";
+  lsm_bpf(proc, kBpfMapGetNextKey, cmd);
+  auto map = typed_object_at<Map>(proc, fd, cmd);
+  require_syscall_read(*map, cmd);
+  std::optional<ByteView> k;
+  if (key) {
+    // __bpf_copy_key: a key pointer for a keyless map is EINVAL.
+    if (map->attr().key_size == 0) fail(EINVAL, cmd, "a key for a map without keys");
+    k = user_bytes(*key, map->attr().key_size, cmd, "key");
+  }
+  return map->get_next_key(k);
+}
+
+// map_lookup_and_delete_elem(): read and write permission; flags only
+// BPF_F_LOCK (none for QUEUE/STACK); QUEUE/STACK pop, the hash maps and
+// STACK_TRACE extract, every other type ENOTSUPP.
+Bytes Kernel::map_lookup_and_delete(Process& proc, int fd, ByteView key, uint64_t flags) {
+  constexpr const char* cmd = "BPF_MAP_LOOKUP_AND_DELETE_ELEM";
+  lsm_bpf(proc, kBpfMapLookupAndDeleteElem, cmd);
+  if (flags & ~kFLock) fail(EINVAL, cmd, "unknown flags");
+  auto map = typed_object_at<Map>(proc, fd, cmd);
+  require_syscall_read(*map, cmd);
+  require_syscall_write(*map, cmd);
+  uint32_t type = map->type();
+  if (flags && (type == kMapQueue || type == kMapStack)) fail(EINVAL, cmd, "a pop takes no flags");
+  if (flags & kFLock) fail(EINVAL, cmd, "BPF_F_LOCK on a map without a bpf_spin_lock");
+  ByteView k = user_bytes(key, map->attr().key_size, cmd, "key");
+  switch (type) {
+    case kMapQueue:
+    case kMapStack:
+    case kMapHash:
+    case kMapPercpuHash:
+    case kMapLruHash:
+    case kMapLruPercpuHash:
+    case kMapStackTrace: return map->lookup_and_delete(k, flags);
+  }
+  fail(kENOTSUPP, cmd, map_type_enum_name(type) + " has no lookup-and-delete");
 }
 
 // map_freeze(): the write-permission check comes first, so freezing twice

@@ -15,7 +15,18 @@
 #include "bpfsig/lsm.h"
 #include "bpfsig/vm.h"
 
+struct btf;  // libbpf
+
 namespace bpfsig::kmodel {
+
+// The host's vmlinux BTF, parsed with libbpf (host_btf.cpp).
+struct Kernel::HostBtf {
+  explicit HostBtf(struct ::btf* parsed) : btf(parsed) {}
+  ~HostBtf();
+  HostBtf(const HostBtf&) = delete;
+  HostBtf& operator=(const HostBtf&) = delete;
+  struct ::btf* btf;
+};
 
 [[noreturn]] void fail(int err, const char* cmd, const std::string& why);
 
@@ -58,8 +69,14 @@ class Map : public Object {
   // The bytes the syscall side exchanges as one value (per-CPU: all CPUs).
   virtual size_t syscall_value_size() const { return attr_.value_size; }
   virtual Bytes lookup(ByteView key) = 0;
+  // BLOOM_FILTER reads the value the caller passed; everything else ignores it.
+  virtual Bytes lookup_value(ByteView key, ByteView /*value_in*/) { return lookup(key); }
   virtual void update(ByteView key, ByteView value, uint64_t flags, const FdResolver& resolve) = 0;
   virtual void remove(ByteView key) = 0;
+  // map_get_next_key; nullopt is a NULL key.
+  virtual Bytes get_next_key(std::optional<ByteView> key) = 0;
+  // map_lookup_and_delete_elem (syscall.c sends only some types here).
+  virtual Bytes lookup_and_delete(ByteView key, uint64_t flags);
   // array_map_get_hash; nullopt for types without map_get_hash.
   virtual std::optional<crypto::Digest> content_hash() const { return std::nullopt; }
   // The bytes an mmap() shows; null when the type has no map_mmap op.
@@ -73,6 +90,12 @@ class Map : public Object {
   crypto::Digest sha{};            // written only by GET_INFO with a hash
   bool sha_computed = false;       // GET_INFO with a hash ran at least once
   std::optional<crypto::Digest> excl_prog_sha;
+  // ARRAY_OF_MAPS / HASH_OF_MAPS: what bpf_map_meta_alloc kept of the
+  // inner map template (bpf_map_meta_equal compares these).
+  std::optional<MapCreateAttr> inner_map_meta;
+  // The calling process's fds, set by the syscall layer before each element
+  // operation (local storage keys are fds).
+  FdResolver caller_fds;
 
  protected:
   MapCreateAttr attr_;
@@ -120,7 +143,14 @@ std::array<uint8_t, kMapStructPrefix> struct_prefix(const Map& map);
 
 // Validates attr as map_create() and the type's map_alloc_check/map_alloc do
 // (throws), then builds the map.
-std::shared_ptr<Map> create_map(uint32_t id, const MapCreateAttr& attr, const KernelProfile& profile);
+// resolve turns inner_map_fd and btf_fd into objects (EBADF when not open).
+std::shared_ptr<Map> create_map(uint32_t id, const MapCreateAttr& attr, const KernelProfile& profile,
+                                const FdResolver& resolve);
+
+// map_check_btf(): the key and value type ids against the map's sizes, and
+// the type's own map_check_btf rules (btf.cpp; parses the blob with libbpf).
+// has_check_btf: the type has a map_check_btf op (a key id of 0 is allowed).
+void check_map_btf(const Btf& btf, const MapCreateAttr& attr, bool has_check_btf);
 
 // bpf_obj_name_cpy()'s rules for a map or program name (throws EINVAL).
 void check_obj_name(const std::string& name, const char* cmd, const char* what);

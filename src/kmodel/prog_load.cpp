@@ -144,8 +144,7 @@ std::map<size_t, MapRef> resolve_map_refs(const std::vector<isa::Insn>& insns, c
     if (!isa::is_ld_imm64(insn)) continue;
     uint8_t src = insn.src;
     ++pc;  // the second slot
-    if (src == 0 || src == isa::kPseudoFunc) continue;
-    if (src == isa::kPseudoBtfId) fail(EOPNOTSUPP, kCmd, "ld_imm64 of a BTF id (ksym) is not modelled");
+    if (src == 0 || src == isa::kPseudoFunc || src == isa::kPseudoBtfId) continue;  // ksyms: resolve_kernel_btf_ids
     bool value = src == isa::kPseudoMapValue || src == isa::kPseudoMapIdxValue;
     bool pointer = src == isa::kPseudoMapFd || src == isa::kPseudoMapIdx;
     if (!value && !pointer) fail(EINVAL, kCmd, "unrecognized bpf_ld_imm64 insn");
@@ -306,6 +305,8 @@ void prepare_for_vm(Prog& prog, const std::vector<isa::Insn>& insns, const std::
     }
   }
   prog.program = vm::prepare(insns, [&](const vm::PseudoLoad& load) -> uint64_t {
+    // A ksym: a kernel address, which no VM region covers (an access faults).
+    if (load.src == isa::kPseudoBtfId) return 0xffff'ffff'0000'0000ull | static_cast<uint32_t>(load.imm);
     const MapRef& ref = refs.at(load.pc);
     return ref.value ? value_addr.at(ref.map.get()) + ref.offset : pointer_addr.at(ref.map.get());
   });
@@ -405,6 +406,7 @@ int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
   lsm_bpf(proc, 5 /* BPF_PROG_LOAD */, kCmd, kernel);
   if (profile_.loadtime_signature) return prog_load_loadtime(proc, attr, kernel);
   check_attr(attr);
+  check_attach_attr(proc, attr);
   std::string license = attr.license.substr(0, std::min(attr.license.find('\0'), kLicenseLen - 1));
   std::optional<lsm::ProgSig> sig;
   if (!attr.signature.empty()) {
@@ -428,6 +430,8 @@ int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
   // bpf_check(), structurally.
   check_sleepable(attr);
   auto insns = decode_and_validate(attr.insns);
+  resolve_kernel_btf_ids(proc, attr.insns, prog->gpl_compatible);  // add_subprog_and_kfunc
+  check_attach_btf_id(attr, prog->gpl_compatible);
   check_fd_array_exclusive_618(attr, [&](int fd) { return object_at(proc, fd, kCmd); });
   prog->digest = prog_digest(attr.insns);
   prog->view.digest = prog->digest;
@@ -445,6 +449,7 @@ int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
 // program binding any map it did not fold is refused (EACCES).
 int Kernel::prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool kernel) {
   check_attr(attr);
+  check_attach_attr(proc, attr);
   const bool is_signed = !attr.signature.empty();
   if (is_signed && attr.signature.size() > crypto::kMaxKernelSignatureSize)
     fail(EINVAL, kCmd, "signature_size over KMALLOC_MAX_CACHE_SIZE");
@@ -470,6 +475,8 @@ int Kernel::prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool ker
 
   check_sleepable(attr);
   auto insns = decode_and_validate(attr.insns);
+  resolve_kernel_btf_ids(proc, attr.insns, prog->gpl_compatible);
+  check_attach_btf_id(attr, prog->gpl_compatible);
   auto refs = resolve_map_refs(insns, attr, [&](int fd) {
     auto map = typed_object_at<Map>(proc, fd, kCmd);
     if (is_signed && std::find(folded.begin(), folded.end(), map) == folded.end())

@@ -108,11 +108,14 @@ std::string vm_string(vm::HelperContext& ctx, uint64_t addr, size_t max, const c
 int map_create(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr& a) {
   constexpr const char* cmd = "BPF_MAP_CREATE";
   a.check_unused_zero(92, cmd);  // excl_prog_hash_size is the last field
-  if (a.u32(20) || a.u32(44) || a.u32(60) || a.u32(72) || a.u32(76))
-    not_modelled(cmd, "inner maps, offload, struct_ops values and tokens");
-  // Map BTF: the fd must be a BTF object; its types are not checked.
-  if (a.u32(52) || a.u32(56)) kernel.btf_info(proc, a.s32(48));
+  if (a.u32(44) || a.u32(72) || a.u32(76)) not_modelled(cmd, "offload, value_type_btf_obj_fd and tokens");
   MapCreateAttr attr{a.u32(0), a.u32(4), a.u32(8), a.u32(12), a.u32(16), a.name(28), {}};
+  attr.inner_map_fd = a.s32(20);
+  attr.btf_fd = a.s32(48);
+  attr.btf_key_type_id = a.u32(52);
+  attr.btf_value_type_id = a.u32(56);
+  attr.btf_vmlinux_value_type_id = a.u32(60);
+  attr.map_extra = a.u64(64);
   if (uint64_t hash = a.u64(80)) attr.excl_prog_hash = vm_bytes_or_efault(ctx, hash, a.u32(88), cmd, "excl_prog_hash");
   else if (a.u32(88)) fail(EINVAL, cmd, "excl_prog_hash_size without excl_prog_hash");
   return kernel.map_create(proc, attr);
@@ -121,9 +124,15 @@ int map_create(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr
 // ---- element commands: key and value are copied after the permission
 // checks, so an unreadable pointer reaches the map layer as an empty buffer
 // and fails there with EFAULT, in the kernel's order.
+// bpf_map_value_size()
 size_t value_bytes(const MapInfo& info, const KernelProfile& profile) {
-  if (info.type != kMapPercpuArray) return info.value_size;
-  return static_cast<size_t>((info.value_size + 7u) & ~7u) * profile.nr_cpus;
+  switch (info.type) {
+    case kMapPercpuArray:
+    case kMapPercpuHash:
+    case kMapLruPercpuHash:
+    case kMapPercpuCgroupStorage: return static_cast<size_t>((info.value_size + 7u) & ~7u) * profile.nr_cpus;
+  }
+  return info.value_size;
 }
 
 int map_update(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr& a) {
@@ -212,7 +221,6 @@ int prog_load(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr&
   constexpr const char* cmd = "BPF_PROG_LOAD";
   a.check_unused_zero(kAttrSize, cmd);
   if (a.u32(64)) not_modelled(cmd, "device offload");
-  if (a.u32(108) || a.u32(112)) not_modelled(cmd, "attach_btf_id / attach_prog_fd");
   if (a.u32(116)) not_modelled(cmd, "CO-RE relocations in the kernel");
   ProgLoadAttr attr;
   attr.prog_type = a.u32(0);
@@ -221,6 +229,8 @@ int prog_load(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr&
   attr.prog_flags = a.u32(44);
   attr.name = a.name(48);
   attr.expected_attach_type = a.u32(68);
+  attr.attach_btf_id = a.u32(108);
+  attr.attach_btf_obj_fd = a.s32(112);  // attach_prog_fd / attach_btf_obj_fd
   attr.fd_array_cnt = a.u32(148);
   attr.fd_array = read_fd_array(ctx, a.u64(120), fd_array_entries_needed(attr.insns, attr.fd_array_cnt));
   attr.signature = read_signature(ctx, a, cmd);

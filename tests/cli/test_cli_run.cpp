@@ -109,24 +109,25 @@ TEST(CliRun, Bpftool77HeaderLoadsInTheModelWithItsSignatureChecked) {
 
 TEST(CliRun, NestedFailureNamesTheLoadersFailingBpfCall) {
   test::TempDir d;
+  // stack_map_alloc refuses a STACK_TRACE value that is not a multiple of 8.
   SKIP_UNLESS(test::compile_bpf_c(
-      d, "perf",
+      d, "stack",
       "#define SEC(n) __attribute__((section(n), used))\n"
       "#define __uint(name, val) int (*name)[val]\n"
-      "struct { __uint(type, 4); __uint(key_size, 4); __uint(value_size, 4); __uint(max_entries, 2); } events SEC(\".maps\");\n"
+      "struct { __uint(type, 7); __uint(key_size, 4); __uint(value_size, 12); __uint(max_entries, 2); } events SEC(\".maps\");\n"
       "SEC(\"tracepoint/syscalls/sys_enter_execve\") int on_exec(void *ctx) { return 0; }\n"
       "char LICENSE[] SEC(\"license\") = \"GPL\";\n"));
   ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("k.pem"), "--cert", d.file("c.der")}).exit_code, 0);
   ASSERT_EQ(bpfsig_cmd({"sign", "-k", d.file("k.pem"), "-i", d.file("c.der"), "-o", d.file("p.bpfsig"),
-                        d.file("perf.bpf.o")}).exit_code, 0);
+                        d.file("stack.bpf.o")}).exit_code, 0);
   Json j = run_json({"-i", d.file("c.der"), d.file("p.bpfsig")}, 1);
-  EXPECT_EQ(j["errno_name"], "EOPNOTSUPP");
+  EXPECT_EQ(j["errno_name"], "EINVAL");
+  const std::string reason = "a stack trace map needs key_size 4 and a value_size that is a non-zero multiple of 8";
   EXPECT_EQ(j["nested_failure"], (Json{{"command", "BPF_MAP_CREATE"}, {"object", "events"},
-                                       {"map_type", "PERF_EVENT_ARRAY"}, {"errno", 95},
-                                       {"errno_name", "EOPNOTSUPP"}, {"reason", "map type 4 is not modelled"}}));
+                                       {"map_type", "STACK_TRACE"}, {"errno", 22},
+                                       {"errno_name", "EINVAL"}, {"reason", reason}}));
   auto human = bpfsig_cmd({"run", "-i", d.file("c.der"), d.file("p.bpfsig")});
-  EXPECT_NE(human.out.find("  bpf_sys_bpf BPF_MAP_CREATE 'events' (PERF_EVENT_ARRAY) failed: map type 4 is not "
-                           "modelled [EOPNOTSUPP]\n"),
+  EXPECT_NE(human.out.find("  bpf_sys_bpf BPF_MAP_CREATE 'events' (STACK_TRACE) failed: " + reason + " [EINVAL]\n"),
             std::string::npos)
       << human.out;
 }

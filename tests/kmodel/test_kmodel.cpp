@@ -192,12 +192,15 @@ TEST_F(KmodelTest, MapNamesUpToFifteenCharacters) {
 TEST_F(KmodelTest, UnmodelledMapTypeSaysSo) {
   Error e(0, "", "");
   try {
-    kernel.map_create(proc, MapCreateAttr{9 /* LRU_HASH */, 4, 4, 1, 0, "x", {}});
+    MapCreateAttr attr{kMapStructOps, 4, 8, 1, 0, "ops", {}};
+    attr.btf_vmlinux_value_type_id = 1234;  // past the kernel's checks: a struct_ops value type
+    kernel.map_create(proc, attr);
   } catch (const Error& caught) {
     e = caught;
   }
   EXPECT_EQ(e.err(), EOPNOTSUPP);
-  EXPECT_NE(std::string(e.what()).find("not modelled"), std::string::npos);
+  EXPECT_EQ(std::string(e.what()),
+            "BPF_MAP_CREATE: not modelled: STRUCT_OPS needs the struct_ops value types of vmlinux BTF");
 }
 
 // ---- element operations -----------------------------------------------------
