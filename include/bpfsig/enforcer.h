@@ -22,7 +22,7 @@ namespace bpfsig::sys {
 inline constexpr const char* kEnforcerPinDir = "/sys/fs/bpf/bpfsig-enforce";
 
 // What the enforcer needs from a kernel: prog->aux->sig in its BTF (Linux
-// 7.3) and the BPF LSM in the active LSM list.
+// 7.2 and later) and the BPF LSM in the active LSM list.
 struct EnforcerSupport {
   bool prog_aux_sig = false;
   bool bpf_lsm_active = false;

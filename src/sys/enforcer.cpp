@@ -233,7 +233,7 @@ EnforcerSupport probe_enforcer_support(const std::string& vmlinux_btf, const std
   std::vector<std::string> missing;
   if (!s.prog_aux_sig)
     missing.push_back("its BTF (" + vmlinux_btf +
-                      ") has no prog->aux->sig, where Linux 7.3 and later keep the signature verdict");
+                      ") has no prog->aux->sig, where Linux 7.2 and later keep the signature verdict");
   if (!s.bpf_lsm_active)
     missing.push_back(readable ? "the BPF LSM is not active (" + lsm_list + " has no 'bpf'; boot with lsm=...,bpf)"
                                : "the active LSM list (" + lsm_list + ") cannot be read, so the BPF LSM cannot be "
