@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <iostream>
 #include <memory>
+#include <optional>
 
+#include "bpfsig/enforce.h"
 #include "bpfsig/error.h"
 #include "bpfsig/ipe.h"
 #include "cli/cli.h"
@@ -14,7 +16,7 @@ namespace {
 
 struct CheckArgs {
   std::string file;
-  bool strict = false, canonical = false;
+  bool strict = false, canonical = false, enforcer = false;
 };
 
 struct EvalArgs {
@@ -57,9 +59,15 @@ void run_check(const CheckArgs& a, const Common& common, const CLI::App& cmd) {
   ipe::ParseOptions options;
   options.source = a.file;
   options.strict = a.strict;
-  ipe::Policy p = ipe::parse_policy(read_text_file(a.file), options);
+  const std::string text = read_text_file(a.file);
+  ipe::Policy p = ipe::parse_policy(text, options);
+  // --enforcer: what `bpfsig enforce start` would refuse is an error here too.
+  std::optional<enforce::CompiledPolicy> compiled;
+  if (a.enforcer) compiled = enforce::compile_policy(text, enforce::Mode::kEnforce, a.file);
   if (common.json) {
-    print_json(common, policy_summary(a.file, p));
+    Json j = policy_summary(a.file, p);
+    if (compiled) j["enforcer_rules"] = compiled->rules.size();
+    print_json(common, j);
     return;
   }
   if (a.canonical) {
@@ -86,6 +94,7 @@ void run_check(const CheckArgs& a, const Common& common, const CLI::App& cmd) {
   }
   std::cout << "rules: " << p.rule_count() << (counts.empty() ? "" : counts + ")") << "\n";
   for (const auto& w : ipe::policy_warnings(p)) std::cout << "warning: " << w << "\n";
+  if (compiled) std::cout << "enforcer: OK, " << compiled->rules.size() << " BPF_PROG_LOAD rules\n";
 }
 
 // ---- events ---------------------------------------------------------------------------------
@@ -288,6 +297,8 @@ void add_policy(CLI::App& app, Common& common) {
   CLI::App* c = sub->add_subcommand("check", "Validate an IPE policy as the kernel parser would");
   c->add_flag("--strict", check->strict, "Also refuse properties that cannot apply to their op");
   c->add_flag("--canonical", check->canonical, "Print the policy's canonical text instead of the summary");
+  c->add_flag("--enforcer", check->enforcer,
+              "Also compile it for bpfsig enforce: a rule or property the enforcer cannot evaluate is an error");
   add_output_flags(*c, common);
   c->add_option("file", check->file, "Policy text file (- for standard input)")->required();
   c->callback([check, &common, c] { run_check(*check, common, *c); });

@@ -3,6 +3,7 @@
 // map_alloc) and the element operations the syscall side reaches
 // (kernel/bpf/arraymap.c, hashtab.c, ringbuf.c of Linux 6.18).
 #include <algorithm>
+#include <cstring>
 #include <cctype>
 #include <climits>
 #include <deque>
@@ -387,7 +388,15 @@ class BloomMap : public Map {
   Bytes get_next_key(std::optional<ByteView>) override { fail(EOPNOTSUPP, kNextKey, "a bloom filter has no keys"); }
 
  private:
-  std::set<Bytes> values_;
+  // Same-size values: length first, then bytes. (std::less<Bytes> here makes
+  // GCC 12 -O2 warn about an unbounded memcmp, a false -Wstringop-overread.)
+  struct ValueLess {
+    bool operator()(const Bytes& a, const Bytes& b) const {
+      if (a.size() != b.size()) return a.size() < b.size();
+      return !a.empty() && std::memcmp(a.data(), b.data(), a.size()) < 0;
+    }
+  };
+  std::set<Bytes, ValueLess> values_;
 };
 
 // ---- STACK_TRACE: filled only by bpf_get_stackid, which the model's

@@ -313,8 +313,15 @@ TEST(EnforceCli, PolicyCheckAndRunAcceptTheSameFiles) {
   test::TempDir dir;
   const std::string policy = dir.file("p.txt");
   std::ofstream(policy) << kHeader << kSignedUser;
-  auto check = test::bpfsig_cmd({"policy", "check", "--strict", policy});
+  auto check = test::bpfsig_cmd({"policy", "check", "--strict", "--enforcer", policy});
   EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_NE(check.out.find("enforcer: OK, 2 BPF_PROG_LOAD rules"), std::string::npos) << check.out;
+  const std::string unsupported = dir.file("u.txt");
+  std::ofstream(unsupported) << kHeader << "op=BPF_PROG_LOAD bpf_signature=BADSIG action=DENY\n";
+  EXPECT_EQ(test::bpfsig_cmd({"policy", "check", unsupported}).exit_code, 0);  // valid IPE
+  auto refused = test::bpfsig_cmd({"policy", "check", "--enforcer", unsupported});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("enforce_unsupported_property"), std::string::npos) << refused.err;
   auto run = test::bpfsig_cmd({"run", "-j", "--kernel", "loadtime", "--lsm", "capability,enforce", "--policy", policy,
                                "--keyring", "own", "-i", dir.file("c.der"), dir.file("missing.bpfsig")});
   EXPECT_NE(run.exit_code, 0);  // no bundle: the options themselves were accepted

@@ -7,8 +7,9 @@
 // stop) and the cost the enforcer adds to one BPF_PROG_LOAD.
 #include "enforce_cases.h"
 
+#include "bench/vm/enforcer_overhead.h"
+
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,13 +51,6 @@ constexpr const char* kPolicyB =
     "DEFAULT op=BPF_PROG_LOAD action=DENY\n"
     "op=BPF_PROG_LOAD bpf_kernel=TRUE action=ALLOW\n"
     "op=BPF_PROG_LOAD bpf_signature=OK bpf_keyring=BUILTIN action=ALLOW\n";
-// Allows everything after evaluating every rule: the measurement's worst case.
-constexpr const char* kPolicyBench =
-    "policy_name=bench policy_version=0.0.1\n"
-    "DEFAULT action=ALLOW\n"
-    "op=BPF_PROG_LOAD bpf_uid=4000000000 action=DENY\n"
-    "op=BPF_PROG_LOAD bpf_prog_type=KPROBE bpf_signature=OK action=DENY\n"
-    "op=BPF_PROG_LOAD bpf_keyring=PLATFORM action=DENY\n";
 
 enum class Step { kUnsigned, kSigned };
 
@@ -234,47 +228,6 @@ Json run_phase(const EnforceInputs& in, const Phase& phase, bool first, const st
   return j;
 }
 
-uint64_t now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-// Median time of one PROG_LOAD (and close) of the trivial program.
-uint64_t median_load_ns(int rounds) {
-  std::vector<uint64_t> t;
-  sys::ProgLoad req;
-  req.name = "enf_bench";
-  req.insns = kReturnZero;
-  for (int i = 0; i < rounds; ++i) {
-    uint64_t start = now_ns();
-    ::close(sys::prog_load(req));
-    t.push_back(now_ns() - start);
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-// All rounds without the enforcer, then all with it: a stop between rounds
-// would leave the kernel freeing the detached programs during the next one.
-Json measure_overhead(const EnforceInputs& in) {
-  constexpr int kRounds = 7, kLoads = 60;
-  median_load_ns(kLoads);  // warm up
-  std::vector<uint64_t> without, with;
-  for (int round = 0; round < kRounds; ++round) without.push_back(median_load_ns(kLoads));
-  start_enforcer(in, kPolicyBench, enforce::Mode::kEnforce);
-  for (int round = 0; round < kRounds; ++round) with.push_back(median_load_ns(kLoads));
-  sys::enforcer_stop();
-  std::sort(without.begin(), without.end());
-  std::sort(with.begin(), with.end());
-  const uint64_t a = without[kRounds / 2], b = with[kRounds / 2];
-  return {{"case", "enforce/overhead"},
-          {"loads", kRounds * kLoads},
-          {"median_ns_without", a},
-          {"median_ns_with", b},
-          {"ratio", a ? static_cast<double>(b) / static_cast<double>(a) : 0.0}};
-}
-
 }  // namespace
 
 void run_enforce_cases(const EnforceInputs& in, const std::function<void(const Json&)>& emit) {
@@ -298,7 +251,8 @@ void run_enforce_cases(const EnforceInputs& in, const std::function<void(const J
     first = false;
   }
   try {
-    emit(measure_overhead(in));
+    emit(bench::measure_enforcer_overhead(
+        [&] { start_enforcer(in, bench::kOverheadPolicy, enforce::Mode::kEnforce); }, [] { sys::enforcer_stop(); }));
   } catch (const Error& e) {
     emit({{"case", "enforce/overhead"}, {"error", e.what()}});
   }
