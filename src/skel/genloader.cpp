@@ -164,7 +164,7 @@ std::string map_identifier(const std::string& libbpf_map_name, bool internal) {
   return sanitize_identifier(section);
 }
 
-GeneratedLoader generate_loader(const std::string& path, const std::string& name) {
+GeneratedLoader generate_loader(const std::string& path, const std::string& name, bool signed_loader) {
   std::lock_guard<std::mutex> lock(g_libbpf_mutex);
   std::string log;
   g_libbpf_log = &log;
@@ -202,6 +202,7 @@ GeneratedLoader generate_loader(const std::string& path, const std::string& name
 
   gen_loader_opts opts{};
   opts.sz = sizeof(opts);
+  opts.gen_hash = signed_loader;
   if (int err = bpf_object__gen_loader(obj.get(), &opts)) throw fail(-err, "gen_loader setup failed");
   if (int err = bpf_object__load(obj.get())) throw fail(-err, "gen_loader failed");
   if (!opts.insns || opts.insns_sz == 0 || opts.insns_sz % 8 != 0)

@@ -21,7 +21,12 @@ struct GeneratedLoader {
 // assumes the newest kernel when generating a loader. Throws
 // Error(errno, "bpf_object", "<path>: <libbpf's message>").
 // name is the skeleton's (bpftool's `name`); empty: skeleton_name_for(path).
-GeneratedLoader generate_loader(const std::string& bpf_object_path, const std::string& name = "");
+// signed_loader is libbpf 1.8's gen_loader_opts.gen_hash, which bpftool 7.8
+// sets for `gen skeleton -S`: the loader then takes neither max_entries nor
+// initial values from the (unsigned) loader ctx, only the signed metadata
+// (libbpf 1.8 emits no in-loader hash block for it any more).
+GeneratedLoader generate_loader(const std::string& bpf_object_path, const std::string& name = "",
+                                bool signed_loader = false);
 
 // bpftool's naming: "dir/prog.bpf.o" -> "prog_bpf"; an internal map
 // "prog.rodata.str1.1" -> "rodata_str1_1"; every other character that cannot
