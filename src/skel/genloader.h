@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bpfsig/bytes.h"
+#include "bpfsig/skel.h"
 
 namespace bpfsig::skel {
 
@@ -15,6 +16,7 @@ struct GeneratedLoader {
   Bytes data;                           // gen_loader's metadata blob
   std::vector<std::string> map_names;   // skeleton identifiers, map index order
   std::vector<std::string> prog_names;  // program index order
+  SkeletonApi api;                      // bpftool's skeleton API (data sections, attach)
 };
 
 // Runs gen_loader on a BPF ELF object. Nothing touches the kernel: libbpf

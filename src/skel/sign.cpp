@@ -96,6 +96,7 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
   out.data = std::move(gen.data);
   out.map_names = std::move(gen.map_names);
   out.prog_names = std::move(gen.prog_names);
+  out.api = std::move(gen.api);
   // The loader is the only program that may use its metadata map: the map's
   // exclusive hash is the loader's digest, a plain SHA-256 of its instructions
   // (it has no BPF_PSEUDO_MAP_FD/VALUE immediates to zero).
