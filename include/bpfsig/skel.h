@@ -26,7 +26,8 @@ Scheme parse_scheme(const std::string& name);     // throws Error(EINVAL, "unkno
 // Which hash-match block the loader carries.
 enum class MatchLayout {
   k618 = 28,   // Linux 6.18 / libbpf 1.7: 4 x 7 instructions
-  kExcl = 33,  // later libbpf: a 5-instruction prefix checks map->excl == 1 first
+  kExcl = 33,  // later libbpf: a 5-instruction prefix checks map->excl == 1 first; reads a
+               // kernel-internal struct bpf_map offset, which Linux 7.3's verifier refuses
 };
 
 // The parts of bpftool's skeleton API that come from the object's BTF and

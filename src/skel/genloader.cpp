@@ -147,6 +147,9 @@ const btf_type* datasec_for(const btf* b, const std::string& ident) {
   return nullptr;
 }
 
+// A failure of libbpf's BTF code while describing the skeleton API.
+Error btf_failure(int err, const std::string& what) { return Error(errno_of_libbpf(err), "bpf_object", what); }
+
 void append_printf(void* ctx, const char* fmt, va_list args) {
   char buf[512];
   va_list copy;
@@ -170,7 +173,7 @@ void append_printf(void* ctx, const char* fmt, va_list args) {
 void describe_datasec(const btf* b, const btf_type* sec, SkeletonApi::DataSection& out, const std::string& what) {
   std::string text;
   btf_dump* d = btf_dump__new(b, append_printf, &text, nullptr);
-  if (!d) throw Error(errno ? errno : ENOMEM, "bpf_object", what + ": btf_dump failed");
+  if (!d) throw btf_failure(errno, what + ": btf_dump failed");
   struct Free {
     btf_dump* d;
     ~Free() { btf_dump__free(d); }
@@ -182,9 +185,9 @@ void describe_datasec(const btf* b, const btf_type* sec, SkeletonApi::DataSectio
     const btf_type* v = btf__type_by_id(b, var->type);
     if (btf_var(v)->linkage == BTF_VAR_STATIC) continue;
     const int need = static_cast<int>(var->offset);
-    if (off > need) throw Error(EINVAL, "bpf_object", what + ": variable #" + std::to_string(i) + " overlaps the one before");
+    if (off > need) throw btf_failure(EINVAL, what + ": variable #" + std::to_string(i) + " overlaps the one before");
     int align = btf__align_of(b, v->type);
-    if (align <= 0) throw Error(EINVAL, "bpf_object", what + ": no alignment for variable #" + std::to_string(i));
+    if (align <= 0) throw btf_failure(EINVAL, what + ": no alignment for variable #" + std::to_string(i));
     align = std::min(align, 4);
     if ((off + align - 1) / align * align != need)
       text += "\t\tchar __pad" + std::to_string(pads++) + "[" + std::to_string(need - off) + "];\n";
@@ -192,7 +195,7 @@ void describe_datasec(const btf* b, const btf_type* sec, SkeletonApi::DataSectio
     LIBBPF_OPTS(btf_dump_emit_type_decl_opts, opts, .field_name = name.c_str(), .indent_level = 2,
                 .strip_mods = strip_mods);
     text += "\t\t";
-    if (int err = btf_dump__emit_type_decl(d, v->type, &opts)) throw Error(-err, "bpf_object", what + ": btf_dump failed");
+    if (int err = btf_dump__emit_type_decl(d, v->type, &opts)) throw btf_failure(err, what + ": btf_dump failed");
     text += ";\n";
     const long size = btf__resolve_size(b, v->type);
     if (size >= 0) out.sizes.emplace_back(name, size);
