@@ -7,7 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang llvm
   libssl-dev openssl
-  libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev
+  libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev   # libbpf-dev: only the examples' <bpf/bpf_helpers.h>
+  xz-utils python3 util-linux dpkg   # libbpf 1.8 from linux-source-7.3 (scripts/libbpf/fetch-build.sh)
   libcli11-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
   keyutils

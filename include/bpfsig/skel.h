@@ -26,7 +26,32 @@ Scheme parse_scheme(const std::string& name);     // throws Error(EINVAL, "unkno
 // Which hash-match block the loader carries.
 enum class MatchLayout {
   k618 = 28,   // Linux 6.18 / libbpf 1.7: 4 x 7 instructions
-  kExcl = 33,  // later libbpf: a 5-instruction prefix checks map->excl == 1 first
+  kExcl = 33,  // later libbpf: a 5-instruction prefix checks map->excl == 1 first; reads a
+               // kernel-internal struct bpf_map offset, which Linux 7.3's verifier refuses
+};
+
+// The parts of bpftool's skeleton API that come from the object's BTF and
+// program types, not from the signed loader: kept only when a header is
+// written straight from the object (`sign --header`); a bundle does not store
+// them, so a header rendered from a bundle has the basic API only.
+struct SkeletonApi {
+  // One memory-mapped internal map (.bss, .data, .rodata, .data.NAME ...):
+  // `struct SKEL__IDENT { ... } *IDENT;` in the skeleton, its initial value
+  // copied into anonymous memory at __open, the map mmapped at __load.
+  struct DataSection {
+    std::string ident;                                // "bss"
+    std::string members;                              // the struct's member lines, as btf_dump writes them
+    Bytes initial_value;                              // bpf_map__initial_value (not signed: see docs/signing.md)
+    size_t mmap_size = 0;                             // round_up(round_up(value_size, 8) * max_entries, page)
+    bool read_only = false;                           // BPF_F_RDONLY_PROG: mmapped PROT_READ
+    std::vector<std::pair<std::string, long>> sizes;  // variable -> size, for __assert
+  };
+  bool present = false;
+  std::vector<DataSection> sections;  // map index order
+  // Per program (program index order): the C expression that attaches it
+  // given prog_fd, as bpftool 7.8 writes it ("((void)prog_fd, 0)" when the
+  // light skeleton cannot auto-attach that type).
+  std::vector<std::string> attach;
 };
 
 // Everything the kernel receives when a light skeleton loads (skel_internal.h's
@@ -59,6 +84,8 @@ struct SignedLoader {
     bool operator==(const Extension&) const = default;
   };
   std::vector<Extension> extensions;
+  // Header only, never in a bundle or compared by verify.
+  SkeletonApi api;
 };
 
 // What the scheme's PKCS#7 signature covers (detached content), from the

@@ -10,20 +10,6 @@ cache=${1:?usage: fetch-kernels.sh CACHE}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 
-# The mirror the machine already uses (deb822 or one-line format).
-system_mirror() {
-  local uri=""
-  if [ -r /etc/apt/sources.list.d/debian.sources ]; then
-    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  fi
-  if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
-    uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
-          /etc/apt/sources.list)
-  fi
-  [ -n "$uri" ] || { echo "fetch-kernels: no Debian mirror in the system's apt sources" >&2; return 1; }
-  echo "$uri"
-}
-
 missing_kernels() {
   grep -v '^#' "$here/kernels.list" | while read -r name suite package; do
     [ -n "$name" ] || continue
@@ -38,22 +24,11 @@ if [ -z "$todo" ]; then
 fi
 
 apt_dir=$cache/apt
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/cache" "$apt_dir/debs"
-mirror=$(system_mirror)
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-suites=$(echo "$todo" | awk '{print $2}' | sort -u)
-: > "$apt_dir/sources.list"
-for suite in $suites; do
-  echo "deb [signed-by=$keyring] $mirror $suite main" >> "$apt_dir/sources.list"
-done
-apt_opts=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=/dev/null
-          -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache"
-          -o Dir::Cache::archives="$apt_dir/archives"
-          -o APT::Sandbox::User=root -o Debug::NoLocking=1)
-apt-get "${apt_opts[@]}" -q update >/dev/null
+. "$here/../lib/private-apt.sh"
+private_apt_init "$apt_dir" $(echo "$todo" | awk '{print $2}' | sort -u)
 echo "$todo" | while read -r name suite package; do
   echo "fetch-kernels: $name: $package ($suite)"
-  (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -q download "$package/$suite" >/dev/null)
+  private_apt_download "$apt_dir" "$package/$suite"
   unpacked=$apt_dir/unpacked/$name
   rm -rf "$unpacked" && mkdir -p "$unpacked"
   dpkg -x "$apt_dir"/debs/"${package}"_*.deb "$unpacked"

@@ -134,11 +134,11 @@ void add_sign(CLI::App& app, Common& common) {
   sub->add_option("-i,--cert", args->cert_path, "Signer certificate (with subjectKeyIdentifier)")->required();
   sub->add_option("--pass", args->pass, "Key passphrase: pass:TEXT, env:VAR, fd:N or file:PATH (default: $BPFSIG_KEY_PASS)");
   sub->add_flag("--insecure-key-perms", args->insecure_key_perms, "Read a private key file that group or others may read");
-  sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash (default), loadtime, hornet, hash-chain")
+  sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash (default; Linux 6.18 to 7.2, bpftool 7.7), loadtime (what bpftool 7.8 signs and Linux 7.3 checks), hornet, hash-chain")
       ->check(one_of({"loader-hash", "loadtime", "hornet", "hash-chain"}));
   sub->add_option("--hornet-format", args->hornet_format, "Scheme hornet: the attribute format, final (default) or v7")
       ->check(one_of({"final", "v7"}));
-  sub->add_option("--layout", args->layout, "Hash-match block: excl (33 insns, default) or 6.18 (28 insns)")
+  sub->add_option("--layout", args->layout, "Hash-match block: excl (33 insns, default; also reads map->excl, a kernel-internal struct bpf_map offset that Linux 7.3's verifier refuses) or 6.18 (28 insns, bpftool 7.7's)")
       ->check(one_of({"excl", "6.18", "33", "28"}));
   sub->add_option("--mismatch-target", args->mismatch_target,
                   "Where the block's mismatch jumps land: cleanup (default) or cleanup+1 (libbpf 1.7, byte for byte)")

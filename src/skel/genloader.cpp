@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "skel/genloader.h"
 
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -125,6 +127,128 @@ void check_program_count(const std::string& path, size_t programs) {
                   std::to_string(limits::kLoaderPrograms) + " (libbpf gen_loader's MAX_USED_PROGS)");
 }
 
+// ---- bpftool 7.8's skeleton API (tools/bpf/bpftool/gen.c), from the object ----
+
+// The section identifier a DATASEC's name gives (".data.foo" -> "data_foo"),
+// or "" for sections the skeleton does not expose.
+std::string datasec_ident(const std::string& sec) {
+  if (sec == ".addr_space.1") return "arena";
+  for (const char* prefix : {".data", ".rodata", ".bss", ".percpu", ".kconfig"})
+    if (sec.rfind(prefix, 0) == 0) return sanitize_identifier(sec.substr(1));
+  return "";
+}
+
+const btf_type* datasec_for(const btf* b, const std::string& ident) {
+  if (!b) return nullptr;
+  for (uint32_t id = 1; id < btf__type_cnt(b); ++id) {
+    const btf_type* t = btf__type_by_id(b, id);
+    if (btf_is_datasec(t) && datasec_ident(btf__name_by_offset(b, t->name_off)) == ident) return t;
+  }
+  return nullptr;
+}
+
+// A failure of libbpf's BTF code while describing the skeleton API.
+Error btf_failure(int err, const std::string& what) { return Error(errno_of_libbpf(err), "bpf_object", what); }
+
+void append_printf(void* ctx, const char* fmt, va_list args) {
+  char buf[512];
+  va_list copy;
+  va_copy(copy, args);
+  int n = std::vsnprintf(buf, sizeof buf, fmt, copy);
+  va_end(copy);
+  auto* out = static_cast<std::string*>(ctx);
+  if (n < 0) return;
+  if (static_cast<size_t>(n) < sizeof buf) {
+    out->append(buf, static_cast<size_t>(n));
+    return;
+  }
+  std::string big(static_cast<size_t>(n) + 1, '\0');
+  std::vsnprintf(big.data(), big.size(), fmt, args);
+  out->append(big.data(), static_cast<size_t>(n));
+}
+
+// The members of `struct SKEL__SEC { ... }`: every non-static variable at its
+// BTF offset, padding where a 4-byte-aligned (32-bit host) layout would not
+// put it there, as bpftool does.
+void describe_datasec(const btf* b, const btf_type* sec, SkeletonApi::DataSection& out, const std::string& what) {
+  std::string text;
+  btf_dump* d = btf_dump__new(b, append_printf, &text, nullptr);
+  if (!d) throw btf_failure(errno, what + ": btf_dump failed");
+  struct Free {
+    btf_dump* d;
+    ~Free() { btf_dump__free(d); }
+  } free_dump{d};
+  const bool strip_mods = btf__name_by_offset(b, sec->name_off) != std::string(".kconfig");
+  const btf_var_secinfo* var = btf_var_secinfos(sec);
+  int off = 0, pads = 0;
+  for (uint32_t i = 0; i < static_cast<uint32_t>(btf_vlen(sec)); ++i, ++var) {
+    const btf_type* v = btf__type_by_id(b, var->type);
+    if (btf_var(v)->linkage == BTF_VAR_STATIC) continue;
+    const int need = static_cast<int>(var->offset);
+    if (off > need) throw btf_failure(EINVAL, what + ": variable #" + std::to_string(i) + " overlaps the one before");
+    int align = btf__align_of(b, v->type);
+    if (align <= 0) throw btf_failure(EINVAL, what + ": no alignment for variable #" + std::to_string(i));
+    align = std::min(align, 4);
+    if ((off + align - 1) / align * align != need)
+      text += "\t\tchar __pad" + std::to_string(pads++) + "[" + std::to_string(need - off) + "];\n";
+    const std::string name = sanitize_identifier(btf__name_by_offset(b, v->name_off));
+    LIBBPF_OPTS(btf_dump_emit_type_decl_opts, opts, .field_name = name.c_str(), .indent_level = 2,
+                .strip_mods = strip_mods);
+    text += "\t\t";
+    if (int err = btf_dump__emit_type_decl(d, v->type, &opts)) throw btf_failure(err, what + ": btf_dump failed");
+    text += ";\n";
+    const long size = btf__resolve_size(b, v->type);
+    if (size >= 0) out.sizes.emplace_back(name, size);
+    off = need + static_cast<int>(var->size);
+  }
+  out.members = text;
+}
+
+size_t mmap_size_of(const bpf_map* map) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGE_SIZE));
+  size_t size = (static_cast<size_t>(bpf_map__value_size(map)) + 7) / 8 * 8 * bpf_map__max_entries(map);
+  return (size + page - 1) / page * page;
+}
+
+// What bpftool 7.8 writes into `SKEL__PROG__attach` for a program.
+std::string attach_expression(const bpf_program* prog) {
+  switch (bpf_program__type(prog)) {
+    case BPF_PROG_TYPE_RAW_TRACEPOINT: {
+      const char* sec = bpf_program__section_name(prog);
+      const char* slash = sec ? std::strchr(sec, '/') : nullptr;
+      return std::string("skel_raw_tracepoint_open(\"") + (slash ? slash + 1 : "") + "\", prog_fd)";
+    }
+    case BPF_PROG_TYPE_TRACING:
+    case BPF_PROG_TYPE_LSM:
+      if (bpf_program__expected_attach_type(prog) == BPF_TRACE_ITER) return "skel_link_create(prog_fd, 0, BPF_TRACE_ITER)";
+      return "skel_raw_tracepoint_open(NULL, prog_fd)";
+    default: return "((void)prog_fd, 0); /* auto-attach not supported */";
+  }
+}
+
+SkeletonApi describe_api(bpf_object* obj, const std::string& what) {
+  SkeletonApi api;
+  api.present = true;
+  const btf* b = bpf_object__btf(obj);
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) {
+    if (!bpf_map__is_internal(map) || bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_ARRAY) continue;
+    if (!(bpf_map__map_flags(map) & BPF_F_MMAPABLE)) continue;
+    SkeletonApi::DataSection sec;
+    sec.ident = map_identifier(bpf_map__name(map), true);
+    size_t size = 0;
+    const auto* init = static_cast<const uint8_t*>(bpf_map__initial_value(map, &size));
+    if (init) sec.initial_value.assign(init, init + size);
+    sec.mmap_size = mmap_size_of(map);
+    sec.read_only = bpf_map__map_flags(map) & BPF_F_RDONLY_PROG;
+    if (const btf_type* t = datasec_for(b, sec.ident)) describe_datasec(b, t, sec, what + ": section " + sec.ident);
+    api.sections.push_back(std::move(sec));
+  }
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj) api.attach.push_back(attach_expression(prog));
+  return api;
+}
+
 }  // namespace
 
 bool is_c_identifier(const std::string& name) {
@@ -164,7 +288,7 @@ std::string map_identifier(const std::string& libbpf_map_name, bool internal) {
   return sanitize_identifier(section);
 }
 
-GeneratedLoader generate_loader(const std::string& path, const std::string& name) {
+GeneratedLoader generate_loader(const std::string& path, const std::string& name, bool signed_loader) {
   std::lock_guard<std::mutex> lock(g_libbpf_mutex);
   std::string log;
   g_libbpf_log = &log;
@@ -202,6 +326,7 @@ GeneratedLoader generate_loader(const std::string& path, const std::string& name
 
   gen_loader_opts opts{};
   opts.sz = sizeof(opts);
+  opts.gen_hash = signed_loader;
   if (int err = bpf_object__gen_loader(obj.get(), &opts)) throw fail(-err, "gen_loader setup failed");
   if (int err = bpf_object__load(obj.get())) throw fail(-err, "gen_loader failed");
   if (!opts.insns || opts.insns_sz == 0 || opts.insns_sz % 8 != 0)
@@ -210,6 +335,7 @@ GeneratedLoader generate_loader(const std::string& path, const std::string& name
   const auto* data = reinterpret_cast<const uint8_t*>(opts.data);
   out.insns.assign(insns, insns + opts.insns_sz);
   out.data.assign(data, data + opts.data_sz);
+  out.api = describe_api(obj.get(), path);
   return out;
 }
 

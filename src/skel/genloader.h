@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bpfsig/bytes.h"
+#include "bpfsig/skel.h"
 
 namespace bpfsig::skel {
 
@@ -15,13 +16,19 @@ struct GeneratedLoader {
   Bytes data;                           // gen_loader's metadata blob
   std::vector<std::string> map_names;   // skeleton identifiers, map index order
   std::vector<std::string> prog_names;  // program index order
+  SkeletonApi api;                      // bpftool's skeleton API (data sections, attach)
 };
 
 // Runs gen_loader on a BPF ELF object. Nothing touches the kernel: libbpf
 // assumes the newest kernel when generating a loader. Throws
 // Error(errno, "bpf_object", "<path>: <libbpf's message>").
 // name is the skeleton's (bpftool's `name`); empty: skeleton_name_for(path).
-GeneratedLoader generate_loader(const std::string& bpf_object_path, const std::string& name = "");
+// signed_loader is libbpf 1.8's gen_loader_opts.gen_hash, which bpftool 7.8
+// sets for `gen skeleton -S`: the loader then takes neither max_entries nor
+// initial values from the (unsigned) loader ctx, only the signed metadata
+// (libbpf 1.8 emits no in-loader hash block for it any more).
+GeneratedLoader generate_loader(const std::string& bpf_object_path, const std::string& name = "",
+                                bool signed_loader = false);
 
 // bpftool's naming: "dir/prog.bpf.o" -> "prog_bpf"; an internal map
 // "prog.rodata.str1.1" -> "rodata_str1_1"; every other character that cannot

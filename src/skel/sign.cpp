@@ -76,7 +76,11 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
   if (!opts.name.empty() && !is_c_identifier(opts.name))
     throw Error(EINVAL, "skeleton_name",
                 "skeleton name '" + opts.name + "' is not a C identifier (letters, digits, '_', not starting with a digit, not a keyword)");
-  GeneratedLoader gen = generate_loader(path, opts.name);
+  // loadtime is bpftool 7.8's `gen skeleton -S`: libbpf 1.8's gen_hash, so
+  // the loader takes nothing from the unsigned ctx. loader-hash keeps the
+  // loader bpftool 7.7 (libbpf 1.7) made, ctx overrides included, so that it
+  // stays byte for byte bpftool 7.7's.
+  GeneratedLoader gen = generate_loader(path, opts.name, opts.scheme == Scheme::kLoadtime);
 
   std::vector<isa::Insn> prog = isa::decode(gen.insns, path + ": generated loader");
   // The kernel hashes the map value padded to 8 bytes; the loader compares that.
@@ -92,6 +96,7 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
   out.data = std::move(gen.data);
   out.map_names = std::move(gen.map_names);
   out.prog_names = std::move(gen.prog_names);
+  out.api = std::move(gen.api);
   // The loader is the only program that may use its metadata map: the map's
   // exclusive hash is the loader's digest, a plain SHA-256 of its instructions
   // (it has no BPF_PSEUDO_MAP_FD/VALUE immediates to zero).

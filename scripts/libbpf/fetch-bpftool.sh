@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Fetches bpftool 7.8 (trixie-backports, built with libbpf 1.8) and the
+# trixie libraries it needs, and writes DEPS/bpftool-7.8/bpftool: a wrapper
+# that runs it through trixie's own dynamic loader (bpftool 7.8 wants glibc
+# 2.38+; Debian 12 has 2.36). Once; a second run does nothing.
+# Usage: fetch-bpftool.sh DEPS
+# Exit status 0: DEPS/bpftool-7.8/bpftool runs and says 7.8; otherwise the
+# reason is on stderr (tests skip with it, or fail under CI).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+deps=${1:?usage: fetch-bpftool.sh DEPS}
+mkdir -p "$deps"
+deps=$(cd "$deps" && pwd)
+out=$deps/bpftool-7.8
+stamp=$out/.complete
+packages=(bpftool/trixie-backports libc6/trixie libelf1t64/trixie libssl3t64/trixie zlib1g/trixie
+          libcap2/trixie libzstd1/trixie)
+
+[ -e "$stamp" ] && exit 0
+exec 9> "$deps/.bpftool.lock"
+flock 9
+[ -e "$stamp" ] && exit 0
+
+apt_dir=$deps/apt
+. "$here/../lib/private-apt.sh"
+need=()
+for p in "${packages[@]}"; do
+  [ -n "$(private_apt_deb "$apt_dir" "${p%/*}")" ] || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "bpftool: fetching ${need[*]}"
+  private_apt_init "$apt_dir" trixie trixie-backports
+  private_apt_download "$apt_dir" "${need[@]}"
+fi
+rm -rf "$out.tmp" && mkdir -p "$out.tmp/root"
+for p in "${packages[@]}"; do
+  deb=$(private_apt_deb "$apt_dir" "${p%/*}")
+  [ -n "$deb" ] || { echo "bpftool: ${p%/*} was not downloaded" >&2; exit 1; }
+  dpkg -x "$deb" "$out.tmp/root"
+  basename "$deb" >> "$out.tmp/packages"
+done
+root=$out/root
+cat > "$out.tmp/bpftool" <<WRAP
+#!/bin/sh
+# bpftool 7.8 through trixie's loader and libraries (scripts/libbpf/fetch-bpftool.sh).
+exec "$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$root/usr/lib/x86_64-linux-gnu" \\
+  "$root/usr/sbin/bpftool" "\$@"
+WRAP
+chmod +x "$out.tmp/bpftool"
+rm -rf "$out" && mv "$out.tmp" "$out"
+version=$("$out/bpftool" version 2>&1 | head -n 1) || { echo "bpftool: does not run: $version" >&2; exit 1; }
+case "$version" in
+  *v7.8*) ;;
+  *) echo "bpftool: unexpected version: $version" >&2; exit 1 ;;
+esac
+touch "$stamp"
+echo "bpftool: $version in $out"

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+// bpfsig against the real bpftool 7.8 (libbpf 1.8), fetched from Debian's
+// trixie-backports by scripts/libbpf/fetch-bpftool.sh and run through
+// trixie's own loader: for every example object, `bpfsig sign --scheme
+// loadtime` must give exactly the opts_insn, opts_data, opts_excl_hash and
+// (RSA, so deterministic) opts_sig bytes of `bpftool gen skeleton -L -S`.
+// Where bpftool 7.8 cannot be fetched the tests skip with the reason, except
+// under CI (CI=true), where they fail.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "bpfsig/skel.h"
+#include "support/signer.h"
+#include "support/support.h"
+
+using namespace bpfsig;
+
+namespace {
+
+struct Bpftool78 {
+  std::string path;    // the wrapper script; empty when unavailable
+  std::string reason;  // why it is unavailable
+};
+
+const Bpftool78& bpftool78() {
+  static const Bpftool78 tool = [] {
+    Bpftool78 t;
+    test::CommandResult r =
+        test::run_command({test::source_dir() + "/scripts/libbpf/fetch-bpftool.sh", BPFSIG_DEPS_DIR});
+    if (r.exit_code != 0) {
+      t.reason = "bpftool 7.8 could not be fetched (scripts/libbpf/fetch-bpftool.sh): " + r.err;
+      return t;
+    }
+    t.path = std::string(BPFSIG_DEPS_DIR) + "/bpftool-7.8/bpftool";
+    return t;
+  }();
+  return tool;
+}
+
+bool under_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
+#define REQUIRE_BPFTOOL78()                                                        \
+  do {                                                                             \
+    if (!bpftool78().reason.empty()) {                                             \
+      if (under_ci()) FAIL() << "CI=true: " << bpftool78().reason;                 \
+      GTEST_SKIP() << "skipped: " << bpftool78().reason;                           \
+    }                                                                              \
+  } while (0)
+
+std::vector<std::string> example_objects() {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(test::examples_dir())) {
+    const std::string p = e.path().string();
+    if (p.size() > 6 && p.compare(p.size() - 6, 6, ".bpf.o") == 0) out.push_back(p);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The first byte where two arrays differ, for a message a human can act on.
+std::string first_difference(const Bytes& a, const Bytes& b) {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return "first difference at byte " + std::to_string(i) + " (insn " + std::to_string(i / 8) + ")";
+  return a.size() == b.size() ? "equal" : "sizes " + std::to_string(a.size()) + " and " + std::to_string(b.size());
+}
+
+}  // namespace
+
+TEST(Bpftool78, RunsAndIsVersion78) {
+  REQUIRE_BPFTOOL78();
+  test::CommandResult r = test::run_command({bpftool78().path, "version"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("bpftool v7.8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("libbpf v1.8"), std::string::npos) << r.out;
+}
+
+TEST(Bpftool78, LoadtimeIsByteIdenticalForEveryExample) {
+  REQUIRE_BPFTOOL78();
+  const std::vector<std::string> objects = example_objects();
+  ASSERT_FALSE(objects.empty()) << "no *.bpf.o in " << test::examples_dir();
+  test::TestSigner& signer = test::default_signer();  // RSA-2048: PKCS#1 v1.5 signatures are deterministic
+  for (const std::string& object : objects) {
+    const std::string base = object.substr(object.find_last_of('/') + 1);
+    SCOPED_TRACE(base);
+    // Both tools see the same file name: the skeleton (and its internal maps) are named after it.
+    test::TempDir dir;
+    const std::string copy = dir.file(base);
+    std::filesystem::copy_file(object, copy);
+    test::CommandResult bt = test::run_command(
+        {bpftool78().path, "gen", "skeleton", "-L", "-S", "-k", signer.dir.file("key.pem"), "-i", signer.cert_path(), copy});
+    ASSERT_EQ(bt.exit_code, 0) << bt.err;
+    test::CommandResult bs = test::bpfsig_cmd({"sign", "--scheme", "loadtime", "-k", signer.dir.file("key.pem"), "-i",
+                                               signer.cert_path(), "-o", dir.file("out.bpfsig"), "--header",
+                                               dir.file("bpfsig.h"), copy});
+    ASSERT_EQ(bs.exit_code, 0) << bs.err;
+    const skel::SignedLoader theirs = skel::parse_header(bt.out, "bpftool 7.8 header");
+    const skel::SignedLoader ours = skel::parse_header(test::read_text(dir.file("bpfsig.h")), "bpfsig header");
+    const skel::SignedLoader bundle = skel::read_signed_file(dir.file("out.bpfsig"));
+    EXPECT_EQ(ours.name, theirs.name);
+    EXPECT_TRUE(ours.insns == theirs.insns) << "opts_insn: " << first_difference(ours.insns, theirs.insns);
+    EXPECT_TRUE(ours.data == theirs.data) << "opts_data: " << first_difference(ours.data, theirs.data);
+    EXPECT_TRUE(ours.excl_hash == theirs.excl_hash) << "opts_excl_hash differs";
+    EXPECT_TRUE(ours.signature == theirs.signature) << "opts_sig: " << first_difference(ours.signature, theirs.signature);
+    EXPECT_EQ(ours.map_names, theirs.map_names);
+    EXPECT_EQ(ours.prog_names, theirs.prog_names);
+    // The bundle holds the same bytes as the header.
+    EXPECT_TRUE(bundle.insns == theirs.insns && bundle.data == theirs.data && bundle.signature == theirs.signature &&
+                bundle.excl_hash == theirs.excl_hash);
+  }
+}
+
+// ---- the header is a drop-in for bpftool 7.8's ------------------------------------
+
+namespace {
+
+// A program written for bpftool 7.8's execcount header: its data-section
+// pointers (initial values readable after __open), __attach/__detach,
+// keyring_id, __assert. With "open" it stops before loading (no root or
+// signature-checking kernel needed) and prints the .data initial value.
+// libbpf's skel_internal.h uses errno without including <errno.h>: programs
+// for bpftool's headers include it themselves.
+const char* const kBpftoolProgram = R"(#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "execcount.lskel.h"
+
+int main(int argc, char **argv)
+{
+	struct execcount_bpf *skel = execcount_bpf__open();
+	int err;
+
+	if (!skel)
+		return 1;
+	execcount_bpf__assert(skel);
+	printf("sample_every=%u total_execs=%llu\n", skel->data->sample_every,
+	       (unsigned long long)skel->bss->total_execs);
+	if (argc > 1 && strcmp(argv[1], "open") == 0) {
+		execcount_bpf__destroy(skel);
+		return 0;
+	}
+	skel->keyring_id = -3; /* KEY_SPEC_SESSION_KEYRING */
+	err = execcount_bpf__load(skel);
+	if (!err)
+		err = execcount_bpf__attach(skel);
+	if (!err) {
+		printf("loaded: total_execs=%llu\n", (unsigned long long)skel->bss->total_execs);
+		execcount_bpf__detach(skel);
+	}
+	execcount_bpf__destroy(skel);
+	return err ? 2 : 0;
+}
+)";
+
+// The header with bpftool's first comment line, and without the lines only
+// <bpfsig/skel_internal.h> reads: what must equal bpftool's output.
+std::string as_bpftool_would_write(std::string header) {
+  const std::string bpfsig_banner = "/* THIS FILE IS AUTOGENERATED BY BPFSIG: a signed light skeleton, scheme loadtime */";
+  size_t at = header.find(bpfsig_banner);
+  if (at != std::string::npos) header.replace(at, bpfsig_banner.size(), "/* THIS FILE IS AUTOGENERATED BY BPFTOOL! */");
+  const std::string guarded = "#ifdef BPFSIG_SKEL_INTERNAL_H\n\topts.fd_array_cnt = 1;\n#endif\n";
+  at = header.find(guarded);
+  if (at != std::string::npos) header.erase(at, guarded.size());
+  return header;
+}
+
+}  // namespace
+
+TEST(Bpftool78, LoadtimeHeaderEqualsBpftoolsBut2Lines) {
+  REQUIRE_BPFTOOL78();
+  test::TestSigner& signer = test::default_signer();
+  for (const std::string& object : example_objects()) {
+    const std::string base = object.substr(object.find_last_of('/') + 1);
+    SCOPED_TRACE(base);
+    test::TempDir dir;
+    const std::string copy = dir.file(base);
+    std::filesystem::copy_file(object, copy);
+    test::CommandResult bt = test::run_command(
+        {bpftool78().path, "gen", "skeleton", "-L", "-S", "-k", signer.dir.file("key.pem"), "-i", signer.cert_path(), copy});
+    ASSERT_EQ(bt.exit_code, 0) << bt.err;
+    test::CommandResult bs = test::bpfsig_cmd({"sign", "--scheme", "loadtime", "-k", signer.dir.file("key.pem"), "-i",
+                                               signer.cert_path(), "-o", dir.file("out.bpfsig"), "--header",
+                                               dir.file("bpfsig.h"), copy});
+    ASSERT_EQ(bs.exit_code, 0) << bs.err;
+    const std::string ours = test::read_text(dir.file("bpfsig.h"));
+    EXPECT_NE(ours, bt.out);  // the banner names bpfsig and its scheme
+    EXPECT_EQ(as_bpftool_would_write(ours), bt.out);
+  }
+}
+
+TEST(Bpftool78, ProgramForBpftoolsHeaderBuildsWithBpfsigsAndLibbpf18) {
+  // Needs no bpftool: libbpf 1.8 is part of every build (scripts/libbpf/fetch-build.sh).
+  const std::string libbpf = BPFSIG_LIBBPF_DIR;
+  ASSERT_TRUE(test::file_exists(libbpf + "/include/bpf/skel_internal.h"));
+  ASSERT_EQ(test::read_text(libbpf + "/include/bpf/skel_internal.h"), test::read_text(libbpf + "/source/skel_internal.h"))
+      << "the installed skel_internal.h is libbpf 1.8's own";
+  test::TestSigner& signer = test::default_signer();
+  test::TempDir dir;
+  const std::string copy = dir.file("execcount.bpf.o");
+  std::filesystem::copy_file(test::examples_dir() + "/execcount.bpf.o", copy);
+  test::CommandResult bs = test::bpfsig_cmd({"sign", "--scheme", "loadtime", "-k", signer.dir.file("key.pem"), "-i", signer.cert_path(), "-o",
+                                             dir.file("x.bpfsig"), "--header", dir.file("execcount.lskel.h"), copy});
+  ASSERT_EQ(bs.exit_code, 0) << bs.err;
+  test::write_text(dir.file("prog.c"), kBpftoolProgram);
+  // Only libbpf 1.8's headers and its UAPI: <bpf/skel_internal.h> is libbpf's, unmodified.
+  test::CommandResult cc = test::run_command({"cc", "-std=gnu11", "-Wall", "-Werror", "-I", libbpf + "/include", "-I",
+                                              libbpf + "/include/uapi", "-I", dir.path(), dir.file("prog.c"), "-o",
+                                              dir.file("prog")});
+  ASSERT_EQ(cc.exit_code, 0) << cc.err;
+  test::CommandResult run = test::run_command({dir.file("prog"), "open"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "sample_every=1 total_execs=0\n");  // examples/execcount.bpf.c's initial values
+  // The same program also builds with bpfsig's own skel_internal.h included first.
+  test::CommandResult cc2 = test::run_command({"cc", "-std=gnu11", "-Wall", "-Werror", "-include",
+                                               "bpfsig/skel_internal.h", "-I", test::source_dir() + "/include", "-I",
+                                               dir.path(), dir.file("prog.c"), "-o", dir.file("prog2")});
+  ASSERT_EQ(cc2.exit_code, 0) << cc2.err;
+  test::CommandResult run2 = test::run_command({dir.file("prog2"), "open"});
+  EXPECT_EQ(run2.out, "sample_every=1 total_execs=0\n");
+}
