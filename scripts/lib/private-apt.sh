@@ -57,5 +57,7 @@ private_apt_download() {
 # private_apt_deb DIR PKG: the downloaded .deb of PKG (newest name if several).
 private_apt_deb() {
   local dir=$1 pkg=$2
-  ls -1 "$dir"/debs/"${pkg}"_*.deb 2>/dev/null | sort -V | tail -n 1
+  # Nothing downloaded yet is an empty answer, not a failure (callers run
+  # under set -e -o pipefail).
+  { ls -1 "$dir"/debs/"${pkg}"_*.deb 2>/dev/null || true; } | sort -V | tail -n 1
 }
