@@ -62,7 +62,7 @@ bool btf_has_prog_aux_sig(const std::string& path) {
   if (id > 0) {
     const struct btf_type* t = btf__type_by_id(btf, static_cast<uint32_t>(id));
     const struct btf_member* m = btf_members(t);
-    for (int i = 0; i < btf_vlen(t) && !found; ++i, ++m) {
+    for (uint32_t i = 0; i < btf_vlen(t) && !found; ++i, ++m) {
       const char* name = btf__name_by_offset(btf, m->name_off);
       found = name && std::strcmp(name, "sig") == 0;
     }

@@ -117,7 +117,7 @@ TEST(CliContract, UnknownCommandIsAUsageErrorNotAMissingOne) {
 }
 
 TEST(CliContract, MissingCommandListsTheCommands) {
-  expect_usage_error({}, "bpfsig: a command is required: keygen, sign, verify, inspect, load, run, policy, sim, version, "
+  expect_usage_error({}, "bpfsig: a command is required: keygen, sign, verify, inspect, load, run, policy, sim, enforce, version, "
                          "help; see bpfsig help");
   expect_usage_error({"policy"}, "bpfsig policy: a command is required: check, eval; see bpfsig help policy");
   expect_usage_error({"policy", "chek", "p.pol"},
