@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 
 #include "bpfsig/skel.h"
 #include "support/signer.h"
@@ -71,6 +72,33 @@ std::string first_difference(const Bytes& a, const Bytes& b) {
   return a.size() == b.size() ? "equal" : "sizes " + std::to_string(a.size()) + " and " + std::to_string(b.size());
 }
 
+// Both tools' headers for one object, from a copy of it under the same file
+// name (the skeleton and its internal maps are named after it). bpfsig also
+// writes its bundle. Empty headers when a tool failed (the test then says why).
+struct BothHeaders {
+  test::TempDir dir;
+  std::string bpftool, bpfsig, bundle_path;
+  std::string failure;
+};
+std::unique_ptr<BothHeaders> both_headers(const std::string& object) {
+  auto h = std::make_unique<BothHeaders>();
+  test::TestSigner& signer = test::default_signer();  // RSA-2048: PKCS#1 v1.5 signatures are deterministic
+  const std::string copy = h->dir.file(object.substr(object.find_last_of('/') + 1));
+  std::filesystem::copy_file(object, copy);
+  test::CommandResult bt = test::run_command(
+      {bpftool78().path, "gen", "skeleton", "-L", "-S", "-k", signer.dir.file("key.pem"), "-i", signer.cert_path(), copy});
+  h->bundle_path = h->dir.file("out.bpfsig");
+  test::CommandResult bs = test::bpfsig_cmd({"sign", "--scheme", "loadtime", "-k", signer.dir.file("key.pem"), "-i",
+                                             signer.cert_path(), "-o", h->bundle_path, "--header",
+                                             h->dir.file("bpfsig.h"), copy});
+  if (bt.exit_code != 0) h->failure = "bpftool: " + bt.err;
+  if (bs.exit_code != 0) h->failure += "bpfsig: " + bs.err;
+  if (!h->failure.empty()) return h;
+  h->bpftool = bt.out;
+  h->bpfsig = test::read_text(h->dir.file("bpfsig.h"));
+  return h;
+}
+
 }  // namespace
 
 TEST(Bpftool78, RunsAndIsVersion78) {
@@ -85,24 +113,13 @@ TEST(Bpftool78, LoadtimeIsByteIdenticalForEveryExample) {
   REQUIRE_BPFTOOL78();
   const std::vector<std::string> objects = example_objects();
   ASSERT_FALSE(objects.empty()) << "no *.bpf.o in " << test::examples_dir();
-  test::TestSigner& signer = test::default_signer();  // RSA-2048: PKCS#1 v1.5 signatures are deterministic
   for (const std::string& object : objects) {
-    const std::string base = object.substr(object.find_last_of('/') + 1);
-    SCOPED_TRACE(base);
-    // Both tools see the same file name: the skeleton (and its internal maps) are named after it.
-    test::TempDir dir;
-    const std::string copy = dir.file(base);
-    std::filesystem::copy_file(object, copy);
-    test::CommandResult bt = test::run_command(
-        {bpftool78().path, "gen", "skeleton", "-L", "-S", "-k", signer.dir.file("key.pem"), "-i", signer.cert_path(), copy});
-    ASSERT_EQ(bt.exit_code, 0) << bt.err;
-    test::CommandResult bs = test::bpfsig_cmd({"sign", "--scheme", "loadtime", "-k", signer.dir.file("key.pem"), "-i",
-                                               signer.cert_path(), "-o", dir.file("out.bpfsig"), "--header",
-                                               dir.file("bpfsig.h"), copy});
-    ASSERT_EQ(bs.exit_code, 0) << bs.err;
-    const skel::SignedLoader theirs = skel::parse_header(bt.out, "bpftool 7.8 header");
-    const skel::SignedLoader ours = skel::parse_header(test::read_text(dir.file("bpfsig.h")), "bpfsig header");
-    const skel::SignedLoader bundle = skel::read_signed_file(dir.file("out.bpfsig"));
+    SCOPED_TRACE(object);
+    auto h = both_headers(object);
+    ASSERT_EQ(h->failure, "");
+    const skel::SignedLoader theirs = skel::parse_header(h->bpftool, "bpftool 7.8 header");
+    const skel::SignedLoader ours = skel::parse_header(h->bpfsig, "bpfsig header");
+    const skel::SignedLoader bundle = skel::read_signed_file(h->bundle_path);
     EXPECT_EQ(ours.name, theirs.name);
     EXPECT_TRUE(ours.insns == theirs.insns) << "opts_insn: " << first_difference(ours.insns, theirs.insns);
     EXPECT_TRUE(ours.data == theirs.data) << "opts_data: " << first_difference(ours.data, theirs.data);
@@ -174,23 +191,13 @@ std::string as_bpftool_would_write(std::string header) {
 
 TEST(Bpftool78, LoadtimeHeaderEqualsBpftoolsBut2Lines) {
   REQUIRE_BPFTOOL78();
-  test::TestSigner& signer = test::default_signer();
   for (const std::string& object : example_objects()) {
-    const std::string base = object.substr(object.find_last_of('/') + 1);
-    SCOPED_TRACE(base);
-    test::TempDir dir;
-    const std::string copy = dir.file(base);
-    std::filesystem::copy_file(object, copy);
-    test::CommandResult bt = test::run_command(
-        {bpftool78().path, "gen", "skeleton", "-L", "-S", "-k", signer.dir.file("key.pem"), "-i", signer.cert_path(), copy});
-    ASSERT_EQ(bt.exit_code, 0) << bt.err;
-    test::CommandResult bs = test::bpfsig_cmd({"sign", "--scheme", "loadtime", "-k", signer.dir.file("key.pem"), "-i",
-                                               signer.cert_path(), "-o", dir.file("out.bpfsig"), "--header",
-                                               dir.file("bpfsig.h"), copy});
-    ASSERT_EQ(bs.exit_code, 0) << bs.err;
-    const std::string ours = test::read_text(dir.file("bpfsig.h"));
-    EXPECT_NE(ours, bt.out);  // the banner names bpfsig and its scheme
-    EXPECT_EQ(as_bpftool_would_write(ours), bt.out);
+    SCOPED_TRACE(object);
+    auto h = both_headers(object);
+    ASSERT_EQ(h->failure, "");
+    const std::string& ours = h->bpfsig;
+    EXPECT_NE(ours, h->bpftool);  // the banner names bpfsig and its scheme
+    EXPECT_EQ(as_bpftool_would_write(ours), h->bpftool);
   }
 }
 
