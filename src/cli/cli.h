@@ -61,6 +61,9 @@ Json hornet_json(const crypto::HornetAttribute& a);
 void print_hornet_attribute(const crypto::HornetAttribute& a, const std::string& indent,
                             const std::string& metadata_sha256 = "");
 
+// A text input (policy files): read_file's bytes as a string.
+std::string read_text_file(const std::string& path);
+
 // -i arguments: files or directories of certificates.
 std::vector<crypto::Certificate> load_trusted(const std::vector<std::string>& paths);
 

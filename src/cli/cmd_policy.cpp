@@ -24,11 +24,6 @@ struct EvalArgs {
   bool permissive = false, success_audit = false;
 };
 
-std::string read_text_file(const std::string& path) {
-  Bytes b = read_file(path);
-  return std::string(b.begin(), b.end());
-}
-
 Json policy_summary(const std::string& file, const ipe::Policy& p) {
   Json op_defaults = Json::object(), per_op = Json::object(), rules = Json::array();
   for (size_t i = 0; i < ipe::kOpCount; ++i) {

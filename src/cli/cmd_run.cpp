@@ -95,17 +95,15 @@ lsm::LsmRegistry run_registry(const RunArgs& a) {
   lsm::HornetOptions hornet{lsm::parse_hornet_design(a.hornet_design)};
   registry["hornet"] = [hornet] { return std::make_unique<lsm::HornetLsm>(hornet); };
   if (!a.enforce_policy.empty()) {
-    Bytes text = read_file(a.enforce_policy);
     auto compiled = std::make_shared<const enforce::CompiledPolicy>(enforce::compile_policy(
-        std::string(text.begin(), text.end()), *enforce::mode_from_name(a.enforce_mode), a.enforce_policy));
+        read_text_file(a.enforce_policy), *enforce::mode_from_name(a.enforce_mode), a.enforce_policy));
     registry["enforce"] = enforce::enforce_factory(compiled);
   }
   if (a.ipe_policy.empty()) return registry;
   auto store = std::make_shared<ipe::PolicyStore>();
-  Bytes text = read_file(a.ipe_policy);
   ipe::ParseOptions options;
   options.source = a.ipe_policy;
-  store->activate(store->load(std::string(text.begin(), text.end()), options).name);
+  store->activate(store->load(read_text_file(a.ipe_policy), options).name);
   store->success_audit = true;
   registry["ipe"] = ipe::ipe_factory(store);
   return registry;
@@ -229,7 +227,7 @@ void print_human(const RunArgs& a, const Outcome& o, const lsm::AuditLog& audit)
 
 void run_run(const RunArgs& a, const Common& common, const CLI::App& cmd) {
   check_usage(cmd, a);
-  std::vector<CommandFile> inputs{{"FILE", a.file}, {"--ipe-policy", a.ipe_policy}};
+  std::vector<CommandFile> inputs{{"FILE", a.file}, {"--ipe-policy", a.ipe_policy}, {"--policy", a.enforce_policy}};
   for (const auto& t : a.trusted) inputs.push_back({"-i", t});
   check_command_files(inputs, {});  // standard input for one of them at most
   skel::SignedLoader loader = skel::read_signed_file(a.file);

@@ -107,4 +107,9 @@ std::vector<crypto::Certificate> load_trusted(const std::vector<std::string>& pa
   return out;
 }
 
+std::string read_text_file(const std::string& path) {
+  Bytes b = read_file(path);
+  return std::string(b.begin(), b.end());
+}
+
 }  // namespace bpfsig::cli

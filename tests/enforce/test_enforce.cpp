@@ -326,6 +326,10 @@ TEST(EnforceCli, PolicyCheckAndRunAcceptTheSameFiles) {
                                "--keyring", "own", "-i", dir.file("c.der"), dir.file("missing.bpfsig")});
   EXPECT_NE(run.exit_code, 0);  // no bundle: the options themselves were accepted
   EXPECT_EQ(run.err.find("--policy"), std::string::npos) << run.err;
+  // The policy and the bundle cannot both be standard input.
+  auto twice = test::bpfsig_cmd({"run", "--lsm", "capability,enforce", "--policy", "-", "-"});
+  EXPECT_EQ(twice.exit_code, 1);
+  EXPECT_NE(twice.err.find("stdin_twice"), std::string::npos) << twice.err;
   auto no_policy = test::bpfsig_cmd({"run", "--lsm", "capability,enforce", dir.file("x")});
   EXPECT_EQ(no_policy.exit_code, 2) << no_policy.err;
   EXPECT_NE(no_policy.err.find("needs --policy"), std::string::npos) << no_policy.err;
