@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bpfsig/sys.h"
+#include "sys/internal.h"
 
 namespace bpfsig::bench {
 
@@ -24,7 +25,7 @@ uint64_t median_load_ns(int loads) {
   std::vector<uint64_t> t;
   sys::ProgLoad req;
   req.name = "enf_bench";
-  req.insns = {0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0};
+  req.insns = sys::detail::kReturnZero;
   for (int i = 0; i < loads; ++i) {
     uint64_t begin = now_ns();
     ::close(sys::prog_load(req));

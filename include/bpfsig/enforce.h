@@ -100,22 +100,20 @@ std::string decision_key(const bpfsig_enforcer_record& r, const CompiledPolicy* 
 
 // The enforcer as an LSM of the kernel model: bpf_prog_load only, the same
 // decide() over the program's ProgSig (prog->aux->sig), an audit record per
-// decision with record_text() as its text. Its records are also kept, so a
-// test can compare them with the real kernel's.
+// decision with record_text() as its text, and each raw record to the sink
+// when one is given, so a test can compare them with the real kernel's.
 class EnforceLsm : public lsm::Lsm {
  public:
-  // `sink`, when given, also gets every record (a test's view of a stack it
-  // does not own).
+  // `sink`, when given, gets every record (a test's view of a stack it does
+  // not own).
   explicit EnforceLsm(std::shared_ptr<const CompiledPolicy> policy,
                       std::shared_ptr<std::vector<bpfsig_enforcer_record>> sink = nullptr);
   int bpf_prog_load(lsm::ProgView& prog, const lsm::ProgLoadAttr& attr, const lsm::Token* token,
                     bool kernel) override;
-  const std::vector<bpfsig_enforcer_record>& records() const { return records_; }
 
  private:
   std::shared_ptr<const CompiledPolicy> policy_;
   std::shared_ptr<std::vector<bpfsig_enforcer_record>> sink_;
-  std::vector<bpfsig_enforcer_record> records_;
 };
 
 // "enforce" for an lsm::LsmRegistry: each stack it is used for gets its own

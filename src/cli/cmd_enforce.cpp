@@ -34,11 +34,6 @@ struct EnforceArgs {
   bool follow = false;
 };
 
-std::string read_text_file(const std::string& path) {
-  Bytes b = read_file(path);
-  return std::string(b.begin(), b.end());
-}
-
 sys::KeyringMode keyring_mode(const std::string& name) {
   if (name == "own") return sys::KeyringMode::kOwn;
   if (name == "session") return sys::KeyringMode::kSession;
@@ -101,9 +96,6 @@ std::string build_enforcer() {
 void run_start(const EnforceArgs& a, const Common& common) {
   std::optional<enforce::Mode> mode = enforce::mode_from_name(a.mode);
   if (!mode) throw usage_error("--mode must be enforce or audit, not '" + a.mode + "'" + did_you_mean(a.mode, {"enforce", "audit"}));
-  // Before anything else: a kernel that cannot run the enforcer says so.
-  sys::EnforcerSupport support = sys::probe_enforcer_support();
-  if (!support.ok()) throw Error(EOPNOTSUPP, "enforcer_unsupported", support.missing);
   const std::string enforcer = a.enforcer.empty() ? build_enforcer() : a.enforcer;
   std::vector<CommandFile> inputs{{"--policy", a.policy}, {"--enforcer", enforcer}};
   std::vector<std::string> trusted = a.trusted;

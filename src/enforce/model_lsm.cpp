@@ -54,7 +54,6 @@ int EnforceLsm::bpf_prog_load(lsm::ProgView& prog, const lsm::ProgLoadAttr&, con
   r.refused = d.refused;
   r.rule_line = d.rule_line;
   r.rule_index = d.rule_index;
-  records_.push_back(r);
   if (sink_) sink_->push_back(r);
 
   lsm::AuditRecord rec;

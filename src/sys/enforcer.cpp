@@ -117,10 +117,19 @@ void remove_pins(const std::string& dir) {
   ::rmdir(dir.c_str());
 }
 
-bpfsig_enforcer_policy read_policy(int map_fd) {
+// The enforcer's maps are ARRAYs keyed by a u32 index.
+Bytes lookup_index(int map_fd, uint32_t index) {
   Bytes value;
-  uint32_t key = 0;
-  map_lookup(map_fd, ByteView(reinterpret_cast<const uint8_t*>(&key), sizeof key), value);
+  map_lookup(map_fd, ByteView(reinterpret_cast<const uint8_t*>(&index), sizeof index), value);
+  return value;
+}
+
+void update_index(int map_fd, uint32_t index, ByteView value) {
+  map_update(map_fd, ByteView(reinterpret_cast<const uint8_t*>(&index), sizeof index), value);
+}
+
+bpfsig_enforcer_policy read_policy(int map_fd) {
+  Bytes value = lookup_index(map_fd, 0);
   bpfsig_enforcer_policy p{};
   if (value.size() != sizeof p) {
     throw Error(EBADMSG, "enforcer_bad_policy_map",
@@ -149,16 +158,13 @@ UniqueFd store_policy_text(const std::string& text) {
   UniqueFd fd(map_create(req));
   Bytes value(req.value_size, 0);
   std::memcpy(value.data(), text.data(), text.size());
-  uint32_t key = 0;
-  map_update(fd.get(), ByteView(reinterpret_cast<const uint8_t*>(&key), sizeof key), value);
+  update_index(fd.get(), 0, value);
   map_freeze(fd.get());
   return fd;
 }
 
 std::string read_policy_text(int fd) {
-  Bytes value;
-  uint32_t key = 0;
-  map_lookup(fd, ByteView(reinterpret_cast<const uint8_t*>(&key), sizeof key), value);
+  Bytes value = lookup_index(fd, 0);
   std::string text(value.begin(), value.end());
   return text.substr(0, text.find('\0'));
 }
@@ -171,8 +177,9 @@ uint64_t clock_ns(clockid_t clock) {
 
 std::string hex(const uint8_t* p, size_t n) { return to_hex(ByteView(p, n)); }
 
-// The whole start, with every fd in `fds` and every pin in `dir`; the caller
-// removes the directory when this throws.
+// The whole start: every pin goes into `dir`, and the fds opened here are
+// closed on return (the pins hold the objects); the caller removes `dir` when
+// this throws.
 void start_in(const EnforcerStartOptions& opts, const std::string& dir) {
   LoadOptions load_opts;
   load_opts.keyring = opts.keyring;
@@ -198,9 +205,7 @@ void start_in(const EnforcerStartOptions& opts, const std::string& dir) {
   policy.pin_dir_dev = kernel_dev(pins.st_dev);
   policy.pin_dir_ino = pins.st_ino;
   const int policy_fd = map_fd_named(loaded, "bpfsig_policy");
-  uint32_t key = 0;
-  map_update(policy_fd, ByteView(reinterpret_cast<const uint8_t*>(&key), sizeof key),
-             ByteView(reinterpret_cast<const uint8_t*>(&policy), sizeof policy));
+  update_index(policy_fd, 0, ByteView(reinterpret_cast<const uint8_t*>(&policy), sizeof policy));
   map_freeze(policy_fd);
   UniqueFd text_fd = store_policy_text(opts.policy_text);
 
@@ -289,8 +294,7 @@ EnforcerStatus enforcer_status(const std::string& dir) {
     UniqueFd stats_fd(obj_get(pin_path(dir, kStatsPin), 8));
     s.map_ids.push_back(map_info(stats_fd.get()).id);
     for (uint32_t k = 0; k < 2; ++k) {
-      Bytes v;
-      map_lookup(stats_fd.get(), ByteView(reinterpret_cast<const uint8_t*>(&k), sizeof k), v);
+      Bytes v = lookup_index(stats_fd.get(), k);
       uint64_t n = 0;
       std::memcpy(&n, v.data(), std::min(v.size(), sizeof n));
       (k == 0 ? s.decisions : s.lost_records) = n;

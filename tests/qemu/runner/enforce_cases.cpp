@@ -28,6 +28,7 @@
 #include "bpfsig/lsm.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
+#include "sys/internal.h"
 
 namespace bpfsig::vmtest {
 
@@ -35,7 +36,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-const Bytes kReturnZero = {0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0};
+using sys::detail::kReturnZero;  // r0 = 0; exit
 
 // The sequence's policies: A lets signed loaders (keys in a user keyring)
 // and everything they load through; B wants the key in the builtin keyring.
