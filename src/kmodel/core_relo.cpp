@@ -10,14 +10,14 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <climits>
-#include <cstdarg>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "kmodel/libbpf_warnings.h"
 #include "kmodel/objects.h"
 #include "kmodel/relo_core_abi.h"
 
@@ -35,40 +35,13 @@ struct BtfFree {
 };
 using BtfPtr = std::unique_ptr<struct btf, BtfFree>;
 
-// What relo_core.c prints goes to the kernel's verifier log; the model keeps
-// the warnings for its error message instead of letting libbpf print them.
-class RelocationLog {
- public:
-  RelocationLog() : previous_(libbpf_set_print(&RelocationLog::collect)) { active_ = this; }
-  ~RelocationLog() {
-    libbpf_set_print(previous_);
-    active_ = nullptr;
-  }
-  RelocationLog(const RelocationLog&) = delete;
-  RelocationLog& operator=(const RelocationLog&) = delete;
-  // The last warning, without its newline ("" when there was none).
-  const std::string& last_warning() const { return last_; }
-
- private:
-  static int collect(enum libbpf_print_level level, const char* format, va_list args) {
-    if (level != LIBBPF_WARN || !active_) return 0;
-    char line[512];
-    std::vsnprintf(line, sizeof(line), format, args);
-    active_->last_ = line;
-    while (!active_->last_.empty() && active_->last_.back() == '\n') active_->last_.pop_back();
-    return 0;
-  }
-  static inline thread_local RelocationLog* active_ = nullptr;
-  libbpf_print_fn_t previous_;
-  std::string last_;
-};
-
 // The program's BTF as the relocations read it (btf_get_by_fd, then the
 // types that BPF_BTF_LOAD would have parsed).
 BtfPtr parse_prog_btf(const Btf& object) {
+  LibbpfWarnings warnings;
   struct btf* parsed = btf__new(object.blob().data(), static_cast<uint32_t>(object.blob().size()));
   if (libbpf_get_error(parsed) || !parsed)
-    fail(EINVAL, kCmd, "prog_btf_fd: BTF object " + std::to_string(object.id()) + " has types libbpf cannot parse");
+    fail(EINVAL, kCmd, "prog_btf_fd: BTF object " + std::to_string(object.id()) + " has types libbpf cannot parse" + warnings.suffix());
   return BtfPtr(parsed);
 }
 
@@ -123,10 +96,8 @@ std::vector<bpf_core_cand> find_candidates(const struct btf* local, uint32_t loc
   return cands;
 }
 
-[[noreturn]] void relocation_failed(int err, uint32_t relo_idx, const std::string& step, const RelocationLog& log) {
-  std::string why = "CO-RE relo #" + std::to_string(relo_idx) + ": " + step + " failed";
-  if (!log.last_warning().empty()) why += ": " + log.last_warning();
-  fail(err < 0 ? -err : EINVAL, kCmd, why);
+[[noreturn]] void relocation_failed(int err, uint32_t relo_idx, const std::string& step, const LibbpfWarnings& log) {
+  fail(err < 0 ? -err : EINVAL, kCmd, "CO-RE relo #" + std::to_string(relo_idx) + ": " + step + " failed" + log.suffix());
 }
 
 // bpf_core_apply(): one relocation, patched into insns in place.
@@ -142,7 +113,7 @@ void apply_one(const struct bpf_core_relo& relo, uint32_t relo_idx, const struct
   bpf_core_cand_list list{cands.data(), static_cast<int>(cands.size())};
   std::vector<bpf_core_spec> specs(3);
   bpf_core_relo_res res{};
-  RelocationLog log;
+  LibbpfWarnings log;  // relo_core.c's messages go to the verifier log in the kernel
   if (int err = bpf_core_calc_relo_insn(prog_name.c_str(), &relo, static_cast<int>(relo_idx), local, &list,
                                         specs.data(), &res))
     relocation_failed(err, relo_idx, "calc", log);

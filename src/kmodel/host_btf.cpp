@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <string>
 
+#include "kmodel/libbpf_warnings.h"
 #include "kmodel/objects.h"
 
 namespace bpfsig::kmodel {
@@ -27,9 +28,13 @@ bool Kernel::using_host_vmlinux_btf() {
 }
 
 void Kernel::set_vmlinux_btf_file(const std::string& path) {
+  LibbpfWarnings warnings;
   struct btf* parsed = btf__parse(path.c_str(), nullptr);
-  if (int err = static_cast<int>(libbpf_get_error(parsed)); err || !parsed)
-    throw Error(err ? -err : EINVAL, "kmodel", "vmlinux BTF " + path + ": cannot be parsed as BTF");
+  if (int err = static_cast<int>(-libbpf_get_error(parsed)); err || !parsed) {
+    // libbpf's own codes (LIBBPF_ERRNO__FORMAT, 4003, ...) are no errnos: EINVAL.
+    if (err <= 0 || err >= 4000) err = EINVAL;
+    throw Error(err, "kmodel", "vmlinux BTF " + path + ": cannot be parsed as BTF (" + errno_name(err) + ")" + warnings.suffix());
+  }
   host_btf_ = std::make_shared<HostBtf>(parsed);
   host_btf_tried_ = true;
 }
