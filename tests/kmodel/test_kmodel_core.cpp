@@ -266,8 +266,12 @@ char LICENSE[] SEC("license") = "GPL";
 
 // CO-RE reads of task_struct: field offsets (pid, tgid, comm, real_parent)
 // through bpf_probe_read_kernel, and a read of a field this kernel lacks,
-// guarded by its existence (the poisoned instruction is dead code).
+// guarded by its existence (the poisoned instruction is dead code); the pid
+// goes into a hash map.
 const std::string kTaskReads = kPrelude + R"(
+#define __uint(name, val) int (*name)[val]
+struct { __uint(type, 1); __uint(key_size, 4); __uint(value_size, 4); __uint(max_entries, 64); } pids SEC(".maps");
+static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, u64 flags) = (void *)2;
 static long (*bpf_probe_read_kernel)(void *dst, u32 size, const void *src) = (void *)113;
 static u64 (*bpf_get_current_task)(void) = (void *)35;
 SEC("tracepoint/syscalls/sys_enter_execve") int read_task(void *ctx) {
@@ -281,6 +285,7 @@ SEC("tracepoint/syscalls/sys_enter_execve") int read_task(void *ctx) {
   bpf_probe_read_kernel(&parent, sizeof(parent), &t->real_parent);
   if (__builtin_preserve_field_info(t->bpfsig_no_such_field, 2))
     bpf_probe_read_kernel(&missing, sizeof(missing), &t->bpfsig_no_such_field);
+  bpf_map_update_elem(&pids, &pid, &tgid, 0);
   return pid + tgid + comm[0] + (parent != 0) + missing;
 }
 )";
@@ -373,12 +378,18 @@ TEST(KmodelCoreDifferential, TaskStructReadsHaveTheKernelsTag) {
   Kernel kernel;
   Process& proc = kernel.spawn("loader");
   SkeletonResult model = model_load(kernel, proc, p.loader);
+  ASSERT_EQ(real.maps.size(), 1u);
+  ASSERT_EQ(model.maps.size(), 1u);
+  EXPECT_EQ(model.maps[0].type, real.maps[0].type);
+  EXPECT_EQ(model.maps[0].name, real.maps[0].name);
+  EXPECT_EQ(model.maps[0].key_size, real.maps[0].key_size);
+  EXPECT_EQ(model.maps[0].value_size, real.maps[0].value_size);
+  EXPECT_EQ(model.maps[0].max_entries, real.maps[0].max_entries);
   ASSERT_EQ(real.progs.size(), 1u);
   ASSERT_EQ(model.progs.size(), 1u);
   EXPECT_EQ(model.progs[0].type, real.progs[0].type);
   EXPECT_EQ(model.progs[0].name, real.progs[0].name);
   EXPECT_EQ(tag_of(model.progs[0]), real.progs[0].tag_hex) << "the model patched what the kernel patched";
-  // Without the relocations applied the tag would be the unpatched code's.
   EXPECT_EQ(tag_of(model.loader_prog), real.loader_prog.tag_hex);
   sys::close_fds(real);
 }
