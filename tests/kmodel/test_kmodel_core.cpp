@@ -189,6 +189,66 @@ TEST(KmodelCore, MissingFieldPoisonsTheInstruction) {
   EXPECT_EQ(errno_of([&] { k.kernel.prog_run(k.proc, fd, ctx); }), EFAULT);
 }
 
+// BTF holding `enum e { <names[i]> = <values[i]> }` (an ENUM64 when wide),
+// and the access string "0" (the first enumerator).
+Bytes enum_btf(const std::vector<std::pair<std::string, int64_t>>& values, bool wide = false,
+               uint32_t* access = nullptr) {
+  BtfPtr btf(btf__new_empty());
+  if (wide) btf__add_enum64(btf.get(), "e", 8, true);
+  else btf__add_enum(btf.get(), "e", 4);
+  for (const auto& [name, value] : values) {
+    if (wide) btf__add_enum64_value(btf.get(), name.c_str(), static_cast<uint64_t>(value));
+    else btf__add_enum_value(btf.get(), name.c_str(), value);
+  }
+  uint32_t off = static_cast<uint32_t>(btf__add_str(btf.get(), "0"));
+  if (access) *access = off;
+  uint32_t size = 0;
+  const auto* raw = static_cast<const uint8_t*>(btf__raw_data(btf.get(), &size));
+  return Bytes(raw, raw + size);
+}
+
+// Enum values are relocated in an ld_imm64 (both slots); an enumerator the
+// target lacks poisons both. The kernel's candidates are of the local kind
+// exactly: an ENUM64 in the target is not a candidate for a local ENUM.
+TEST(KmodelCore, EnumValuesInLdImm64) {
+  uint32_t access = 0;
+  const Bytes local = enum_btf({{"E_X", 5}}, false, &access);
+  auto load_and_run = [&](const Bytes& target, crypto::Digest* digest) {
+    test::TempDir dir;
+    write_file_atomic(dir.file("vmlinux.btf"), target);
+    Kernel kernel(CoreKernel::no_host_btf());
+    kernel.set_vmlinux_btf_file(dir.file("vmlinux.btf"));
+    Process& proc = kernel.spawn("core");
+    ProgLoadAttr a;
+    auto ld = isa::ld_imm64(0, 0, 5);
+    a.insns = isa::encode({ld[0], ld[1], exit_insn()});
+    a.license = "GPL";
+    a.prog_flags = kFSleepable;
+    a.prog_btf_fd = kernel.btf_load(proc, local);
+    a.line_info_cnt = 1;
+    a.core_relos = record_bytes({{0, 1, access, BPF_CORE_ENUMVAL_VALUE}});
+    a.core_relo_cnt = 1;
+    a.core_relo_rec_size = sizeof(bpf_core_relo);
+    int fd = kernel.prog_load(proc, a);
+    *digest = kernel.prog_info(proc, fd).digest;
+    Bytes ctx(8, 0);
+    int value = -1;  // stays -1 when the run faults
+    errno_of([&] { value = static_cast<int>(kernel.prog_run(proc, fd, ctx).retval); });
+    return value;
+  };
+  crypto::Digest digest{};
+  EXPECT_EQ(load_and_run(enum_btf({{"E_Y", 0}, {"E_X", 7}}), &digest), 7);
+  auto ld7 = isa::ld_imm64(0, 0, 7);
+  EXPECT_EQ(digest, Kernel::prog_digest(isa::encode({ld7[0], ld7[1], exit_insn()})));
+
+  const crypto::Digest poisoned = Kernel::prog_digest(
+      isa::encode({isa::call_helper(0xbad2310), isa::call_helper(0xbad2310), exit_insn()}));
+  EXPECT_EQ(load_and_run(enum_btf({{"E_Y", 0}}), &digest), -1) << "E_X is missing: the run faults";
+  EXPECT_EQ(digest, poisoned);
+  EXPECT_EQ(load_and_run(enum_btf({{"E_X", 7}}, /*wide=*/true), &digest), -1) << "an ENUM64 is no candidate";
+  EXPECT_EQ(digest, poisoned);
+}
+
 TEST(KmodelCore, RecordChecksGiveTheKernelsErrnos) {
   CoreKernel k({"a", "pad", "b"});
   const bpf_core_relo relo = field_b_offset(k.local);
