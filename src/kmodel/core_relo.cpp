@@ -41,7 +41,8 @@ BtfPtr parse_prog_btf(const Btf& object) {
   LibbpfWarnings warnings;
   struct btf* parsed = btf__new(object.blob().data(), static_cast<uint32_t>(object.blob().size()));
   if (libbpf_get_error(parsed) || !parsed)
-    fail(EINVAL, kCmd, "prog_btf_fd: BTF object " + std::to_string(object.id()) + " has types libbpf cannot parse" + warnings.suffix());
+    fail(EINVAL, kCmd,
+         "prog_btf_fd: BTF object " + std::to_string(object.id()) + " has types libbpf cannot parse" + warnings.suffix());
   return BtfPtr(parsed);
 }
 
@@ -97,7 +98,8 @@ std::vector<bpf_core_cand> find_candidates(const struct btf* local, uint32_t loc
 }
 
 [[noreturn]] void relocation_failed(int err, uint32_t relo_idx, const std::string& step, const LibbpfWarnings& log) {
-  fail(err < 0 ? -err : EINVAL, kCmd, "CO-RE relo #" + std::to_string(relo_idx) + ": " + step + " failed" + log.suffix());
+  fail(err < 0 ? -err : EINVAL, kCmd,
+       "CO-RE relo #" + std::to_string(relo_idx) + ": " + step + " failed" + log.suffix());
 }
 
 // bpf_core_apply(): one relocation, patched into insns in place.

@@ -33,7 +33,8 @@ void Kernel::set_vmlinux_btf_file(const std::string& path) {
   if (int err = static_cast<int>(-libbpf_get_error(parsed)); err || !parsed) {
     // libbpf's own codes (LIBBPF_ERRNO__FORMAT, 4003, ...) are no errnos: EINVAL.
     if (err <= 0 || err >= 4000) err = EINVAL;
-    throw Error(err, "kmodel", "vmlinux BTF " + path + ": cannot be parsed as BTF (" + errno_name(err) + ")" + warnings.suffix());
+    throw Error(err, "kmodel",
+                "vmlinux BTF " + path + ": cannot be parsed as BTF (" + errno_name(err) + ")" + warnings.suffix());
   }
   host_btf_ = std::make_shared<HostBtf>(parsed);
   host_btf_tried_ = true;

@@ -157,7 +157,8 @@ TEST(KmodelCore, ExistenceSizeAndTypeRelocations) {
   CoreKernel k({"a", "pad", "b"});
   auto value_of = [&](bpf_core_relo relo, int32_t local_value) {
     relo.insn_off = 0;
-    return k.run(k.kernel.prog_load(k.proc, k.attr(isa::encode({isa::mov64_imm(0, local_value), exit_insn()}), {relo})));
+    Bytes insns = isa::encode({isa::mov64_imm(0, local_value), exit_insn()});
+    return k.run(k.kernel.prog_load(k.proc, k.attr(std::move(insns), {relo})));
   };
   const uint32_t s = k.local.struct_id;
   EXPECT_EQ(value_of({0, s, k.local.access[1], BPF_CORE_FIELD_EXISTS}, 1), 1u);
@@ -279,8 +280,8 @@ TEST(KmodelCore, RecordChecksGiveTheKernelsErrnos) {
   EXPECT_EQ(with([&](ProgLoadAttr& a) { a.core_relos[0] = 16; }), EINVAL) << "insn_off past the program";
   EXPECT_EQ(with([&](ProgLoadAttr& a) { a.core_relos[4] = 99; }), EINVAL) << "bad type id";
   EXPECT_EQ(with([&](ProgLoadAttr& a) { a.prog_btf_fd = 99; }), EBADF);
-  EXPECT_EQ(with([&](ProgLoadAttr& a) { a.prog_btf_fd = k.kernel.map_create(k.proc, {kMapArray, 4, 4, 1, 0, "m", {}}); }),
-            EINVAL)
+  const int map_fd = k.kernel.map_create(k.proc, {kMapArray, 4, 4, 1, 0, "m", {}});
+  EXPECT_EQ(with([&](ProgLoadAttr& a) { a.prog_btf_fd = map_fd; }), EINVAL)
       << "prog_btf_fd is not a BTF";
   EXPECT_EQ(with([&](ProgLoadAttr& a) { a.core_relos[8] = 0; }), EINVAL) << "an empty access string";
   EXPECT_EQ(with([&](ProgLoadAttr& a) { a.insns = read_ctx_at(6); }), EINVAL)
