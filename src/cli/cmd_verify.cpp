@@ -54,6 +54,26 @@ skel::SignedLoader loader_from_raw(const VerifyArgs& a) {
   return l;
 }
 
+// What a ctx_overrides loader lets the host change, for --json.
+Json ctx_overrides_json(const skel::SignedLoader& loader, const verify::Report& r) {
+  Json out = Json::array();
+  for (const auto& read : r.ctx_overrides)
+    out.push_back(Json{{"insn", read.insn},
+                       {"map", read.map_index < loader.map_names.size() ? loader.map_names[read.map_index] : ""},
+                       {"field", read.field}});
+  return out;
+}
+
+// One line per map: the loader takes these from the unsigned ctx.
+void print_ctx_overrides(const skel::SignedLoader& loader, const verify::Report& r) {
+  if (r.ctx_overrides.empty()) return;
+  std::cout << "  warning:     the loader takes from its unsigned ctx (bpftool 7.7's loader, sign --ctx-overrides): "
+               "the host can change these after signing\n";
+  for (const auto& read : r.ctx_overrides)
+    std::cout << "               insn " << read.insn << ": " << read.field << " of map '"
+              << (read.map_index < loader.map_names.size() ? loader.map_names[read.map_index] : "?") << "'\n";
+}
+
 void print_human(const std::string& what, const verify::Report& r) {
   const verify::ChainCheck& c = r.chain;
   std::cout << what << ": " << verify::verdict_name(r.verdict) << ": " << r.message << "\n";
@@ -138,9 +158,11 @@ void run_verify(const VerifyArgs& a, const Common& common, const CLI::App& cmd) 
     j["file"] = what;
     if (kernel) j["kernel"] = kernel_json(a.kernel, *kernel);
     if (loader.scheme == skel::Scheme::kHornet) j["hornet"] = r.hornet ? hornet_json(*r.hornet) : Json(nullptr);
+    j["ctx_overrides"] = ctx_overrides_json(loader, r);
     print_json(common, j);
   } else {
     print_human(what, r);
+    print_ctx_overrides(loader, r);
     if (kernel)
       std::cout << "  Linux " << a.kernel << ":   "
                 << (kernel->err == 0 ? "loads it"
