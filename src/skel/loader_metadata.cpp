@@ -177,10 +177,7 @@ void attach_initial_values(const SignedLoader& loader, const BlobTracker& t, con
   }
 }
 
-std::string hex_byte(uint8_t b) {
-  static const char kHex[] = "0123456789abcdef";
-  return std::string("0x") + kHex[b >> 4] + kHex[b & 15];
-}
+std::string hex_byte(uint8_t b) { return "0x" + to_hex(ByteView(&b, 1)); }
 
 }  // namespace
 
