@@ -16,6 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bpfsig::skel::SignedLoader back = bpfsig::skel::parse_header(bpfsig::skel::render_header(l), "again.h");
     if (back.insns != l.insns || back.data != l.data || back.signature != l.signature) __builtin_trap();
     (void)bpfsig::verify::check_chain(l);
+    // The loader's instructions and blob are the input's: following them
+    // (signed maps, ctx reads, the initial-value literals) may only refuse.
+    (void)bpfsig::skel::loader_ctx_overrides(l);
+    bpfsig::skel::check_header_initial_values(l, "fuzz.h");
   } catch (const bpfsig::Error&) {
   }
   return 0;

@@ -523,6 +523,9 @@ struct SkeletonOptions {
   // (the loader copies value_size bytes from there with bpf_copy_from_user).
   std::map<size_t, uint64_t> initial_values;
   const UserMemory* user_memory = nullptr;  // what those addresses hold
+  // Map index -> the max_entries stored in that map descriptor (0: none). A
+  // loader without gen_hash (sign --ctx-overrides) creates the map with it.
+  std::map<size_t, uint32_t> max_entries;
   // Deliberate breaks of the sequence, as sys::LoadFaults (the differential
   // tests against real kernels, tests/qemu): the metadata map not frozen, or
   // created without excl_prog_hash.
@@ -548,5 +551,9 @@ struct SkeletonResult {
 // (Kernel::nested_failure) when there is one.
 SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
                              const SkeletonOptions& options = {});
+// The ctx load_skeleton runs the loader with: struct bpf_loader_ctx (sz = the
+// unrounded size) and the descriptors, with options' initial_values and
+// max_entries. Error(EINVAL, "load_skeleton") for a map index the loader lacks.
+Bytes loader_ctx(const skel::SignedLoader& loader, const SkeletonOptions& options);
 
 }  // namespace bpfsig::kmodel

@@ -60,11 +60,14 @@ struct Expect {
   std::optional<int64_t> audit_count;
   std::optional<int64_t> maps, progs;     // created by the step (load / run)
   std::optional<int64_t> retval;          // the loader's return value
+  // Every map the skeleton load created has the signed max_entries and (when
+  // the signed metadata fills it) the signed value at key 0.
+  std::optional<bool> maps_as_signed;
   bool empty() const;
 };
 
 struct Step {
-  std::string kind;   // keygen, sign, tamper, map_create, map_update, map_freeze, map_hash, load, run, swap
+  std::string kind;   // keygen, sign, tamper, ctx_rewrite, map_create, map_update, map_freeze, map_hash, load, run, swap
   std::string label;  // optional "name"
   Where where;        // the [[steps]] table
   std::map<std::string, Arg> args;
@@ -108,6 +111,7 @@ struct SignRequest {
   EVP_PKEY* key = nullptr;
   skel::MatchLayout layout = skel::MatchLayout::kExcl;
   skel::MismatchTarget mismatch = skel::MismatchTarget::kCleanup;
+  bool ctx_overrides = false;  // skel::SignOptions::ctx_overrides (bpftool 7.7's loader)
 };
 
 struct SchemeSpec {
@@ -165,6 +169,9 @@ struct StepResult {
   std::vector<std::string> verdicts;
   std::optional<int32_t> retval;
   std::optional<int64_t> maps, progs;
+  // Skeleton loads: whether the created maps are as signed; what differs first.
+  std::optional<bool> maps_as_signed;
+  std::string maps_difference;
   std::optional<Expect> expect;    // the one that applied
   std::vector<std::string> failures;  // expectation differences, empty when it held
 };

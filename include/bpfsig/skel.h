@@ -86,6 +86,16 @@ struct SignedLoader {
   std::vector<Extension> extensions;
   // Header only, never in a bundle or compared by verify.
   SkeletonApi api;
+  // Header only: the initial-value literals of __open (`static const char
+  // data[] = "..."` copied into skel->IDENT, whose address becomes
+  // maps.IDENT.initial_value). Not signed: read_signed_file compares each
+  // with the signed metadata (check_header_initial_values).
+  struct InitialValueLiteral {
+    std::string map;   // IDENT: a map_names entry
+    Bytes value;       // sizeof(data) - 1 bytes
+    size_t line = 0;   // of the literal, 1-based
+  };
+  std::vector<InitialValueLiteral> header_initial_values;
 };
 
 // What the scheme's PKCS#7 signature covers (detached content), from the
@@ -118,6 +128,39 @@ crypto::Digest prog_digest(ByteView insns);
 // harmless, and the kernel will say what is wrong.
 bool loader_reads_map_hash(const SignedLoader& loader);
 
+// What the signed metadata says about each map the loader creates, found by
+// following the loader's bpf_sys_bpf calls (gen_loader's emit_sys_bpf) into
+// the blob: the BPF_MAP_CREATE attr and the BPF_MAP_UPDATE_ELEM value.
+struct SignedMap {
+  std::string name;            // SignedLoader::map_names[index]
+  uint32_t type = 0, key_size = 0, value_size = 0, max_entries = 0;
+  size_t create_attr_offset = 0;  // in data: the union bpf_attr of BPF_MAP_CREATE
+  bool has_initial_value = false;
+  size_t initial_value_offset = 0;  // in data: value_size bytes
+  Bytes initial_value;
+};
+// In map index order. Throws Error(EBADMSG, "loader_metadata") when the
+// instructions or the blob do not have gen_loader's shape (a bpf() attr or
+// value outside the blob, map creates that do not match map_names).
+std::vector<SignedMap> signed_maps(const SignedLoader& loader);
+
+// A read of the loader's ctx (r6, as gen_loader keeps it) that lets the host
+// override something signed: a map descriptor's max_entries or initial_value
+// (libbpf 1.7's loader, or 1.8's without gen_hash).
+struct CtxRead {
+  size_t insn = 0;        // slot index
+  size_t map_index = 0;   // into map_names
+  std::string field;      // "max_entries" or "initial_value"
+};
+std::vector<CtxRead> loader_ctx_overrides(const SignedLoader& loader);
+
+// Every header_initial_values literal must equal the signed initial value of
+// its map (zeroes for a map the loader does not fill), byte for byte and in
+// length. Else Error(EBADMSG, "header_initial_value", "WHAT: line N: map
+// 'data': initial value differs from the signed metadata at offset K ...").
+// signed_maps' errors when the loader's shape cannot be followed.
+void check_header_initial_values(const SignedLoader& loader, const std::string& what);
+
 // Size of the loader's ctx (struct bpf_loader_ctx + map and prog descriptors),
 // the value a light skeleton stores in ctx.sz.
 uint32_t loader_ctx_size(const SignedLoader& loader);
@@ -136,6 +179,12 @@ struct SignOptions {
   MismatchTarget mismatch_target = MismatchTarget::kCleanup;
   // Scheme kHornet: the attribute format (final gen_sig, or v4-v7 with fd_array indices).
   crypto::HornetFormat hornet_format = crypto::HornetFormat::kFinal;
+  // Schemes loader-hash and hash-chain: generate the loader without libbpf's
+  // gen_hash, as bpftool 7.7 (libbpf 1.7) did, so that it is that loader
+  // byte for byte. Such a loader takes max_entries and initial values from
+  // its (unsigned) ctx: the host can resize maps and replace their initial
+  // values after signing. Default off: every loader takes only what is signed.
+  bool ctx_overrides = false;
   // The skeleton's name (struct, functions, include guard), as bpftool's
   // `gen skeleton ... name NAME`; empty: derived from the object's file name.
   // Not a C identifier: Error(EINVAL, "skeleton_name").

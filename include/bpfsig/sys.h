@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -131,6 +132,15 @@ struct LoadFaults {
   bool ignore_scheme_mismatch = false;  // send a loader this kernel does not check the way its scheme says
 };
 
+// What a host may write into the light skeleton's ctx besides its own
+// inputs: map descriptors' max_entries and initial_value (a pointer to these
+// bytes). A gen_hash loader (every scheme's unless signed with ctx_overrides)
+// ignores both; tests use them to show that. Never set by the CLI.
+struct LoaderCtxEdits {
+  std::map<size_t, uint32_t> max_entries;  // map index -> max_entries
+  std::map<size_t, Bytes> initial_values;  // map index -> value (at least value_size bytes)
+};
+
 struct LoadOptions {
   KeyringMode keyring = KeyringMode::kOwn;
   int32_t keyring_serial = 0;     // for kSerial
@@ -141,6 +151,7 @@ struct LoadOptions {
   // What the kernel checks; kUnprobed: probe it first (a few trial loads).
   SignatureCheck kernel_check = SignatureCheck::kUnprobed;
   LoadFaults faults;
+  LoaderCtxEdits ctx_edits;
 };
 struct LoadResult {
   int32_t keyring_id = 0;       // what PROG_LOAD got

@@ -58,6 +58,10 @@ struct Report {
     bool checked = false;  // false when an earlier check already failed
     bool ok = false;
   } seal;
+  // Reads of the loader's ctx that let the host override what was signed
+  // (max_entries, initial_value: bpftool 7.7's loader, `sign --ctx-overrides`).
+  // Reported, not a failure: the kernel loads such a loader.
+  std::vector<skel::CtxRead> ctx_overrides;
 };
 
 // Checks in the kernel's order: signature (at BPF_PROG_LOAD), exclusive map

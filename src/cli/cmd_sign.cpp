@@ -21,6 +21,7 @@ struct SignArgs {
   std::vector<std::string> objects;
   std::string scheme = "loader-hash", layout = "excl", mismatch_target = "cleanup";
   bool no_embed_cert = false;
+  bool ctx_overrides = false;
   bool insecure_key_perms = false;
   std::string hornet_format = "final";
   std::string name;
@@ -41,6 +42,8 @@ void refuse_options_that_do_not_apply(const CLI::App& cmd, const SignArgs& a) {
   refuse_unless_applies(cmd, "--hornet-format", hornet, "applies only with --scheme hornet");
   refuse_unless_applies(cmd, "--layout", has_match_block, no_block);
   refuse_unless_applies(cmd, "--mismatch-target", has_match_block, no_block);
+  refuse_unless_applies(cmd, "--ctx-overrides", has_match_block,
+                        "applies only with --scheme loader-hash or hash-chain (bpftool 7.7's loader)");
   const bool writes_bundle = !a.out_path.empty() || a.header_path.empty();
   refuse_unless_applies(cmd, "--no-embed-cert", writes_bundle,
                         "applies only to a bundle (-o): a header carries no certificate");
@@ -66,6 +69,7 @@ skel::SignOptions sign_options(const SignArgs& a) {
   opts.embed_cert = !a.no_embed_cert;
   opts.hornet_format = crypto::parse_hornet_format(a.hornet_format);
   opts.name = a.name;
+  opts.ctx_overrides = a.ctx_overrides;
   if (a.mismatch_target == "cleanup+1") opts.mismatch_target = skel::MismatchTarget::kCleanupPlusOne;
   return opts;
 }
@@ -87,7 +91,8 @@ Json signed_json(const std::string& object, const skel::SignedLoader& loader, co
          {"excl_hash", to_hex(loader.excl_hash)},
          {"programs", loader.prog_names},
          {"maps", loader.map_names},
-         {"signature_maps", loader.signature_maps}};
+         {"signature_maps", loader.signature_maps},
+         {"ctx_overrides", opts.ctx_overrides}};
   if (loader.scheme == skel::Scheme::kLoadtime || loader.scheme == skel::Scheme::kHornet)
     j["layout"] = nullptr;  // no hash-match block
   if (loader.scheme == skel::Scheme::kHornet) j["hornet_format"] = crypto::hornet_format_name(opts.hornet_format);
@@ -196,6 +201,9 @@ void add_sign(CLI::App& app, Common& common) {
   sub->add_option("--mismatch-target", args->mismatch_target,
                   "Where the block's mismatch jumps land: cleanup (default) or cleanup+1 (libbpf 1.7, byte for byte)")
       ->check(one_of({"cleanup", "cleanup+1"}));
+  sub->add_flag("--ctx-overrides", args->ctx_overrides,
+                "loader-hash, hash-chain: bpftool 7.7's loader byte for byte, which takes max_entries and initial values "
+                "from its unsigned ctx: the host can resize maps and replace initial values after signing");
   sub->add_option("-o,--out", args->out_path,
                   "Bundle output (default: <name>.bpfsig; - for standard output); with several objects, the directory "
                   "of their <name>.bpfsig");

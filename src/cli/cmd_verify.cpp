@@ -57,6 +57,26 @@ skel::SignedLoader loader_from_raw(const VerifyArgs& a) {
   return l;
 }
 
+// What a ctx_overrides loader lets the host change, for --json.
+Json ctx_overrides_json(const std::vector<std::string>& map_names, const verify::Report& r) {
+  Json out = Json::array();
+  for (const auto& read : r.ctx_overrides)
+    out.push_back(Json{{"insn", read.insn},
+                       {"map", read.map_index < map_names.size() ? map_names[read.map_index] : ""},
+                       {"field", read.field}});
+  return out;
+}
+
+// One line per map: the loader takes these from the unsigned ctx.
+void print_ctx_overrides(std::ostream& out, const std::vector<std::string>& map_names, const verify::Report& r) {
+  if (r.ctx_overrides.empty()) return;
+  out << "  warning:     the loader takes from its unsigned ctx (bpftool 7.7's loader, sign --ctx-overrides): "
+         "the host can change these after signing\n";
+  for (const auto& read : r.ctx_overrides)
+    out << "               insn " << read.insn << ": " << read.field << " of map '"
+        << (read.map_index < map_names.size() ? map_names[read.map_index] : "?") << "'\n";
+}
+
 void print_human(std::ostream& out, const std::string& what, const verify::Report& r) {
   const verify::ChainCheck& c = r.chain;
   out << what << ": " << verify::verdict_name(r.verdict) << ": " << r.message << "\n";
@@ -125,6 +145,7 @@ void check_usage(const CLI::App& cmd, const VerifyArgs& a, bool raw) {
 struct Verified {
   std::string what;
   skel::Scheme scheme;
+  std::vector<std::string> map_names;
   verify::Report report;
   std::optional<verify::Report> kernel;
 };
@@ -132,7 +153,7 @@ struct Verified {
 Verified verify_input(const VerifyArgs& a, const std::string& file, const std::vector<crypto::Certificate>& trusted) {
   const bool raw = file.empty();
   skel::SignedLoader loader = raw ? loader_from_raw(a) : skel::read_signed_file(file);
-  Verified v{raw ? a.insns : file, loader.scheme, verify::verify_loader(loader, trusted), std::nullopt};
+  Verified v{raw ? a.insns : file, loader.scheme, loader.map_names, verify::verify_loader(loader, trusted), std::nullopt};
   if (!a.kernel.empty()) {
     v.kernel = verify::predict_kernel_load(loader, trusted, verify::parse_kernel_profile(a.kernel));
     apply_kernel_prediction(v.report, *v.kernel);
@@ -145,11 +166,13 @@ Json verified_json(const VerifyArgs& a, const Verified& v) {
   j["file"] = v.what;
   if (v.kernel) j["kernel"] = kernel_json(a.kernel, *v.kernel);
   if (v.scheme == skel::Scheme::kHornet) j["hornet"] = v.report.hornet ? hornet_json(*v.report.hornet) : Json(nullptr);
+  j["ctx_overrides"] = ctx_overrides_json(v.map_names, v.report);
   return j;
 }
 
 void print_verified(std::ostream& out, const VerifyArgs& a, const Verified& v) {
   print_human(out, v.what, v.report);
+  print_ctx_overrides(out, v.map_names, v.report);
   if (v.kernel)
     out << "  Linux " << a.kernel << ":   "
         << (v.kernel->err == 0 ? "loads it" : "refuses it: " + errno_name(v.kernel->err) + " (" + v.kernel->kind + ")")

@@ -83,19 +83,6 @@ ProgLoadAttr loader_prog_attr(const skel::SignedLoader& loader, int map_fd, cons
   return attr;
 }
 
-// struct bpf_loader_ctx (sz = the unrounded size) and the descriptors, with
-// the requested initial_value pointers.
-Bytes make_loader_ctx(const skel::SignedLoader& loader, const SkeletonOptions& options) {
-  uint32_t size = skel::loader_ctx_size(loader);
-  Bytes ctx((size + 7u) & ~7u, 0);
-  store_le32(ctx.data(), size);
-  for (const auto& [index, address] : options.initial_values) {
-    if (index >= loader.map_names.size()) fail(EINVAL, "load_skeleton", "initial value for a map the loader lacks");
-    store_le64(ctx.data() + uapi::kLoaderCtxHeaderSize + index * uapi::kMapDescSize + 8, address);
-  }
-  return ctx;
-}
-
 // "BPF_MAP_CREATE 'events' (PERF_EVENT_ARRAY): map type 4 is not modelled",
 // with the call's errno when it is not the one the loader returned.
 std::string describe(const NestedFailure& f, int32_t retval) {
@@ -143,6 +130,19 @@ void take_created_fds(Kernel& kernel, Process& proc, const skel::SignedLoader& l
 
 }  // namespace
 
+Bytes loader_ctx(const skel::SignedLoader& loader, const SkeletonOptions& options) {
+  uint32_t size = skel::loader_ctx_size(loader);
+  Bytes ctx((size + 7u) & ~7u, 0);
+  store_le32(ctx.data(), size);
+  auto desc = [&](size_t index, const char* what) {
+    if (index >= loader.map_names.size()) fail(EINVAL, "load_skeleton", std::string(what) + " for a map the loader lacks");
+    return ctx.data() + uapi::kLoaderCtxHeaderSize + index * uapi::kMapDescSize;
+  };
+  for (const auto& [index, address] : options.initial_values) store_le64(desc(index, "initial value") + 8, address);
+  for (const auto& [index, entries] : options.max_entries) store_le32(desc(index, "max_entries") + 4, entries);
+  return ctx;
+}
+
 SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
                              const SkeletonOptions& options) {
   if (loader.insns.empty() || loader.insns.size() % 8 != 0 || loader.data.empty())
@@ -154,7 +154,7 @@ SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLo
   result.loader_map = kernel.map_info(proc, map_fd);
   result.loader_prog = kernel.prog_info(proc, prog_fd);
 
-  Bytes ctx = make_loader_ctx(loader, options);
+  Bytes ctx = loader_ctx(loader, options);
   ProgRunOptions run_options;
   run_options.user_memory = options.user_memory;
   result.loader_retval = static_cast<int32_t>(kernel.prog_run(proc, prog_fd, ctx, run_options).retval);

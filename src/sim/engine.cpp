@@ -308,7 +308,7 @@ class Engine {
   }
 
   static bool model_step(const std::string& kind) {
-    return kind != "keygen" && kind != "sign" && kind != "tamper";
+    return kind != "keygen" && kind != "sign" && kind != "tamper" && kind != "ctx_rewrite";
   }
 
   void dispatch(StepResult& r) {
@@ -316,6 +316,7 @@ class Engine {
     if (kind == "keygen") return keygen();
     if (kind == "sign") return sign();
     if (kind == "tamper") return tamper();
+    if (kind == "ctx_rewrite") return ctx_rewrite();
     if (kind == "map_create") return map_create();
     if (kind == "map_update") return map_update();
     if (kind == "map_freeze") {
@@ -366,6 +367,7 @@ class Engine {
     req.layout = str("layout", "excl") == "6.18" ? skel::MatchLayout::k618 : skel::MatchLayout::kExcl;
     req.mismatch = str("mismatch", "cleanup") == "cleanup+1" ? skel::MismatchTarget::kCleanupPlusOne
                                                              : skel::MismatchTarget::kCleanup;
+    req.ctx_overrides = flag("ctx_overrides", false);
     if (arg("bundle")) {
       req.base = skel::read_signed_file(relative_to_scenario(str("bundle"), "bundle"));
     } else {
@@ -407,6 +409,73 @@ class Engine {
     } else {
       bytes = part_of(artifacts_.at(str("from")), part);
     }
+  }
+
+  // The host edits the light skeleton's ctx before the load: a map
+  // descriptor's max_entries, or its initial_value pointer (to a value of
+  // its own in the process's memory).
+  void ctx_rewrite() {
+    const std::string artifact = str("artifact"), map = str("map");
+    const skel::SignedLoader& loader = artifacts_.at(artifact);
+    auto it = std::find(loader.map_names.begin(), loader.map_names.end(), map);
+    if (it == loader.map_names.end()) {
+      std::string names;
+      for (const auto& n : loader.map_names) names += (names.empty() ? "" : ", ") + n;
+      bad(where("map"), "artifact '" + artifact + "' has no map '" + map + "' (its maps: " + names + ")");
+    }
+    const size_t index = static_cast<size_t>(it - loader.map_names.begin());
+    CtxRewrite& c = ctx_rewrites_[artifact];
+    if (arg("max_entries")) c.max_entries[index] = static_cast<uint32_t>(num("max_entries"));
+    if (arg("value")) c.values[index] = from_hex_arg(str("value"));
+  }
+
+  // The ctx a load or run of artifact gets: its ctx_rewrite steps, each
+  // rewritten value at an address of its own in the model's user memory.
+  kmodel::SkeletonOptions ctx_options(const std::string& artifact) {
+    static constexpr uint64_t kUserValues = 0x7f0000000000, kUserValueStride = 0x100000;
+    kmodel::SkeletonOptions opts;
+    auto it = ctx_rewrites_.find(artifact);
+    if (it == ctx_rewrites_.end()) return opts;
+    opts.max_entries = it->second.max_entries;
+    for (const auto& [index, value] : it->second.values) {
+      const uint64_t address = kUserValues + index * kUserValueStride;
+      user_memory_.regions[address] = value;
+      opts.initial_values[index] = address;
+    }
+    opts.user_memory = &user_memory_;
+    return opts;
+  }
+
+  // Whether the maps a skeleton load created are what the signed metadata
+  // says: max_entries, and the value at key 0 of every map it fills.
+  void compare_with_signed(const skel::SignedLoader& loader, kmodel::Process& proc, const kmodel::SkeletonResult& res,
+                           StepResult& r) {
+    r.maps_as_signed = false;
+    std::vector<skel::SignedMap> maps;
+    try {
+      maps = skel::signed_maps(loader);
+    } catch (const Error& e) {
+      r.maps_difference = e.what();
+      return;
+    }
+    const uint8_t key[4] = {};
+    for (size_t i = 0; i < maps.size() && i < res.maps.size(); ++i) {
+      const skel::SignedMap& m = maps[i];
+      if (res.maps[i].max_entries != m.max_entries) {
+        r.maps_difference = "map '" + m.name + "': max_entries " + std::to_string(res.maps[i].max_entries) +
+                            ", signed " + std::to_string(m.max_entries);
+        return;
+      }
+      if (!m.has_initial_value) continue;
+      Bytes value = kernel_->map_lookup(proc, res.map_fds[i], ByteView(key, 4));
+      auto diff = std::mismatch(value.begin(), value.end(), m.initial_value.begin(), m.initial_value.end());
+      if (diff.first != value.end() || diff.second != m.initial_value.end()) {
+        r.maps_difference = "map '" + m.name + "': value differs from the signed one at offset " +
+                            std::to_string(diff.first - value.begin());
+        return;
+      }
+    }
+    r.maps_as_signed = true;
   }
 
   void map_create() {
@@ -456,7 +525,7 @@ class Engine {
     const skel::SignedLoader& loader = artifacts_.at(str("artifact"));
     std::string proc = str("process", "main");
     if (!arg("map") && !arg("maps")) {
-      kmodel::SkeletonOptions opts;
+      kmodel::SkeletonOptions opts = ctx_options(str("artifact"));
       opts.send_signature = flag("signature", true);
       opts.keyring_id = keyring_id();
       kmodel::SkeletonResult res;
@@ -470,6 +539,7 @@ class Engine {
       r.retval = res.loader_retval;
       r.maps = static_cast<int64_t>(res.maps.size());
       r.progs = static_cast<int64_t>(res.progs.size());
+      compare_with_signed(loader, process(proc), res, r);
       for (size_t i = 0; i < res.prog_fds.size() && i < loader.prog_names.size(); ++i)
         created_[loader.prog_names[i]] = ProgRef{proc, res.prog_fds[i], str("artifact")};
       return;
@@ -504,11 +574,12 @@ class Engine {
     if (it == progs_.end()) throw Skip{"prog '" + name + "' was not loaded (an earlier step failed)"};
     const ProgRef& prog = it->second;
     const skel::SignedLoader& loader = artifacts_.at(arg("artifact") ? str("artifact") : prog.artifact);
-    uint32_t size = skel::loader_ctx_size(loader);
-    Bytes ctx((size + 7u) & ~7u, 0);
-    store_le32(ctx.data(), size);
+    const kmodel::SkeletonOptions host = ctx_options(arg("artifact") ? str("artifact") : prog.artifact);
+    Bytes ctx = kmodel::loader_ctx(loader, host);
     kmodel::Process& proc = process(prog.process);
-    int32_t retval = static_cast<int32_t>(kernel_->prog_run(proc, prog.fd, ctx).retval);
+    kmodel::ProgRunOptions run_options;
+    run_options.user_memory = host.user_memory;
+    int32_t retval = static_cast<int32_t>(kernel_->prog_run(proc, prog.fd, ctx, run_options).retval);
     r.retval = retval;
     if (retval < 0)
       throw Error(-retval, "load_skeleton", "loader returned " + std::to_string(retval) + " (" + errno_name(-retval) + ")");
@@ -588,6 +659,11 @@ class Engine {
     std::optional<int64_t> retval;
     if (r.retval) retval = *r.retval;
     count("retval", e.retval, retval);
+    if (e.maps_as_signed && (!r.maps_as_signed || *r.maps_as_signed != *e.maps_as_signed))
+      fail("maps_as_signed", *e.maps_as_signed ? "true" : "false",
+           !r.maps_as_signed ? "none (not a skeleton load that succeeded)"
+                             : std::string(*r.maps_as_signed ? "true" : "false") +
+                                   (r.maps_difference.empty() ? "" : " (" + r.maps_difference + ")"));
   }
 
   const Scenario& sc_;
@@ -603,6 +679,12 @@ class Engine {
   std::map<std::string, MapRef> maps_;
   std::map<std::string, ProgRef> progs_;
   std::map<std::string, ProgRef> created_;  // programs the loaders created, by their name in the object
+  struct CtxRewrite {
+    std::map<size_t, uint32_t> max_entries;  // map index -> max_entries in its descriptor
+    std::map<size_t, Bytes> values;          // map index -> the value its initial_value points to
+  };
+  std::map<std::string, CtxRewrite> ctx_rewrites_;  // by artifact
+  kmodel::UserMemory user_memory_;                  // the rewritten values, for bpf_copy_from_user
 };
 
 }  // namespace

@@ -32,6 +32,7 @@ Json expect_json(const std::optional<Expect>& e) {
   if (e->maps) j["maps"] = *e->maps;
   if (e->progs) j["progs"] = *e->progs;
   if (e->retval) j["retval"] = *e->retval;
+  if (e->maps_as_signed) j["maps_as_signed"] = *e->maps_as_signed;
   return j;
 }
 
@@ -59,6 +60,8 @@ Json step_json(const StepResult& s) {
               {"retval", optional_json(s.retval)},
               {"maps", optional_json(s.maps)},
               {"progs", optional_json(s.progs)},
+              {"maps_as_signed", optional_json(s.maps_as_signed)},
+              {"maps_difference", s.maps_difference},
               {"verdicts", s.verdicts},
               {"hooks", hooks},
               {"audit", s.audit},

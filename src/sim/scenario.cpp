@@ -26,7 +26,7 @@ std::string to_string(const Where& where) {
 
 bool Expect::empty() const {
   return !ok && !errno_name && !verdict && !denied_by && !check && audit.empty() && !audit_count && !maps && !progs &&
-         !retval;
+         !retval && !maps_as_signed;
 }
 
 namespace {
@@ -53,11 +53,13 @@ const std::map<std::string, std::vector<KeySpec>>& step_schemas() {
       {"keygen", {{"key", Type::kStr}, {"algo", Type::kStr}, {"subject", Type::kStr}}},
       {"sign",
        {{"artifact", Type::kStr}, {"object", Type::kStr}, {"bundle", Type::kStr}, {"scheme", Type::kStr},
-        {"key", Type::kStr}, {"layout", Type::kStr}, {"mismatch", Type::kStr}}},
+        {"key", Type::kStr}, {"layout", Type::kStr}, {"mismatch", Type::kStr}, {"ctx_overrides", Type::kBool}}},
       {"tamper",
        {{"artifact", Type::kStr}, {"part", Type::kStr}, {"offset", Type::kInt}, {"xor", Type::kInt},
         {"set", Type::kStr}, {"truncate", Type::kInt}, {"append", Type::kInt}, {"garbage", Type::kInt},
         {"from", Type::kStr}}},
+      {"ctx_rewrite",
+       {{"artifact", Type::kStr}, {"map", Type::kStr}, {"max_entries", Type::kInt}, {"value", Type::kStr}}},
       {"map_create",
        {{"map", Type::kStr}, {"process", Type::kStr}, {"like", Type::kStr}, {"exclusive", Type::kBool},
         {"excl", Type::kStr}, {"type", Type::kStr}, {"key_size", Type::kInt}, {"value_size", Type::kInt},
@@ -81,6 +83,7 @@ const std::map<std::string, std::vector<KeySpec>>& step_schemas() {
 const std::map<std::string, std::vector<std::string>>& required_keys() {
   static const std::map<std::string, std::vector<std::string>> required = {
       {"keygen", {"key"}},        {"sign", {"artifact"}},    {"tamper", {"artifact", "part"}},
+      {"ctx_rewrite", {"artifact", "map"}},
       {"map_create", {"map"}},    {"map_update", {"map"}},   {"map_freeze", {"map"}},
       {"map_hash", {"map"}},      {"load", {"artifact"}},    {"run", {}},
       {"swap", {"map", "with"}},       {"attach", {"prog"}},
@@ -451,6 +454,12 @@ class Parser {
       bad(step.where, "a map_update step takes exactly one of from, value");
     if (step.kind == "map_update" && step.args.count("offset") && !step.args.count("xor"))
       bad(step.args.at("offset").where, "only with xor");
+    if (step.kind == "ctx_rewrite" && !step.args.count("max_entries") && !step.args.count("value"))
+      bad(step.where, "a ctx_rewrite step takes max_entries, value or both");
+    if (auto it = step.args.find("max_entries"); step.kind == "ctx_rewrite" && it != step.args.end()) {
+      int64_t v = std::get<int64_t>(it->second.value);
+      if (v < 1 || v > 0xffffffffll) bad(it->second.where, "must be between 1 and 4294967295 (0 leaves the signed one)");
+    }
     if (step.kind == "load" && step.args.count("map") && step.args.count("maps"))
       bad(step.where, "a load step takes map or maps, not both");
   }
@@ -467,7 +476,7 @@ class Parser {
       if (const Arg* a = arg("key")) need("key", *a, name_of(a));
       made_["artifact"].insert(name_of(arg("artifact")));
     }
-    if (kind == "tamper" || kind == "load" || (kind == "run" && arg("artifact")))
+    if (kind == "tamper" || kind == "load" || kind == "ctx_rewrite" || (kind == "run" && arg("artifact")))
       need("artifact", *arg("artifact"), name_of(arg("artifact")));
     if (kind == "tamper" && arg("from")) need("artifact", *arg("from"), name_of(arg("from")));
     if (kind == "map_create") {
@@ -520,6 +529,8 @@ class Parser {
         e.check = get_str(field, key);
       } else if (name == "audit") {
         e.audit = field.is_string() ? std::vector<std::string>{get_str(field, key)} : get_str_list(field, key);
+      } else if (name == "maps_as_signed") {
+        e.maps_as_signed = get_bool(field, key);
       } else if (name == "audit_count" || name == "maps" || name == "progs" || name == "retval") {
         int64_t v = get_int(field, key);
         if (name == "audit_count") e.audit_count = v;

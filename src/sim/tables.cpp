@@ -22,6 +22,7 @@ skel::SignedLoader base_loader(const SignRequest& req) {
   skel::SignOptions opts;
   opts.layout = req.layout;
   opts.mismatch_target = req.mismatch;
+  opts.ctx_overrides = req.ctx_overrides;
   return skel::sign_object(req.object_path, req.cert, req.key, opts);
 }
 
@@ -38,6 +39,7 @@ skel::SignedLoader sign_as(const SignRequest& req, skel::Scheme scheme) {
     opts.scheme = scheme;
     opts.layout = req.layout;
     opts.mismatch_target = req.mismatch;
+    opts.ctx_overrides = req.ctx_overrides;
     return skel::sign_object(req.object_path, req.cert, req.key, opts);
   }
   skel::SignedLoader loader = base_loader(req);

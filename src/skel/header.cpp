@@ -287,6 +287,28 @@ class HeaderScanner {
     return out;
   }
 
+  // The literal each `skel->maps.IDENT.initial_value = ...;` of __open comes
+  // from: bpftool's block `static const char data[] ... = "...";
+  // skel->IDENT = (__typeof__(skel->IDENT))skel_prep_map_data((void *)data,
+  // ...);` before it. An assignment without that block is refused: a value
+  // bpfsig cannot compare with the signed one must not pass unseen.
+  std::vector<SignedLoader::InitialValueLiteral> initial_value_literals() const {
+    static const std::string kField = ".initial_value", kMaps = "maps.";
+    std::vector<SignedLoader::InitialValueLiteral> out;
+    size_t previous = 0;
+    for (size_t at = t_.find(kField); at != std::string::npos; at = t_.find(kField, at + 1)) {
+      size_t eq = skip_space(at + kField.size());
+      if (eq >= t_.size() || t_[eq] != '=' || (eq + 1 < t_.size() && t_[eq + 1] == '=')) continue;
+      size_t b = at;
+      while (b > 0 && is_ident_char(t_[b - 1])) --b;
+      if (b < kMaps.size() || t_.compare(b - kMaps.size(), kMaps.size(), kMaps) != 0) continue;
+      const std::string ident = t_.substr(b, at - b);
+      out.push_back(literal_for(ident, b, previous));
+      previous = eq;
+    }
+    return out;
+  }
+
   // The bytes of `static const char NAME[] ... = "...";` (sizeof - 1 bytes).
   // Decoding stops as soon as it is past max_bytes, with too_big(): a limit is
   // checked before the literal's bytes are allocated, not after.
@@ -294,6 +316,13 @@ class HeaderScanner {
                              const std::function<Error()>& too_big = {}) const {
     size_t at = find_once(" " + name + "[]", name + "[] array");
     if (at == std::string::npos) return std::nullopt;
+    return literal_after(at, name, max_bytes, too_big);
+  }
+
+ private:
+  // The string literal initializing the declaration at `at`.
+  Bytes literal_after(size_t at, const std::string& name, size_t max_bytes = SIZE_MAX,
+                      const std::function<Error()>& too_big = {}) const {
     size_t eq = t_.find('=', at);
     size_t semi = t_.find(';', at);
     if (eq == std::string::npos || (semi != std::string::npos && semi < eq)) throw error(at, name + " has no initializer");
@@ -308,7 +337,36 @@ class HeaderScanner {
     return out;
   }
 
- private:
+  std::string without_space(size_t b, size_t e) const {
+    std::string out;
+    for (size_t i = b; i < e; ++i)
+      if (!std::isspace(static_cast<unsigned char>(t_[i]))) out.push_back(t_[i]);
+    return out;
+  }
+
+  // The `data` literal of the block that ends with the initial_value
+  // assignment at `assignment` (and starts after `previous`, the one before).
+  SignedLoader::InitialValueLiteral literal_for(const std::string& ident, size_t assignment, size_t previous) const {
+    static const std::string kPrep = "skel_prep_map_data((void *)data,";
+    const std::string what = "maps." + ident + ".initial_value";
+    size_t prep = t_.rfind(kPrep, assignment);
+    if (prep == std::string::npos || prep < previous)
+      throw error(assignment, what + " is not set from a skel_prep_map_data((void *)data, ...) copy of a literal");
+    size_t stmt = t_.rfind(';', prep);
+    stmt = stmt == std::string::npos ? 0 : stmt + 1;
+    if (without_space(stmt, prep) != "skel->" + ident + "=(__typeof__(skel->" + ident + "))")
+      throw error(stmt, what + ": expected `skel->" + ident + " = (__typeof__(skel->" + ident + "))` before skel_prep_map_data");
+    size_t decl = t_.rfind(" data[]", stmt);
+    size_t block = t_.rfind('{', stmt);
+    if (decl == std::string::npos || block == std::string::npos || decl < block || decl < previous)
+      throw error(stmt, what + ": no `static const char data[] = \"...\";` in the same block");
+    auto too_big = [&] {
+      return Error(E2BIG, "limit_metadata", what_ + ": the initial value of map '" + ident + "' is over the kernel's array value limit");
+    };
+    return SignedLoader::InitialValueLiteral{ident, literal_after(decl, "data[] of " + ident, kMaxMetadataSize, too_big),
+                                             line_of(decl)};
+  }
+
   bool is_ident_char(char c) const { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
   size_t skip_space(size_t pos) const {
@@ -414,6 +472,7 @@ SignedLoader parse_header(const std::string& text, const std::string& what) {
   if (l.data.size() > kMaxMetadataSize)
     throw Error(E2BIG, "limit_metadata", what + ": opts_data is " + std::to_string(l.data.size()) + " bytes, over the kernel's array value limit of " + std::to_string(kMaxMetadataSize));
   if (l.prog_names.empty()) throw s.error(0, "no `struct bpf_prog_desc` members");
+  l.header_initial_values = s.initial_value_literals();
   return l;
 }
 

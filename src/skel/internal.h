@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "bpfsig/bytes.h"
@@ -23,6 +24,13 @@ inline constexpr size_t kMaxMetadataSize = limits::kMetadataSize;
 // signature_maps entries a bundle or header may hold: MAX_USED_MAPS, the
 // most maps one program can use (the series itself sets no bound).
 inline constexpr size_t kMaxSignatureMaps = 64;
+
+// skel_internal.h: struct bpf_loader_ctx, bpf_map_desc and bpf_prog_desc.
+inline constexpr uint32_t kLoaderCtxSize = 24;
+inline constexpr uint32_t kMapDescSize = 16;  // int map_fd; u32 max_entries; u64 initial_value
+inline constexpr uint32_t kMapDescMaxEntries = 4;
+inline constexpr uint32_t kMapDescInitialValue = 8;
+inline constexpr uint32_t kProgDescSize = 4;
 
 // A C identifier: [A-Za-z_][A-Za-z0-9_]*, and not a C keyword. Every name a
 // header declares (skeleton, maps, programs) must be one, or it does not compile.

@@ -12,15 +12,6 @@
 
 namespace bpfsig::skel {
 
-namespace {
-
-// skel_internal.h: struct bpf_loader_ctx, bpf_map_desc and bpf_prog_desc.
-constexpr uint32_t kLoaderCtxSize = 24;
-constexpr uint32_t kMapDescSize = 16;
-constexpr uint32_t kProgDescSize = 4;
-
-}  // namespace
-
 std::string scheme_name(Scheme s) {
   switch (s) {
     case Scheme::kLoaderHash: return "loader-hash";
@@ -76,11 +67,16 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
   if (!opts.name.empty() && !is_c_identifier(opts.name))
     throw Error(EINVAL, "skeleton_name",
                 "skeleton name '" + opts.name + "' is not a C identifier (letters, digits, '_', not starting with a digit, not a keyword)");
-  // loadtime is bpftool 7.8's `gen skeleton -S`: libbpf 1.8's gen_hash, so
-  // the loader takes nothing from the unsigned ctx. loader-hash keeps the
-  // loader bpftool 7.7 (libbpf 1.7) made, ctx overrides included, so that it
-  // stays byte for byte bpftool 7.7's.
-  GeneratedLoader gen = generate_loader(path, opts.name, opts.scheme == Scheme::kLoadtime);
+  // Every loader is generated with libbpf 1.8's gen_hash, so it takes no
+  // max_entries and no initial value from its unsigned ctx: what the maps
+  // get is what was signed. ctx_overrides gives bpftool 7.7's (libbpf 1.7's)
+  // loader byte for byte, ctx reads included, for the schemes that keep its
+  // hash-match block.
+  if (opts.ctx_overrides && opts.scheme != Scheme::kLoaderHash && opts.scheme != Scheme::kHashChain)
+    throw Error(EINVAL, "bad_argument",
+                "ctx overrides (bpftool 7.7's loader) only exist for schemes loader-hash and hash-chain, not " +
+                    scheme_name(opts.scheme));
+  GeneratedLoader gen = generate_loader(path, opts.name, !opts.ctx_overrides);
 
   std::vector<isa::Insn> prog = isa::decode(gen.insns, path + ": generated loader");
   // The kernel hashes the map value padded to 8 bytes; the loader compares that.
@@ -124,6 +120,8 @@ SignedLoader read_signed_file(const std::string& path) {
   if (text.find("struct bpf_loader_ctx") != std::string::npos) {
     SignedLoader l = parse_header(text, what);
     mark_hornet_scheme(l);  // a header does not name its scheme: the signature tells
+    // Fails closed: the C compiler would hand the edited literal to the program before load.
+    check_header_initial_values(l, what);
     return l;
   }
   throw Error(EBADMSG, "unknown_format", what + ": neither a bpfsig bundle nor a signed light-skeleton header");

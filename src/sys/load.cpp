@@ -186,10 +186,21 @@ UniqueFd load_loader_prog(const skel::SignedLoader& loader, int map_fd, const Lo
 // and writes the fds it creates into the descriptors.
 // With a log buffer, the loader hands it to every BPF_PROG_LOAD it makes
 // (gen_loader copies log_level, log_size and log_buf from the ctx).
-Bytes make_loader_ctx(const skel::SignedLoader& loader, uint32_t log_level, std::string& log) {
+// The ctx_edits go into the map descriptors (initial_value points into
+// edits, which must outlive the run).
+Bytes make_loader_ctx(const skel::SignedLoader& loader, uint32_t log_level, std::string& log,
+                      const LoaderCtxEdits& edits) {
   uint32_t size = skel::loader_ctx_size(loader);
   Bytes ctx((size + 7u) & ~7u, 0);
   store_le32(ctx.data(), size);
+  auto desc = [&](size_t index) {
+    if (index >= loader.map_names.size())
+      throw Error(EINVAL, "bad_argument", "a ctx edit for map index " + std::to_string(index) + ", which the loader lacks");
+    return ctx.data() + uapi::kLoaderCtxHeaderSize + index * uapi::kMapDescSize;
+  };
+  for (const auto& [index, entries] : edits.max_entries) store_le32(desc(index) + 4, entries);
+  for (const auto& [index, value] : edits.initial_values)
+    store_le64(desc(index) + 8, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(value.data())));
   if (log_level != 0) {
     log.assign(1u << 20, '\0');
     store_le32(ctx.data() + 8, log_level);
@@ -386,7 +397,7 @@ LoadResult load(const skel::SignedLoader& loader, const LoadOptions& opts) {
   result.loader_map = map_info(map.get());
   result.loader_prog = prog_info(prog.get());
 
-  Bytes ctx = make_loader_ctx(loader, opts.verifier_log_level, result.verifier_log);
+  Bytes ctx = make_loader_ctx(loader, opts.verifier_log_level, result.verifier_log, opts.ctx_edits);
   RunResult run = prog_run(prog.get(), ctx);
   result.verifier_log = trimmed_log(std::move(result.verifier_log));
   result.loader_retval = static_cast<int32_t>(run.retval);

@@ -200,7 +200,13 @@ Report refuse_unusable_signer(Report r, const skel::SignedLoader& loader) {
 }  // namespace
 
 Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted) {
-  return check_seal(refuse_unusable_signer(verify_scheme(loader, trusted), loader), loader, trusted);
+  Report r = check_seal(refuse_unusable_signer(verify_scheme(loader, trusted), loader), loader, trusted);
+  try {
+    r.ctx_overrides = skel::loader_ctx_overrides(loader);
+  } catch (const Error&) {
+    // Instructions that do not decode: the checks above already said so.
+  }
+  return r;
 }
 
 }  // namespace bpfsig::verify

@@ -211,8 +211,19 @@ TEST(KmodelSkeleton, MapsHoldTheObjectsInitialValues) {
   EXPECT_TRUE(k.kernel.map_info(k.proc, rodata).frozen);
 }
 
+// Only a loader signed with ctx_overrides (bpftool 7.7's) reads initial
+// values from its ctx; every default loader ignores them (gen_hash).
+skel::SignedLoader ctx_overrides_multimap() {
+  skel::SignOptions o;
+  o.scheme = skel::Scheme::kLoaderHash;
+  o.ctx_overrides = true;
+  test::TestSigner& s = test::default_signer();
+  return skel::sign_object(test::examples_dir() + "/multimap.bpf.o", s.cert.get(), s.key.get(), o);
+}
+
 TEST(KmodelSkeleton, InitialValueComesFromUserMemoryThroughCopyFromUser) {
   TrustingKernel k;
+  const skel::SignedLoader overriding = ctx_overrides_multimap();
   UserMemory user;
   Bytes rodata(12);
   store_le64(rodata.data(), 42);
@@ -221,14 +232,18 @@ TEST(KmodelSkeleton, InitialValueComesFromUserMemoryThroughCopyFromUser) {
   SkeletonOptions options;
   options.user_memory = &user;
   options.initial_values[4] = 0x7f0000001000;
-  SkeletonResult r = load_skeleton(k.kernel, k.proc, signed_example("multimap"), options);
+  SkeletonResult r = load_skeleton(k.kernel, k.proc, overriding, options);
   EXPECT_EQ(k.kernel.map_lookup(k.proc, r.map_fds.at(4), Bytes(4, 0)), rodata);
+  // The default loader keeps the signed value whatever the ctx says.
+  TrustingKernel k3;
+  SkeletonResult r3 = load_skeleton(k3.kernel, k3.proc, signed_example("multimap"), options);
+  EXPECT_NE(k3.kernel.map_lookup(k3.proc, r3.map_fds.at(4), Bytes(4, 0)), rodata);
 
   // An address nothing is mapped at: bpf_copy_from_user zero-fills and
   // returns -EFAULT, which the loader ignores, as in the kernel.
   TrustingKernel k2;
   options.initial_values[4] = 0x1000;
-  SkeletonResult r2 = load_skeleton(k2.kernel, k2.proc, signed_example("multimap"), options);
+  SkeletonResult r2 = load_skeleton(k2.kernel, k2.proc, overriding, options);
   EXPECT_EQ(k2.kernel.map_lookup(k2.proc, r2.map_fds.at(4), Bytes(4, 0)), Bytes(12, 0));
 }
 

@@ -476,3 +476,83 @@ TEST(SimSteps, SignABundleAsItIsOrAgain) {
 }
 
 }  // namespace
+
+// ---- ctx rewrites (scenarios/attacks/ctx-*-rewritten.toml) ----------------------
+
+namespace {
+
+// kSigned with the sign step's extra keys (before the first ctx step).
+std::string signed_with(const std::string& sign_keys) {
+  return kSigned + sign_keys + R"([[steps]]
+kind = "ctx_rewrite"
+artifact = "a"
+map = "exec_counts"
+max_entries = 1
+[[steps]]
+kind = "ctx_rewrite"
+artifact = "a"
+map = "data"
+value = "07000000"
+)";
+}
+
+}  // namespace
+
+TEST(SimCtxRewrite, EverySchemesLoaderCreatesTheSignedMaps) {
+  for (const char* scheme : {"loader-hash", "loadtime", "hornet", "hash-chain"}) {
+    SCOPED_TRACE(scheme);
+    sim::RunResult r = run(signed_with("") + load_step("[steps.expect]\nmaps = 3\nmaps_as_signed = true\n"), scheme);
+    EXPECT_TRUE(r.passed()) << sim::runs_text({r});
+    ASSERT_EQ(r.steps.size(), 5u);
+    EXPECT_EQ(r.steps[4].maps_as_signed, std::optional<bool>(true)) << r.steps[4].maps_difference;
+  }
+}
+
+// The expectation can fail: bpftool 7.7's loader (ctx_overrides) takes the host's ctx.
+TEST(SimCtxRewrite, ACtxOverridesLoaderTakesTheRewrittenValues) {
+  for (const char* scheme : {"loader-hash", "hash-chain"}) {
+    SCOPED_TRACE(scheme);
+    sim::RunResult r = run(signed_with("ctx_overrides = true\n") + load_step("[steps.expect]\nmaps_as_signed = true\n"), scheme);
+    EXPECT_FALSE(r.passed());
+    ASSERT_EQ(r.steps.size(), 5u);
+    EXPECT_EQ(r.steps[4].maps_as_signed, std::optional<bool>(false));
+    EXPECT_NE(r.steps[4].maps_difference.find("max_entries 1, signed 4096"), std::string::npos)
+        << r.steps[4].maps_difference;
+    ASSERT_EQ(r.steps[4].failures.size(), 1u);
+    EXPECT_NE(r.steps[4].failures[0].find("maps_as_signed"), std::string::npos) << r.steps[4].failures[0];
+  }
+  // Only the value rewritten: the created map holds the host's value.
+  std::string value_only = kSigned + "ctx_overrides = true\n" + R"([[steps]]
+kind = "ctx_rewrite"
+artifact = "a"
+map = "data"
+value = "07000000"
+)";
+  sim::RunResult r = run(value_only + load_step());
+  ASSERT_EQ(r.steps.size(), 4u);
+  EXPECT_EQ(r.steps[3].maps_as_signed, std::optional<bool>(false));
+  EXPECT_NE(r.steps[3].maps_difference.find("map 'data': value differs from the signed one at offset 0"),
+            std::string::npos)
+      << r.steps[3].maps_difference;
+}
+
+TEST(SimCtxRewrite, BadStepsAreScenarioErrors) {
+  auto error_of = [](const std::string& text) {
+    try {
+      run(text);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), "scenario");
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error_of(kSigned + "[[steps]]\nkind = \"ctx_rewrite\"\nartifact = \"a\"\nmap = \"nope\"\nmax_entries = 2\n")
+                .find("has no map 'nope'"),
+            std::string::npos);
+  EXPECT_NE(error_of(kSigned + "[[steps]]\nkind = \"ctx_rewrite\"\nartifact = \"a\"\nmap = \"data\"\n")
+                .find("takes max_entries, value or both"),
+            std::string::npos);
+  EXPECT_NE(error_of(kSigned + "[[steps]]\nkind = \"ctx_rewrite\"\nartifact = \"a\"\nmap = \"data\"\nmax_entries = 0\n")
+                .find("between 1 and"),
+            std::string::npos);
+}

@@ -141,7 +141,9 @@ TEST(GenLoader, ADirectoryIsEisdirAndJunkIsNoLibbpfCode) {
 TEST(MatchBlock, SameLayoutAsBpftool77) {
   SKIP_UNLESS(test::missing_shared_testdata());
   SignOptions o;
+  o.scheme = Scheme::kLoaderHash;
   o.layout = MatchLayout::k618;
+  o.ctx_overrides = true;  // bpftool 7.7's loader reads max_entries and initial values from its ctx
   SignedLoader ours = sign_object(bpftool_dir() + "/prog.bpf.o", signer().cert.get(), signer().key.get(), o);
   SignedLoader theirs = bpftool_header("prog.lskel.h");
   ASSERT_EQ(ours.insns.size(), theirs.insns.size());
@@ -171,12 +173,31 @@ TEST(MatchBlock, SameLayoutAsBpftool77) {
 TEST(MatchBlock, ReproducesBpftool77ByteForByte) {
   SKIP_UNLESS(test::missing_shared_testdata());
   SignOptions o;
+  o.scheme = Scheme::kLoaderHash;
   o.layout = MatchLayout::k618;
   o.mismatch_target = MismatchTarget::kCleanupPlusOne;
+  o.ctx_overrides = true;
   SignedLoader ours = sign_object(bpftool_dir() + "/prog.bpf.o", signer().cert.get(), signer().key.get(), o);
   SignedLoader theirs = bpftool_header("prog.lskel.h");
   ours.signature = theirs.signature;  // a different key signed it
   expect_same_loader(ours, theirs);
+}
+
+// Without ctx_overrides the loader is no longer bpftool 7.7's: it lacks the
+// ctx reads (max_entries of every map, initial_value of every filled one),
+// and its metadata is the same.
+TEST(MatchBlock, WithoutCtxOverridesTheLoaderReadsNothingSignedFromItsCtx) {
+  SKIP_UNLESS(test::missing_shared_testdata());
+  SignOptions o;
+  o.scheme = Scheme::kLoaderHash;
+  o.layout = MatchLayout::k618;
+  o.mismatch_target = MismatchTarget::kCleanupPlusOne;
+  SignedLoader ours = sign_object(bpftool_dir() + "/prog.bpf.o", signer().cert.get(), signer().key.get(), o);
+  SignedLoader theirs = bpftool_header("prog.lskel.h");
+  EXPECT_EQ(ours.data, theirs.data);
+  EXPECT_LT(ours.insns.size(), theirs.insns.size());
+  EXPECT_TRUE(loader_ctx_overrides(ours).empty());
+  EXPECT_FALSE(loader_ctx_overrides(theirs).empty());
 }
 
 TEST(MatchBlock, BothLayoutsRoundTrip) {
