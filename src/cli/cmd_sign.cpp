@@ -7,6 +7,7 @@
 #include "bpfsig/files.h"
 #include "bpfsig/skel.h"
 #include "cli/cli.h"
+#include "cli/keyopts.h"
 
 namespace bpfsig::cli {
 
@@ -19,6 +20,7 @@ struct SignArgs {
   bool insecure_key_perms = false;
   std::string hornet_format = "final";
   std::string name;
+  TokenOptions token;  // -k pkcs11:... (keyopts.h)
 };
 
 // The values were checked while parsing (one_of in add_sign).
@@ -56,6 +58,7 @@ std::string default_bundle_path(const std::string& object_path) {
 
 void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
   refuse_options_that_do_not_apply(cmd, a);
+  refuse_mismatched_key_options(cmd, a.key_path);
   skel::SignOptions opts;
   opts.scheme = skel::parse_scheme(a.scheme);
   opts.layout = parse_layout(a.layout);
@@ -69,9 +72,10 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
     a.out_path = default_bundle_path(a.object_path);
   }
   // Before anything is read: no output may be one of the inputs or the other output.
-  check_command_files({{"-k", a.key_path}, {"-i", a.cert_path}, {"OBJECT", a.object_path}, {"--pass file:", passphrase_file(a.pass)}},
+  check_command_files({{"-k", key_file(a.key_path)}, {"-i", a.cert_path}, {"OBJECT", a.object_path}, {"--pass file:", passphrase_file(a.pass)},
+                       {"--pin-source", a.token.pin_source}},
                       {{"-o", a.out_path}, {"--header", a.header_path}});
-  crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms);
+  crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms, a.token);
   crypto::Certificate cert = crypto::load_certificate(a.cert_path);
   skel::SignedLoader loader = skel::sign_object(a.object_path, cert.get(), key.get(), opts);
 
@@ -130,10 +134,11 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
 void add_sign(CLI::App& app, Common& common) {
   auto args = std::make_shared<SignArgs>();
   CLI::App* sub = app.add_subcommand("sign", "Generate, hash-chain and sign the light-skeleton loader of a BPF object");
-  sub->add_option("-k,--key", args->key_path, "Private key (PEM or DER)")->required();
+  sub->add_option("-k,--key", args->key_path, "Private key (PEM or DER), or a key in a token: pkcs11:token=T;object=O")->required();
   sub->add_option("-i,--cert", args->cert_path, "Signer certificate (with subjectKeyIdentifier)")->required();
   sub->add_option("--pass", args->pass, "Key passphrase: pass:TEXT, env:VAR, fd:N or file:PATH (default: $BPFSIG_KEY_PASS)");
   sub->add_flag("--insecure-key-perms", args->insecure_key_perms, "Read a private key file that group or others may read");
+  add_token_options(*sub, args->token);
   sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash (default; Linux 6.18 to 7.2, bpftool 7.7), loadtime (what bpftool 7.8 signs and Linux 7.3 checks), hornet, hash-chain")
       ->check(one_of({"loader-hash", "loadtime", "hornet", "hash-chain"}));
   sub->add_option("--hornet-format", args->hornet_format, "Scheme hornet: the attribute format, final (default) or v7")
