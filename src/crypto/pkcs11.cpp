@@ -158,6 +158,26 @@ bool is_pin_refusal(CK_RV rv) {
          rv == CKR_PIN_EXPIRED;
 }
 
+// A PKCS#11 login holds for the whole process while any of its sessions is
+// open, and the engine keeps the sessions of the keys it loaded: a later
+// C_Login answers CKR_USER_ALREADY_LOGGED_IN whatever the PIN. So the PIN
+// that logged in is remembered (its SHA-256, per token) and another PIN is
+// refused as the token would have refused it.
+void check_same_pin(const Token& t, const std::string& pin, bool logged_in_now, const std::string& uri) {
+  static std::mutex mu;
+  static std::map<std::string, Digest> pins;  // token serial -> SHA-256 of the PIN
+  std::lock_guard<std::mutex> lock(mu);
+  const Digest digest = sha256(ByteView(reinterpret_cast<const uint8_t*>(pin.data()), pin.size()));
+  const std::string serial = t.serial() + "/" + t.label();
+  auto it = pins.find(serial);
+  if (logged_in_now || it == pins.end()) {
+    pins[serial] = digest;
+    return;
+  }
+  if (it->second != digest)
+    throw Error(EACCES, "pkcs11_pin", uri + ": wrong PIN (not the one this process logged in to the token with)");
+}
+
 void login(const Session& s, const Token& t, const std::string& pin, const std::string& uri) {
   if (!(t.info.flags & CKF_LOGIN_REQUIRED)) return;
   if (pin.empty())
@@ -165,7 +185,10 @@ void login(const Session& s, const Token& t, const std::string& pin, const std::
   std::string copy = pin;  // C_Login takes a non-const pointer
   CK_RV rv = s.f()->C_Login(s.h(), CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(copy.data()), copy.size());
   OPENSSL_cleanse(copy.data(), copy.size());
-  if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) return;
+  if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+    check_same_pin(t, pin, rv == CKR_OK, uri);
+    return;
+  }
   if (is_pin_refusal(rv)) throw Error(EACCES, "pkcs11_pin", uri + ": the token refused the PIN (" + ckr_name(rv) + ")");
   throw token_failure(uri, "C_Login", rv);
 }
