@@ -27,8 +27,8 @@ crypto::PrivateKey load_signing_key(const std::string& key, const std::string& p
     loaded = crypto::load_private_key(key, crypto::resolve_passphrase(pass_spec), opts);
   }
   // Refused before any work is done: the kernel could never check its signatures.
-  crypto::require_kernel_key(loaded.get(), crypto::is_pkcs11_uri(key) ? crypto::parse_pkcs11_uri(key).text : key, EINVAL,
-                             "key_unsupported");
+  // (A URI that loaded holds no PIN: pin-value is refused when it is parsed.)
+  crypto::require_kernel_key(loaded.get(), key, EINVAL, "key_unsupported");
   return loaded;
 }
 

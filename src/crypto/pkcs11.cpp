@@ -389,7 +389,7 @@ ossl::Pkey public_key(const Session& s, CK_OBJECT_HANDLE pub, KeyAlgo algo, cons
   return ossl::Pkey(key);
 }
 
-CK_OBJECT_HANDLE store_certificate(const Session& s, X509* cert, const std::string& label, const Bytes& id,
+void store_certificate(const Session& s, X509* cert, const std::string& label, const Bytes& id,
                                    const std::string& uri) {
   CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
   CK_CERTIFICATE_TYPE type = CKC_X_509;
@@ -402,7 +402,6 @@ CK_OBJECT_HANDLE store_certificate(const Session& s, X509* cert, const std::stri
   CK_OBJECT_HANDLE h = 0;
   CK_RV rv = s.f()->C_CreateObject(s.h(), tmpl.data(), tmpl.size(), &h);
   if (rv != CKR_OK) throw token_failure(uri, "C_CreateObject (certificate)", rv);
-  return h;
 }
 
 void refuse_existing(const Session& s, const Pkcs11Uri& u) {
@@ -433,14 +432,17 @@ TokenAccess open_token(const Pkcs11Uri& u, const Pkcs11Access& access) {
   return t;
 }
 
-// Best effort, while another error is on its way out: that error is the one reported.
-void destroy_objects(const TokenAccess& t, const std::string& pin, const std::string& uri,
-                     std::initializer_list<CK_OBJECT_HANDLE> objects) {
+// Undoes a keygen: the objects with its label and id, which keygen checked
+// were not there before. Found again rather than kept as handles: a module
+// may renumber a token's objects once all sessions are closed (SoftHSM2
+// does). Best effort, while another error is on its way out: that error is
+// the one reported.
+void destroy_new_objects(const TokenAccess& t, const std::string& pin, const Pkcs11Uri& made) {
   try {
-    Session s(*t.module, t.token, /*rw=*/true, uri);
-    login(s, t.token, pin, uri);
-    for (CK_OBJECT_HANDLE h : objects)
-      if (h != 0) s.f()->C_DestroyObject(s.h(), h);
+    Session s(*t.module, t.token, /*rw=*/true, made.text);
+    login(s, t.token, pin, made.text);
+    for (CK_OBJECT_CLASS cls : {CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY})
+      for (CK_OBJECT_HANDLE h : find_objects(s, cls, made, /*label=*/true, /*id=*/true)) s.f()->C_DestroyObject(s.h(), h);
   } catch (const Error&) {
   }
 }
@@ -483,28 +485,34 @@ Pkcs11KeygenResult keygen_pkcs11(const KeygenOptions& opts, const std::string& u
   Pkcs11KeygenResult result;
   result.id = u.has_id ? u.id : random_id();
   result.uri = canonical_uri(t.token, u.object, result.id);
-  NewPair pair;
+  Pkcs11Uri made = u;  // names exactly the objects this keygen makes
+  made.id = result.id;
+  made.has_id = true;
   ossl::Pkey pub;
   {
     Session s(*t.module, t.token, /*rw=*/true, u.text);
     login(s, t.token, pin, u.text);
     refuse_existing(s, u);
-    pair = generate_pair(s, opts.algo, u.object, result.id, u.text);
-    pub = public_key(s, pair.pub, opts.algo, u.text);
+    NewPair pair = generate_pair(s, opts.algo, u.object, result.id, u.text);
+    try {
+      pub = public_key(s, pair.pub, opts.algo, u.text);
+    } catch (...) {
+      for (CK_OBJECT_HANDLE h : {pair.pub, pair.priv}) s.f()->C_DestroyObject(s.h(), h);
+      throw;
+    }
   }
   // Everything after the key pair exists undoes it on failure: no key is
   // left in the token without its certificate file.
-  CK_OBJECT_HANDLE cert_object = 0;
   try {
     require_kernel_key(pub.get(), "keygen " + key_algo_name(opts.algo), EINVAL, "key_unsupported");
     PrivateKey signer = engine_private_key(t.module_path, result.uri, pin, u.text);
     ossl::X509Ptr cert = self_signed_certificate(pub.get(), signer.get(), opts.subject, opts.days);
     Session s(*t.module, t.token, /*rw=*/true, u.text);
     login(s, t.token, pin, u.text);
-    cert_object = store_certificate(s, cert.get(), u.object, result.id, u.text);
+    store_certificate(s, cert.get(), u.object, result.id, u.text);
     write_outputs({Output{cert_path, certificate_file_bytes(cert.get(), cert_path)}});
   } catch (...) {
-    destroy_objects(t, pin, u.text, {cert_object, pair.pub, pair.priv});
+    destroy_new_objects(t, pin, made);
     OPENSSL_cleanse(pin.data(), pin.size());
     throw;
   }

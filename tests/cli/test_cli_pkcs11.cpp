@@ -151,6 +151,18 @@ TEST(CliPkcs11, OptionsThatDoNotGoWithTheKeyAreRefused) {
   EXPECT_EQ(t.all.find(test::softhsm_token().pin), std::string::npos) << t.all;
 }
 
+TEST(CliPkcs11, NoEngineIsOneErrorLine) {
+  SKIP_UNLESS(test::missing_token());
+  Transcript t;
+  TokenKey& key = token_key(t);
+  test::TempDir dir;  // an engines directory without pkcs11.so
+  ::setenv("OPENSSL_ENGINES", dir.path().c_str(), 1);
+  auto r = t.run({"sign", "-k", key.uri, "--pin-source", test::softhsm_token().pin_file, "-i", key.cert, "-o",
+                  dir.file("x.bpfsig"), example_object()});
+  ::unsetenv("OPENSSL_ENGINES");
+  expect_one_error_line(r, key.uri, "[ENOENT, pkcs11_engine]");
+}
+
 // Every command this file runs, in text and JSON, successes and failures:
 // the PIN is in none of their outputs.
 TEST(CliPkcs11, ThePinAppearsInNoOutput) {
