@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstdlib>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "bpfsig/files.h"
@@ -42,9 +44,10 @@ struct TokenKey {
   Json keygen_json;
 };
 
+// A static, not a leak: its directory is removed when the executable ends.
 TokenKey& token_key(Transcript& t) {
-  static TokenKey* key = [&t] {
-    auto* k = new TokenKey;
+  static std::unique_ptr<TokenKey> key = [&t] {
+    auto k = std::make_unique<TokenKey>();
     k->uri = test::softhsm_token().uri("cli-signer");
     k->cert = k->dir.file("signer.der");
     auto r = t.run({"keygen", "-j", "-k", k->uri, "--algo", "p256", "--cert", k->cert, "--pin-source",
@@ -156,10 +159,13 @@ TEST(CliPkcs11, NoEngineIsOneErrorLine) {
   Transcript t;
   TokenKey& key = token_key(t);
   test::TempDir dir;  // an engines directory without pkcs11.so
+  const char* old = std::getenv("OPENSSL_ENGINES");
+  const bool had = old != nullptr;
+  const std::string saved = had ? old : "";
   ::setenv("OPENSSL_ENGINES", dir.path().c_str(), 1);
   auto r = t.run({"sign", "-k", key.uri, "--pin-source", test::softhsm_token().pin_file, "-i", key.cert, "-o",
                   dir.file("x.bpfsig"), example_object()});
-  ::unsetenv("OPENSSL_ENGINES");
+  had ? ::setenv("OPENSSL_ENGINES", saved.c_str(), 1) : ::unsetenv("OPENSSL_ENGINES");
   expect_one_error_line(r, key.uri, "[ENOENT, pkcs11_engine]");
 }
 
