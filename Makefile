@@ -4,7 +4,7 @@ BUILD_ASAN ?= build-asan
 CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build demo test test-asan check bench fuzz clean
+.PHONY: all deps build demo test test-asan check bench fuzz clean install
 .PHONY: fuzz-ci vm vm-report
 
 # What the VM suite measured: each kernel's boot time and the errno table
@@ -53,6 +53,11 @@ test-asan: deps
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS)
+
+# cmake --install: PREFIX (default /usr/local) and DESTDIR as usual (docs/install.md).
+PREFIX ?= /usr/local
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	$(BUILD)/bpfsig_bench

@@ -10,10 +10,7 @@
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/x509.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -24,10 +21,10 @@
 #include "bpfsig/crypto.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/verify.h"
-
-extern char** environ;
+#include "spawn.h"
 
 using namespace bpfsig;
+using bpfsig::bench::run_quiet;
 
 namespace {
 
@@ -115,24 +112,8 @@ void BM_Verify_OpensslCmsApi(benchmark::State& state) {
 }
 BENCHMARK(BM_Verify_OpensslCmsApi);
 
-int run_quiet(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  if (posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) return -1;
-  posix_spawn_file_actions_destroy(&fa);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 void BM_VerifyCmd_Bpfsig(benchmark::State& state) {
-  const std::string cli = std::string(BPFSIG_EXAMPLES_DIR) + "/../bpfsig";
+  const std::string cli = bench::bpfsig_command();
   for (auto _ : state)
     if (run_quiet({cli, "verify", "-i", fx().dir + "/c.der", fx().dir + "/x.bpfsig"}) != 0)
       state.SkipWithError("bpfsig verify failed");

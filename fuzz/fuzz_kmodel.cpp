@@ -4,14 +4,24 @@
 // of (command byte, attr bytes) drives one fresh Kernel: map_create, update,
 // lookup, delete, freeze, get_hash, btf_load, prog_load (small programs built
 // from the bytes, with map references to open fds), prog_run (small budget),
-// close, dup, info and mmap calls. Every bpfsig::Error is an answer; a crash,
-// a sanitizer report or any other exception is a bug.
+// close, dup, info and mmap calls; command byte 0xff is a PROG_LOAD with
+// CO-RE relocations (a valid local BTF or any fd, records built from the
+// bytes), and a first byte with bit 7 set gives the kernel a small target
+// BTF file (struct s) instead of the host's. Every bpfsig::Error is an
+// answer; a crash, a sanitizer report or any other exception is a bug.
+#include <bpf/btf.h>
+#include <linux/bpf.h>
+#include <unistd.h>
+
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "bpfsig/error.h"
+#include "bpfsig/files.h"
 #include "bpfsig/isa.h"
 #include "bpfsig/kmodel.h"
 
@@ -41,6 +51,48 @@ class Reader {
   const uint8_t* p_;
   size_t n_;
 };
+
+// `struct s { int <fields...>; }` as raw BTF, with the access strings
+// "0", "0:0", "0:1", ... (their offsets in *access).
+Bytes struct_s_btf(const std::vector<const char*>& fields, std::vector<uint32_t>* access = nullptr) {
+  struct btf* btf = btf__new_empty();
+  int int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+  btf__add_struct(btf, "s", static_cast<uint32_t>(4 * fields.size()));
+  for (size_t i = 0; i < fields.size(); ++i) btf__add_field(btf, fields[i], int_id, static_cast<uint32_t>(32 * i), 0);
+  for (size_t i = 0; i <= fields.size() && access; ++i)
+    access->push_back(static_cast<uint32_t>(btf__add_str(btf, i == 0 ? "0" : ("0:" + std::to_string(i - 1)).c_str())));
+  uint32_t size = 0;
+  const auto* raw = static_cast<const uint8_t*>(btf__raw_data(btf, &size));
+  Bytes blob(raw, raw + size);
+  btf__free(btf);
+  return blob;
+}
+
+// The program BTF of the CO-RE loads: struct s { int a; int b; }.
+struct LocalBtf {
+  std::vector<uint32_t> access;
+  Bytes blob = struct_s_btf({"a", "b"}, &access);
+};
+const LocalBtf& local_btf() {
+  static const LocalBtf btf;
+  return btf;
+}
+
+// A target kernel where b moved: struct s { int a; int pad; int b; }, in a
+// file written once per process and removed at exit.
+char g_target_btf[] = "/tmp/fuzz_kmodel_btf.XXXXXX";
+void remove_target_btf() { ::unlink(g_target_btf); }
+const char* target_btf_file() {
+  static const bool written = [] {
+    int fd = ::mkstemp(g_target_btf);
+    if (fd < 0) return false;
+    ::close(fd);
+    std::atexit(remove_target_btf);
+    write_file_atomic(g_target_btf, struct_s_btf({"a", "pad", "b"}));
+    return true;
+  }();
+  return written ? g_target_btf : "/nonexistent";
+}
 
 struct Session {
   Kernel kernel;
@@ -157,6 +209,37 @@ struct Session {
     fds.push_back(kernel.prog_load(proc, attr, (kind & 128) != 0));
   }
 
+  // PROG_LOAD of a SYSCALL program with core_relos: mostly well-formed
+  // records against the local BTF, sometimes any bytes.
+  void core_prog_load() {
+    ProgLoadAttr attr;
+    attr.prog_flags = kFSleepable;
+    attr.license = "GPL";
+    attr.name = "core";
+    attr.insns = program(attr.fd_array);
+    uint8_t mode = in.u8();
+    attr.prog_btf_fd = (mode & 1) ? kernel.btf_load(proc, local_btf().blob) : fd();
+    attr.func_info_cnt = (mode >> 1) & 1;
+    attr.line_info_cnt = (mode >> 2) & 1;
+    static const uint32_t kRecSizes[] = {16, 16, 20, 12, 252, 18, 256, 0};
+    attr.core_relo_rec_size = kRecSizes[(mode >> 3) % 8];
+    attr.core_relo_cnt = in.u8() % 4;
+    const std::vector<uint32_t>& access = local_btf().access;
+    for (uint32_t i = 0; i < attr.core_relo_cnt && attr.core_relo_rec_size >= 16; ++i) {
+      Bytes record(attr.core_relo_rec_size, 0);
+      if (mode & 0x40) {
+        record = in.bytes(attr.core_relo_rec_size);
+      } else {
+        struct bpf_core_relo relo = {8u * (in.u8() % 8), in.u8() % 4u, access[in.u8() % access.size()],
+                                     static_cast<bpf_core_relo_kind>(in.u8() % 14)};
+        std::memcpy(record.data(), &relo, sizeof(relo));
+      }
+      attr.core_relos.insert(attr.core_relos.end(), record.begin(), record.end());
+    }
+    if (mode & 0x80) attr.core_relos.resize(attr.core_relos.size() / 2);  // a record the caller lacks
+    fds.push_back(kernel.prog_load(proc, attr));
+  }
+
   void prog_run() {
     int prog = fd();
     Bytes ctx = in.bytes(in.u8());
@@ -168,6 +251,7 @@ struct Session {
 
   void step() {
     uint8_t cmd = in.u8();
+    if (cmd == 0xff) return core_prog_load();
     switch (cmd % 16) {
       case 0: map_create(); break;
       case 1: {
@@ -248,7 +332,15 @@ KernelProfile profile_for(uint8_t b) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Reader in(data, size);
-  Session session(profile_for(in.u8()), in);
+  const uint8_t profile = in.u8();
+  Session session(profile_for(profile), in);
+  if (profile & 0x80) {
+    try {
+      session.kernel.set_vmlinux_btf_file(target_btf_file());
+    } catch (const Error&) {
+      // /tmp not writable: the host's BTF then
+    }
+  }
   for (int steps = 0; !in.empty() && steps < 64; ++steps) {
     try {
       session.step();

@@ -232,6 +232,19 @@ struct ProgLoadAttr {
   // names (the same attr field as attach_prog_fd). docs/kmodel.md.
   uint32_t attach_btf_id = 0;
   int32_t attach_btf_obj_fd = 0;
+  // The program's BTF (prog_btf_fd) and how many func_info / line_info
+  // records came with it (the records are not interpreted). 6.18 reads
+  // prog_btf_fd, and applies core_relos, only when one of the counts is set
+  // (check_btf_info_early / check_btf_info).
+  int32_t prog_btf_fd = 0;
+  uint32_t func_info_cnt = 0, line_info_cnt = 0;
+  // CO-RE relocations (struct bpf_core_relo records, core_relo_rec_size
+  // bytes each, as read from the caller: fewer bytes than core_relo_cnt
+  // records is a copy fault) applied against the target kernel's BTF
+  // (Kernel::set_vmlinux_btf_file or the host's). docs/kmodel.md, "CO-RE".
+  Bytes core_relos;
+  uint32_t core_relo_cnt = 0;
+  uint32_t core_relo_rec_size = 0;
 };
 
 // What BPF_OBJ_GET_INFO_BY_FD reports for a program, plus what the model
@@ -393,8 +406,15 @@ class Kernel {
   // object fd 0 in the upper half) of name with BTF_KIND_* kind, or -ENOENT.
   // Host BTF or profile.vmlinux_btf, as KernelProfile::host_vmlinux_btf says.
   int64_t btf_find_by_name_kind(const std::string& name, uint32_t kind);
-  // true once the host's vmlinux BTF has been parsed and is being used.
+  // true once the host's vmlinux BTF (or the file given to
+  // set_vmlinux_btf_file) has been parsed and is being used.
   bool using_host_vmlinux_btf();
+  // The target kernel's vmlinux BTF from a file (raw BTF or an ELF with a
+  // .BTF section, as btf__parse reads it) instead of the host's: what CO-RE
+  // relocations in PROG_LOAD and bpf_btf_find_by_name_kind resolve against,
+  // whatever KernelProfile::host_vmlinux_btf says. Throws
+  // Error(errno, "kmodel", ...) naming the file when it cannot be parsed.
+  void set_vmlinux_btf_file(const std::string& path);
 
   // ---- LSMs: security_bpf_prog_load and security_bpf_prog run through this
   // stack; null (the default) is a kernel with no BPF LSM hooks.
@@ -472,6 +492,9 @@ class Kernel {
   void check_attach_attr(Process& proc, const ProgLoadAttr& attr);
   void check_attach_btf_id(const ProgLoadAttr& attr, bool gpl_compatible);
   void resolve_kernel_btf_ids(Process& proc, ByteView insns, bool gpl_compatible);
+  // core_relo.cpp: check_btf_info_early's prog_btf_fd and check_core_relo;
+  // returns the instructions with the relocations applied.
+  Bytes apply_core_relos(Process& proc, const ProgLoadAttr& attr);
   bool kallsyms_has(const std::string& name);
   std::shared_ptr<std::vector<std::string>> host_kallsyms_;  // sorted names of /proc/kallsyms
   bool host_kallsyms_tried_ = false;

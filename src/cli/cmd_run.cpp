@@ -28,6 +28,7 @@ struct RunArgs {
   std::string enforce_policy;  // --policy: compiled for the "enforce" LSM (bpfsig enforce's rules)
   std::string enforce_mode = "enforce";
   std::string hornet_design = "final";
+  std::string btf;  // --btf: the target kernel's vmlinux BTF (CO-RE), instead of the host's
 };
 
 // The name was checked while parsing (one_of in add_run).
@@ -85,6 +86,8 @@ void check_usage(const CLI::App& cmd, const RunArgs& a) {
   refuse_unless_applies(cmd, "--mode", stack_has(a, "enforce"), "needs enforce in --lsm");
   if (stack_has(a, "enforce") && a.enforce_policy.empty())
     throw usage_error("enforce in --lsm needs --policy: the rules bpfsig enforce would run");
+  // libbpf reads the BTF file by path (raw BTF or an ELF's .BTF section).
+  if (a.btf == "-") throw usage_error("--btf: needs a file, not standard input");
 }
 
 // The builtin LSMs, with "hornet" of the --hornet-design and "ipe" holding
@@ -202,8 +205,9 @@ Outcome run_in_model(kmodel::Kernel& kernel, const skel::SignedLoader& loader, c
 }
 
 void print_human(const RunArgs& a, const Outcome& o, const lsm::AuditLog& audit) {
-  std::cout << "kernel " << a.kernel << ", lsm=" << a.lsm << ", keyring " << a.keyring << "\n"
-            << "hook trace:\n";
+  std::cout << "kernel " << a.kernel << ", lsm=" << a.lsm << ", keyring " << a.keyring;
+  if (!a.btf.empty()) std::cout << ", btf " << a.btf;
+  std::cout << "\nhook trace:\n";
   // The failing nested call goes where it happened among the hook decisions.
   const auto& records = audit.records();
   for (size_t i = 0; i <= records.size(); ++i) {
@@ -227,11 +231,13 @@ void print_human(const RunArgs& a, const Outcome& o, const lsm::AuditLog& audit)
 
 void run_run(const RunArgs& a, const Common& common, const CLI::App& cmd) {
   check_usage(cmd, a);
-  std::vector<CommandFile> inputs{{"FILE", a.file}, {"--ipe-policy", a.ipe_policy}, {"--policy", a.enforce_policy}};
+  std::vector<CommandFile> inputs{
+      {"FILE", a.file}, {"--ipe-policy", a.ipe_policy}, {"--policy", a.enforce_policy}, {"--btf", a.btf}};
   for (const auto& t : a.trusted) inputs.push_back({"-i", t});
   check_command_files(inputs, {});  // standard input for one of them at most
   skel::SignedLoader loader = skel::read_signed_file(a.file);
   kmodel::Kernel kernel(profile_for(a.kernel));
+  if (!a.btf.empty()) kernel.set_vmlinux_btf_file(a.btf);  // CO-RE relocates against this kernel
   std::shared_ptr<lsm::LsmStack> stack = make_stack(a);
   kernel.set_lsm_stack(stack);
   kernel.set_lsm_bpf_hooks(true);  // security_bpf and security_bpf_map_create too, as 6.18 calls them
@@ -244,6 +250,7 @@ void run_run(const RunArgs& a, const Common& common, const CLI::App& cmd) {
     for (const auto& p : o.result.progs) progs.push_back(prog_json(p));
     print_json(common, Json{{"ok", o.loaded},        {"file", a.file},   {"kernel", a.kernel},
                     {"lsm", a.lsm},          {"keyring", a.keyring},
+                    {"btf", a.btf.empty() ? Json(nullptr) : Json(a.btf)},
                     {"decision", o.loaded ? "loaded" : "refused"},
                     {"errno", o.err},        {"errno_name", errno_name(o.err)},
                     {"kind", o.kind},        {"message", o.message},
@@ -280,6 +287,9 @@ void add_run(CLI::App& app, Common& common) {
   sub->add_flag("--no-signature", args->no_signature, "Load without sending the signature");
   sub->add_option("--hornet-design", args->hornet_design, "With --kernel hornet (or hornet in --lsm): the Hornet design, final (default) or v7")
       ->check(one_of({"final", "v7"}));
+  sub->add_option("--btf", args->btf,
+                  "vmlinux BTF of the target kernel (raw BTF or ELF .BTF) for CO-RE relocations; default: the host's "
+                  "/sys/kernel/btf/vmlinux");
   sub->add_option("file", args->file, "Bundle or signed light-skeleton header (- for standard input)")->required();
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_run(*args, common, *sub); });

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // bpfsig sign: BPF object -> signed light-skeleton loader (bundle and/or header).
 #include <cerrno>
+#include <filesystem>
 #include <iostream>
+#include <set>
+#include <sstream>
 
 #include "bpfsig/error.h"
 #include "bpfsig/files.h"
 #include "bpfsig/skel.h"
+#include "cli/batch.h"
 #include "cli/cli.h"
 #include "cli/keyopts.h"
 
@@ -14,7 +18,8 @@ namespace bpfsig::cli {
 namespace {
 
 struct SignArgs {
-  std::string key_path, cert_path, object_path, out_path, header_path, pass;
+  std::string key_path, cert_path, out_path, header_path, pass;
+  std::vector<std::string> objects;
   std::string scheme = "loader-hash", layout = "excl", mismatch_target = "cleanup";
   bool no_embed_cert = false;
   bool insecure_key_perms = false;
@@ -56,9 +61,7 @@ std::string default_bundle_path(const std::string& object_path) {
   return base + ".bpfsig";
 }
 
-void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
-  refuse_options_that_do_not_apply(cmd, a);
-  refuse_mismatched_key_options(cmd, a.key_path);
+skel::SignOptions sign_options(const SignArgs& a) {
   skel::SignOptions opts;
   opts.scheme = skel::parse_scheme(a.scheme);
   opts.layout = parse_layout(a.layout);
@@ -66,18 +69,102 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
   opts.hornet_format = crypto::parse_hornet_format(a.hornet_format);
   opts.name = a.name;
   if (a.mismatch_target == "cleanup+1") opts.mismatch_target = skel::MismatchTarget::kCleanupPlusOne;
+  return opts;
+}
+
+// What was signed and where it went: the JSON object, or the human report.
+Json signed_json(const std::string& object, const skel::SignedLoader& loader, const skel::SignOptions& opts,
+                 const std::string& bundle_path, const std::string& header_path) {
+  Json j{{"ok", true},
+         {"object", object},
+         {"scheme", skel::scheme_name(loader.scheme)},
+         {"layout", opts.layout == skel::MatchLayout::kExcl ? "excl" : "6.18"},
+         {"skeleton", loader.name},
+         {"bundle", bundle_path.empty() ? Json(nullptr) : Json(bundle_path)},
+         {"header", header_path.empty() ? Json(nullptr) : Json(header_path)},
+         {"insn_count", loader.insns.size() / 8},
+         {"data_size", loader.data.size()},
+         {"signature_size", loader.signature.size()},
+         {"metadata_sha256", to_hex(crypto::sha256_padded8(loader.data))},
+         {"excl_hash", to_hex(loader.excl_hash)},
+         {"programs", loader.prog_names},
+         {"maps", loader.map_names},
+         {"signature_maps", loader.signature_maps}};
+  if (loader.scheme == skel::Scheme::kLoadtime || loader.scheme == skel::Scheme::kHornet)
+    j["layout"] = nullptr;  // no hash-match block
+  if (loader.scheme == skel::Scheme::kHornet) j["hornet_format"] = crypto::hornet_format_name(opts.hornet_format);
+  return j;
+}
+
+void print_signed(std::ostream& report, const std::string& object, const skel::SignedLoader& loader,
+                  const skel::SignOptions& opts, const std::string& bundle_path, const std::string& header_path) {
+  std::string block = opts.layout == skel::MatchLayout::kExcl ? "excl/33" : "6.18/28";
+  if (loader.scheme == skel::Scheme::kLoadtime) block = "none";  // the loadtime kernel checks the metadata
+  if (loader.scheme == skel::Scheme::kHornet) block = "none, Hornet checks the map";
+  report << "signed " << object << " (scheme " << skel::scheme_name(loader.scheme) << ", match block " << block << ")\n"
+         << "  loader:    " << loader.insns.size() / 8 << " instructions, digest " << to_hex(loader.excl_hash) << "\n"
+         << "  metadata:  " << loader.data.size() << " bytes, sha256 " << to_hex(crypto::sha256_padded8(loader.data))
+         << "\n"
+         << "  signature: " << loader.signature.size() << " bytes ("
+         << (loader.scheme == skel::Scheme::kHornet
+                 ? "CMS, Hornet gen_sig profile, " + crypto::hornet_format_name(opts.hornet_format) + " attribute"
+                 : std::string("PKCS#7, bpftool profile"))
+         << ")\n";
+  if (!bundle_path.empty()) report << "  bundle:    " << bundle_path << "\n";
+  if (!header_path.empty()) report << "  header:    " << header_path << "\n";
+}
+
+// Many objects: each one's bundle is DIR/<name>.bpfsig, signed on every core.
+void run_sign_many(const SignArgs& a, const skel::SignOptions& opts, const Common& common) {
+  if (a.out_path.empty() || !std::filesystem::is_directory(a.out_path))
+    throw usage_error("signing " + std::to_string(a.objects.size()) + " objects needs -o DIR, an existing directory");
+  if (!a.header_path.empty()) throw usage_error("--header takes one object: with several, each gets only its bundle in -o DIR");
+  if (!a.name.empty()) throw usage_error("--name takes one object: with several, each skeleton is named after its file");
+  std::vector<CommandFile> inputs{{"-k", key_file(a.key_path)}, {"-i", a.cert_path}, {"--pass file:", passphrase_file(a.pass)},
+                                  {"--pin-source", a.token.pin_source}};
+  std::vector<CommandFile> outputs;
+  std::set<std::string> bundles;
+  for (const std::string& object : a.objects) {
+    if (is_stdio(object)) throw usage_error("standard input takes one object: with several, name each file");
+    const std::string bundle = a.out_path + "/" + default_bundle_path(object);
+    if (!bundles.insert(bundle).second)
+      throw usage_error("two objects would both be signed into " + bundle + ": sign them into different directories");
+    inputs.push_back({"OBJECT", object});
+    outputs.push_back({"-o", bundle});
+  }
+  check_command_files(inputs, outputs);
+  crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms, a.token);
+  crypto::Certificate cert = crypto::load_certificate(a.cert_path);
+  run_batch("sign", a.objects,
+            [&](const std::string& object) {
+              const std::string bundle = a.out_path + "/" + default_bundle_path(object);
+              skel::SignedLoader loader = skel::sign_object(object, cert.get(), key.get(), opts);
+              write_outputs({Output{bundle, encode_bundle(loader)}});
+              std::ostringstream human;
+              print_signed(human, object, loader, opts, bundle, "");
+              return BatchItem{true, signed_json(object, loader, opts, bundle, ""), human.str(), ""};
+            },
+            common);
+}
+
+void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
+  refuse_options_that_do_not_apply(cmd, a);
+  refuse_mismatched_key_options(cmd, a.key_path);
+  const skel::SignOptions opts = sign_options(a);
+  if (a.objects.size() > 1) return run_sign_many(a, opts, common);
+  const std::string object = a.objects.at(0);
   if (a.out_path.empty() && a.header_path.empty()) {
-    if (is_stdio(a.object_path))
+    if (is_stdio(object))
       throw Error(EINVAL, "bad_argument", "signing standard input needs -o or --header: there is no name for the bundle");
-    a.out_path = default_bundle_path(a.object_path);
+    a.out_path = default_bundle_path(object);
   }
   // Before anything is read: no output may be one of the inputs or the other output.
-  check_command_files({{"-k", key_file(a.key_path)}, {"-i", a.cert_path}, {"OBJECT", a.object_path}, {"--pass file:", passphrase_file(a.pass)},
+  check_command_files({{"-k", key_file(a.key_path)}, {"-i", a.cert_path}, {"OBJECT", object}, {"--pass file:", passphrase_file(a.pass)},
                        {"--pin-source", a.token.pin_source}},
                       {{"-o", a.out_path}, {"--header", a.header_path}});
   crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms, a.token);
   crypto::Certificate cert = crypto::load_certificate(a.cert_path);
-  skel::SignedLoader loader = skel::sign_object(a.object_path, cert.get(), key.get(), opts);
+  skel::SignedLoader loader = skel::sign_object(object, cert.get(), key.get(), opts);
 
   // Outputs are written only once everything has been signed, all or nothing.
   std::vector<Output> outputs;
@@ -90,43 +177,10 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
   // With an output on standard output, the report goes to standard error.
   const bool output_on_stdout = writes_stdout(a.out_path) || writes_stdout(a.header_path);
   std::ostream& report = output_on_stdout ? std::cerr : std::cout;
-
-  crypto::Digest meta = crypto::sha256_padded8(loader.data);
-  if (common.json) {
-    Json j{{"ok", true},
-           {"scheme", skel::scheme_name(loader.scheme)},
-           {"layout", opts.layout == skel::MatchLayout::kExcl ? "excl" : "6.18"},
-           {"skeleton", loader.name},
-           {"bundle", a.out_path.empty() ? Json(nullptr) : Json(a.out_path)},
-           {"header", a.header_path.empty() ? Json(nullptr) : Json(a.header_path)},
-           {"insn_count", loader.insns.size() / 8},
-           {"data_size", loader.data.size()},
-           {"signature_size", loader.signature.size()},
-           {"metadata_sha256", to_hex(meta)},
-           {"excl_hash", to_hex(loader.excl_hash)},
-           {"programs", loader.prog_names},
-           {"maps", loader.map_names},
-           {"signature_maps", loader.signature_maps}};
-    if (loader.scheme == skel::Scheme::kLoadtime || loader.scheme == skel::Scheme::kHornet)
-      j["layout"] = nullptr;  // no hash-match block
-    if (loader.scheme == skel::Scheme::kHornet) j["hornet_format"] = crypto::hornet_format_name(opts.hornet_format);
-    print_json(common, j, report);
-    return;
-  }
-  std::string block = opts.layout == skel::MatchLayout::kExcl ? "excl/33" : "6.18/28";
-  if (loader.scheme == skel::Scheme::kLoadtime) block = "none";  // the loadtime kernel checks the metadata
-  if (loader.scheme == skel::Scheme::kHornet) block = "none, Hornet checks the map";
-  report << "signed " << a.object_path << " (scheme " << skel::scheme_name(loader.scheme) << ", match block "
-            << block << ")\n"
-            << "  loader:    " << loader.insns.size() / 8 << " instructions, digest " << to_hex(loader.excl_hash) << "\n"
-            << "  metadata:  " << loader.data.size() << " bytes, sha256 " << to_hex(meta) << "\n"
-            << "  signature: " << loader.signature.size() << " bytes ("
-            << (loader.scheme == skel::Scheme::kHornet
-                    ? "CMS, Hornet gen_sig profile, " + crypto::hornet_format_name(opts.hornet_format) + " attribute"
-                    : std::string("PKCS#7, bpftool profile"))
-            << ")\n";
-  if (!a.out_path.empty()) report << "  bundle:    " << a.out_path << "\n";
-  if (!a.header_path.empty()) report << "  header:    " << a.header_path << "\n";
+  if (common.json)
+    print_json(common, signed_json(object, loader, opts, a.out_path, a.header_path), report);
+  else
+    print_signed(report, object, loader, opts, a.out_path, a.header_path);
 }
 
 }  // namespace
@@ -148,11 +202,16 @@ void add_sign(CLI::App& app, Common& common) {
   sub->add_option("--mismatch-target", args->mismatch_target,
                   "Where the block's mismatch jumps land: cleanup (default) or cleanup+1 (libbpf 1.7, byte for byte)")
       ->check(one_of({"cleanup", "cleanup+1"}));
-  sub->add_option("-o,--out", args->out_path, "Bundle output (default: <name>.bpfsig; - for standard output)");
+  sub->add_option("-o,--out", args->out_path,
+                  "Bundle output (default: <name>.bpfsig; - for standard output); with several objects, the directory "
+                  "of their <name>.bpfsig");
   sub->add_option("--header", args->header_path, "Also write a bpftool-style signed light-skeleton header (- for standard output)");
   sub->add_option("--name", args->name, "Skeleton name, a C identifier (default: from the object's file name, as bpftool)");
   sub->add_flag("--no-embed-cert", args->no_embed_cert, "Do not store the signer certificate in the bundle");
-  sub->add_option("object", args->object_path, "BPF object file (clang -target bpf; - for standard input)")->required();
+  sub->add_option("object", args->objects,
+                  "BPF object files (clang -target bpf; - for standard input); several are signed on every core into "
+                  "-o DIR, with a summary")
+      ->required();
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_sign(*args, common, *sub); });
 }

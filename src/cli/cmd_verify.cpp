@@ -3,9 +3,11 @@
 #include <cerrno>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "bpfsig/error.h"
 #include "bpfsig/skel.h"
+#include "cli/batch.h"
 #include "cli/cli.h"
 
 namespace bpfsig::cli {
@@ -14,7 +16,8 @@ namespace {
 
 struct VerifyArgs {
   std::vector<std::string> trusted;
-  std::string file, insns, data, sig, excl;
+  std::vector<std::string> files;
+  std::string insns, data, sig, excl;
   std::string scheme = "loader-hash";  // raw input only: what the signature covers
   std::string kernel;                  // empty: no kernel prediction
 };
@@ -54,51 +57,51 @@ skel::SignedLoader loader_from_raw(const VerifyArgs& a) {
   return l;
 }
 
-void print_human(const std::string& what, const verify::Report& r) {
+void print_human(std::ostream& out, const std::string& what, const verify::Report& r) {
   const verify::ChainCheck& c = r.chain;
-  std::cout << what << ": " << verify::verdict_name(r.verdict) << ": " << r.message << "\n";
+  out << what << ": " << verify::verdict_name(r.verdict) << ": " << r.message << "\n";
   if (r.signature.err == 0 && r.signature.signer)
-    std::cout << "  signature:   good, signer " << r.signature.signer->subject << " (skid "
+    out << "  signature:   good, signer " << r.signature.signer->subject << " (skid "
               << r.signature.signer->skid_hex << ")\n";
   else if (!r.signature.kind.empty())
-    std::cout << "  signature:   rejected, " << errno_name(r.signature.err) << " (" << r.signature.kind << ")\n";
+    out << "  signature:   rejected, " << errno_name(r.signature.err) << " (" << r.signature.kind << ")\n";
   if (r.hornet) print_hornet_attribute(*r.hornet, "  ");
   if (r.seal.checked)
-    std::cout << "  seal:        " << (r.seal.ok ? "good, the bundle is as signed"
+    out << "  seal:        " << (r.seal.ok ? "good, the bundle is as signed"
                                                                            : "rejected, the bundle was changed")
               << "\n";
   else if (r.seal.present)
-    std::cout << "  seal:        present, not checked (an earlier check failed)\n";
-  std::cout << "  excl hash:   " << c.excl_hash << (c.excl_ok ? " (the loader's digest)" : " (NOT the loader's digest)")
+    out << "  seal:        present, not checked (an earlier check failed)\n";
+  out << "  excl hash:   " << c.excl_hash << (c.excl_ok ? " (the loader's digest)" : " (NOT the loader's digest)")
             << "\n";
-  std::cout << "  scheme:      " << r.scheme << ", the signature covers the " << r.signed_content;
-  if (r.signed_content_size) std::cout << " (" << r.signed_content_size << " bytes)";
-  std::cout << "\n";
+  out << "  scheme:      " << r.scheme << ", the signature covers the " << r.signed_content;
+  if (r.signed_content_size) out << " (" << r.signed_content_size << " bytes)";
+  out << "\n";
   if (!r.signed_value.empty()) {
-    std::cout << "  hash chain:  " << r.signed_value << " over signature_maps " << json_text(r.signature_maps) << "\n";
+    out << "  hash chain:  " << r.signed_value << " over signature_maps " << json_text(r.signature_maps) << "\n";
   }
   const bool kernel_checks_metadata = r.signed_content != "insns";
   if (!c.block_found && kernel_checks_metadata) {
-    std::cout << "  match block: none (not needed: the kernel checks the metadata through the signature)\n";
+    out << "  match block: none (not needed: the kernel checks the metadata through the signature)\n";
   } else if (!c.block_found && r.hornet) {
-    std::cout << "  match block: none: Hornet checks the map\n";
+    out << "  match block: none: Hornet checks the map\n";
   } else if (!c.block_found) {
-    std::cout << "  match block: none: nothing in the loader checks the metadata\n";
+    out << "  match block: none: nothing in the loader checks the metadata\n";
   } else if (!c.shape_error.empty()) {
-    std::cout << "  match block: malformed: " << c.shape_error << "\n";
+    out << "  match block: malformed: " << c.shape_error << "\n";
   } else {
-    std::cout << "  match block: insns " << c.block_start << "-" << c.block_start + c.block_length - 1 << ", layout "
+    out << "  match block: insns " << c.block_start << "-" << c.block_start + c.block_length - 1 << ", layout "
               << describe_layout(c) << "\n"
               << "               mismatch jumps land on " << describe_target(c) << "\n";
   }
-  std::cout << "  metadata:    sha256 " << c.metadata_sha256;
+  out << "  metadata:    sha256 " << c.metadata_sha256;
   if (r.hornet)
-    std::cout << " (Hornet checks the frozen map against the signed hash)";
+    out << " (Hornet checks the frozen map against the signed hash)";
   else if (kernel_checks_metadata)
-    std::cout << (r.signature.err == 0 ? " (covered by the signature)" : " (signature rejected)");
+    out << (r.signature.err == 0 ? " (covered by the signature)" : " (signature rejected)");
   else
-    std::cout << (c.metadata_ok ? " (matches the signed hash)" : c.block_found ? " (does NOT match)" : " (not covered)");
-  std::cout << "\n";
+    out << (c.metadata_ok ? " (matches the signed hash)" : c.block_found ? " (does NOT match)" : " (not covered)");
+  out << "\n";
 }
 
 // Bad usage: what is missing, what conflicts, and the raw-only options given
@@ -106,7 +109,7 @@ void print_human(const std::string& what, const verify::Report& r) {
 // metadata and exclusive hash: they would be ignored).
 void check_usage(const CLI::App& cmd, const VerifyArgs& a, bool raw) {
   if (a.trusted.empty()) throw usage_error("verify needs at least one -i CERT (file or directory)");
-  if (raw == !a.file.empty()) throw usage_error("give either FILE or --insns/--data/--sig, not both or neither");
+  if (raw == !a.files.empty()) throw usage_error("give either FILE or --insns/--data/--sig, not both or neither");
   if (raw && (a.insns.empty() || a.sig.empty())) throw usage_error("raw input needs at least --insns and --sig");
   // Without it there is nothing to hash, and the report would be a mismatch
   // that says nothing about the real metadata.
@@ -118,38 +121,72 @@ void check_usage(const CLI::App& cmd, const VerifyArgs& a, bool raw) {
   refuse_unless_applies(cmd, "--excl-hash", raw, file_names_its_own + "exclusive hash");
 }
 
+// One input's verdict, and the kernel's prediction when --kernel asks.
+struct Verified {
+  std::string what;
+  skel::Scheme scheme;
+  verify::Report report;
+  std::optional<verify::Report> kernel;
+};
+
+Verified verify_input(const VerifyArgs& a, const std::string& file, const std::vector<crypto::Certificate>& trusted) {
+  const bool raw = file.empty();
+  skel::SignedLoader loader = raw ? loader_from_raw(a) : skel::read_signed_file(file);
+  Verified v{raw ? a.insns : file, loader.scheme, verify::verify_loader(loader, trusted), std::nullopt};
+  if (!a.kernel.empty()) {
+    v.kernel = verify::predict_kernel_load(loader, trusted, verify::parse_kernel_profile(a.kernel));
+    apply_kernel_prediction(v.report, *v.kernel);
+  }
+  return v;
+}
+
+Json verified_json(const VerifyArgs& a, const Verified& v) {
+  Json j = report_json(v.report);
+  j["file"] = v.what;
+  if (v.kernel) j["kernel"] = kernel_json(a.kernel, *v.kernel);
+  if (v.scheme == skel::Scheme::kHornet) j["hornet"] = v.report.hornet ? hornet_json(*v.report.hornet) : Json(nullptr);
+  return j;
+}
+
+void print_verified(std::ostream& out, const VerifyArgs& a, const Verified& v) {
+  print_human(out, v.what, v.report);
+  if (v.kernel)
+    out << "  Linux " << a.kernel << ":   "
+        << (v.kernel->err == 0 ? "loads it" : "refuses it: " + errno_name(v.kernel->err) + " (" + v.kernel->kind + ")")
+        << "\n";
+}
+
+std::string failure_line(const Verified& v) {
+  const verify::Report& r = v.report;
+  return "bpfsig verify: " + v.what + ": " + verify::verdict_name(r.verdict) + ": " + r.message + " [" +
+         errno_name(r.err) + ", " + r.kind + "]\n";
+}
+
+BatchItem batch_item(const VerifyArgs& a, const Verified& v) {
+  std::ostringstream human;
+  print_verified(human, a, v);
+  return BatchItem{v.report.err == 0, verified_json(a, v), human.str(), v.report.err ? failure_line(v) : ""};
+}
+
 void run_verify(const VerifyArgs& a, const Common& common, const CLI::App& cmd) {
   const bool raw = !a.insns.empty() || !a.sig.empty();
   check_usage(cmd, a, raw);
-  std::vector<CommandFile> inputs{{"FILE", a.file}, {"--insns", a.insns}, {"--data", a.data}, {"--sig", a.sig}, {"--excl-hash", a.excl}};
+  std::vector<CommandFile> inputs{{"--insns", a.insns}, {"--data", a.data}, {"--sig", a.sig}, {"--excl-hash", a.excl}};
+  for (const auto& f : a.files) inputs.push_back({"FILE", f});
   for (const auto& t : a.trusted) inputs.push_back({"-i", t});
   check_command_files(inputs, {});  // standard input for one of them at most
   std::vector<crypto::Certificate> trusted = load_trusted(a.trusted);
-  skel::SignedLoader loader = raw ? loader_from_raw(a) : skel::read_signed_file(a.file);
-  verify::Report r = verify::verify_loader(loader, trusted);
-  std::optional<verify::Report> kernel;
-  if (!a.kernel.empty()) {
-    kernel = verify::predict_kernel_load(loader, trusted, verify::parse_kernel_profile(a.kernel));
-    apply_kernel_prediction(r, *kernel);
+  if (a.files.size() > 1) {
+    run_batch("verify", a.files, [&](const std::string& f) { return batch_item(a, verify_input(a, f, trusted)); }, common);
+    return;
   }
-  const std::string what = raw ? a.insns : a.file;
-  if (common.json) {
-    Json j = report_json(r);
-    j["file"] = what;
-    if (kernel) j["kernel"] = kernel_json(a.kernel, *kernel);
-    if (loader.scheme == skel::Scheme::kHornet) j["hornet"] = r.hornet ? hornet_json(*r.hornet) : Json(nullptr);
-    print_json(common, j);
-  } else {
-    print_human(what, r);
-    if (kernel)
-      std::cout << "  Linux " << a.kernel << ":   "
-                << (kernel->err == 0 ? "loads it"
-                                     : "refuses it: " + errno_name(kernel->err) + " (" + kernel->kind + ")")
-                << "\n";
-  }
-  if (r.err != 0) {
-    std::cerr << "bpfsig verify: " << what << ": " << verify::verdict_name(r.verdict) << ": " << r.message << " ["
-              << errno_name(r.err) << ", " << r.kind << "]\n";
+  const Verified v = verify_input(a, raw ? "" : a.files[0], trusted);
+  if (common.json)
+    print_json(common, verified_json(a, v));
+  else
+    print_verified(std::cout, a, v);
+  if (v.report.err != 0) {
+    std::cerr << failure_line(v);
     g_exit_code = 1;
   }
 }
@@ -172,7 +209,9 @@ void add_verify(CLI::App& app, Common& common) {
                   "Also predict what this kernel answers to `bpfsig load`, in its order of checks: 7.2 (the 6.18 "
                   "scheme) or 7.3 (the load-time scheme); docs/load.md")
       ->check(one_of(verify::kernel_profile_names()));
-  sub->add_option("file", args->file, "Bundle or signed light-skeleton header (- for standard input)");
+  sub->add_option("file", args->files,
+                  "Bundles or signed light-skeleton headers (- for standard input); several are verified on every "
+                  "core, with a summary");
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_verify(*args, common, *sub); });
 }

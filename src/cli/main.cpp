@@ -8,6 +8,7 @@
 
 #include "bpfsig/error.h"
 #include "cli/cli.h"
+#include "cli/docgen.h"
 
 namespace bpfsig::cli {
 int g_exit_code = 0;
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
   add_enforce(app, common);
   add_version(app, common);
   add_help(app);
+  add_docgen(app, kVersion);
 
   const std::string command = command_word(argc, argv);
   try {

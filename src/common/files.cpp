@@ -180,7 +180,7 @@ std::string base_name(const std::string& path) {
 }
 
 std::string random_suffix() {
-  static std::random_device rd;
+  thread_local std::random_device rd;  // batch sign writes from several threads
   char s[24];
   std::snprintf(s, sizeof s, "%08x%08x", rd(), rd());
   return s;

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // bpf_btf_find_by_name_kind's vmlinux BTF: the host's /sys/kernel/btf/vmlinux
 // parsed with libbpf (lazily, once per Kernel) when the profile asks for it
-// and the file is readable, else the profile's vmlinux_btf table.
+// and the file is readable, else the profile's vmlinux_btf table; or a BTF
+// file the caller names (set_vmlinux_btf_file), which replaces both.
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <cerrno>
+#include <string>
 
+#include "kmodel/libbpf_warnings.h"
 #include "kmodel/objects.h"
 
 namespace bpfsig::kmodel {
@@ -14,6 +17,7 @@ namespace bpfsig::kmodel {
 Kernel::HostBtf::~HostBtf() { btf__free(btf); }
 
 bool Kernel::using_host_vmlinux_btf() {
+  if (host_btf_) return true;  // the host's, or the file set_vmlinux_btf_file read
   if (!profile_.host_vmlinux_btf) return false;
   if (!host_btf_tried_) {
     host_btf_tried_ = true;
@@ -21,6 +25,19 @@ bool Kernel::using_host_vmlinux_btf() {
     if (parsed && libbpf_get_error(parsed) == 0) host_btf_ = std::make_shared<HostBtf>(parsed);
   }
   return host_btf_ != nullptr;
+}
+
+void Kernel::set_vmlinux_btf_file(const std::string& path) {
+  LibbpfWarnings warnings;
+  struct btf* parsed = btf__parse(path.c_str(), nullptr);
+  if (int err = static_cast<int>(-libbpf_get_error(parsed)); err || !parsed) {
+    // libbpf's own codes (LIBBPF_ERRNO__FORMAT, 4003, ...) are no errnos: EINVAL.
+    if (err <= 0 || err >= 4000) err = EINVAL;
+    throw Error(err, "kmodel",
+                "vmlinux BTF " + path + ": cannot be parsed as BTF (" + errno_name(err) + ")" + warnings.suffix());
+  }
+  host_btf_ = std::make_shared<HostBtf>(parsed);
+  host_btf_tried_ = true;
 }
 
 // bpf_find_btf_id() for vmlinux: the type id; the upper 32 bits (the BTF

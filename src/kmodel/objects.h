@@ -30,6 +30,14 @@ struct Kernel::HostBtf {
 
 [[noreturn]] void fail(int err, const char* cmd, const std::string& why);
 
+// check_core_relo's bounds on core_relo_rec_size: sizeof(struct
+// bpf_core_relo) (MIN_CORE_RELO_SIZE) to MAX_FUNCINFO_REC_SIZE, a multiple of 4.
+inline constexpr uint32_t kMinCoreReloSize = 16;
+inline constexpr uint32_t kMaxCoreReloSize = 252;
+inline bool core_relo_rec_size_ok(uint32_t size) {
+  return size >= kMinCoreReloSize && size <= kMaxCoreReloSize && size % 4 == 0;
+}
+
 class Object {
  public:
   explicit Object(uint32_t id) : id_(id) {}

@@ -429,11 +429,15 @@ int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
 
   // bpf_check(), structurally.
   check_sleepable(attr);
-  auto insns = decode_and_validate(attr.insns);
+  decode_and_validate(attr.insns);
   resolve_kernel_btf_ids(proc, attr.insns, prog->gpl_compatible);  // add_subprog_and_kfunc
   check_attach_btf_id(attr, prog->gpl_compatible);
   check_fd_array_exclusive_618(attr, [&](int fd) { return object_at(proc, fd, kCmd); });
-  prog->digest = prog_digest(attr.insns);
+  // check_btf_info's CO-RE relocations patch the instructions before
+  // resolve_pseudo_ldimm64 takes the digest: the tag covers the patched code.
+  const Bytes code = apply_core_relos(proc, attr);
+  auto insns = decode_and_validate(code);
+  prog->digest = prog_digest(code);
   prog->view.digest = prog->digest;
   auto refs = resolve_map_refs(insns, attr, [&](int fd) { return typed_object_at<Map>(proc, fd, kCmd); });
   prog->used_maps = collect_used_maps(attr, refs, [&](int fd) { return object_at(proc, fd, kCmd); });
@@ -474,9 +478,16 @@ int Kernel::prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool ker
   run_prog_load_hook(proc, *prog, attr, kernel);
 
   check_sleepable(attr);
-  auto insns = decode_and_validate(attr.insns);
+  decode_and_validate(attr.insns);
   resolve_kernel_btf_ids(proc, attr.insns, prog->gpl_compatible);
   check_attach_btf_id(attr, prog->gpl_compatible);
+  // CO-RE patches the instructions; check_and_resolve_insns then takes the
+  // digest again, over the patched code (for a program without relocations
+  // it is the digest the signature step used).
+  const Bytes code = apply_core_relos(proc, attr);
+  auto insns = decode_and_validate(code);
+  prog->digest = prog_digest(code);
+  prog->view.digest = prog->digest;
   auto refs = resolve_map_refs(insns, attr, [&](int fd) {
     auto map = typed_object_at<Map>(proc, fd, kCmd);
     if (is_signed && std::find(folded.begin(), folded.end(), map) == folded.end())

@@ -208,6 +208,26 @@ void check_btf_info(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const
   vm_bytes_or_efault(ctx, a.u64(96), line_info_len, cmd, "line_info");
 }
 
+// prog_btf_fd, the BTF info counts and the CO-RE records. 6.18 reads
+// core_relos only with func_info or line_info, and copies the records one
+// at a time once core_relo_rec_size passed its checks: they are read here
+// up to the first one the loader's memory does not hold (Kernel::prog_load
+// then answers EFAULT if it gets that far).
+void read_core_relos(vm::HelperContext& ctx, const Attr& a, ProgLoadAttr& attr) {
+  attr.prog_btf_fd = a.s32(72);
+  attr.func_info_cnt = a.u32(88);
+  attr.line_info_cnt = a.u32(104);
+  attr.core_relo_cnt = a.u32(116);
+  attr.core_relo_rec_size = a.u32(136);
+  const uint32_t size = attr.core_relo_rec_size;
+  if ((!attr.func_info_cnt && !attr.line_info_cnt) || !core_relo_rec_size_ok(size)) return;
+  for (uint64_t i = 0, addr = a.u64(128); i < attr.core_relo_cnt; ++i, addr += size) {
+    auto record = vm_bytes(ctx, addr, size);
+    if (!record) break;
+    attr.core_relos.insert(attr.core_relos.end(), record->begin(), record->end());
+  }
+}
+
 Bytes read_signature(vm::HelperContext& ctx, const Attr& a, const char* cmd) {
   uint64_t addr = a.u64(152);
   uint32_t size = a.u32(160);
@@ -221,7 +241,6 @@ int prog_load(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr&
   constexpr const char* cmd = "BPF_PROG_LOAD";
   a.check_unused_zero(kAttrSize, cmd);
   if (a.u32(64)) not_modelled(cmd, "device offload");
-  if (a.u32(116)) not_modelled(cmd, "CO-RE relocations in the kernel");
   ProgLoadAttr attr;
   attr.prog_type = a.u32(0);
   attr.insns = vm_bytes_or_efault(ctx, a.u64(8), uint64_t{a.u32(4)} * 8, cmd, "insns");
@@ -236,6 +255,7 @@ int prog_load(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr&
   attr.signature = read_signature(ctx, a, cmd);
   attr.keyring_id = a.s32(164);
   check_btf_info(kernel, proc, ctx, a, cmd);
+  read_core_relos(ctx, a, attr);
   return kernel.prog_load(proc, attr, /*kernel=*/true);
 }
 

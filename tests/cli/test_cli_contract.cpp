@@ -118,7 +118,7 @@ TEST(CliContract, UnknownCommandIsAUsageErrorNotAMissingOne) {
 
 TEST(CliContract, MissingCommandListsTheCommands) {
   expect_usage_error({}, "bpfsig: a command is required: keygen, sign, verify, inspect, load, run, policy, sim, enforce, version, "
-                         "help; see bpfsig help");
+                         "help, man, completion; see bpfsig help");
   expect_usage_error({"policy"}, "bpfsig policy: a command is required: check, eval; see bpfsig help policy");
   expect_usage_error({"policy", "chek", "p.pol"},
                      "bpfsig policy: unknown command 'chek' (did you mean 'check'?); see bpfsig help policy");
@@ -131,7 +131,9 @@ TEST(CliContract, UnknownOptionSuggestsTheNearestOne) {
   expect_usage_error({"inspect", "--frobnicate", "f"}, "unknown option '--frobnicate' [EINVAL, usage]");
   // The unknown option is named even when a required one is missing too.
   expect_usage_error({"keygen", "--algp", "p256"}, "unknown option '--algp' (did you mean '--algo'?)");
-  expect_usage_error({"sign", "-k", "k", "-i", "c", "a.o", "b.o"}, "unexpected argument 'b.o'");
+  expect_usage_error({"inspect", "a.bpfsig", "b.bpfsig"}, "unexpected argument 'b.bpfsig'");
+  // sign takes several objects, but only into a directory.
+  expect_usage_error({"sign", "-k", "k", "-i", "c", "a.o", "b.o"}, "signing 2 objects needs -o DIR, an existing directory");
 }
 
 TEST(CliContract, BadEnumValueIsAUsageErrorWithTheChoices) {

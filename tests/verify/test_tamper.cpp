@@ -203,10 +203,22 @@ struct Mutation {
   uint8_t value;
 };
 
+// Under ASan + UBSan (BPFSIG_SANITIZED_BUILD) each verify is about eight
+// times slower, and every bit of every bundle would cost CI some 13 minutes:
+// there every byte still changes, by one bit that rotates with the offset.
+// The normal build tries every bit.
+#ifdef BPFSIG_SANITIZED_BUILD
+constexpr bool kEveryBit = false;
+#else
+constexpr bool kEveryBit = true;
+#endif
+
 std::vector<Mutation> mutations_for(const Bytes& b) {
   std::vector<Mutation> m;
   for (size_t i = 0; i < b.size(); ++i) {
-    if (b.size() <= kExhaustiveLimit) {
+    if (b.size() <= kExhaustiveLimit && !kEveryBit) {
+      m.push_back({i, static_cast<uint8_t>(b[i] ^ (1u << (i % 8)))});
+    } else if (b.size() <= kExhaustiveLimit) {
       for (int bit = 0; bit < 8; ++bit) m.push_back({i, static_cast<uint8_t>(b[i] ^ (1u << bit))});
     } else {
       std::set<uint8_t> values = {0x00, 0xff, static_cast<uint8_t>(b[i] ^ 0x80), static_cast<uint8_t>(b[i] + 1)};
@@ -274,7 +286,7 @@ void tamper_one(const SchemeRow& row, const std::string& example) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::printf("[tamper] %s %s: %zu bytes, %zu mutations (%s), %.1f s\n", name.c_str(), example.c_str(),
-              bundle.size(), all.size(), bundle.size() <= kExhaustiveLimit ? "every bit" : "4 values per byte", secs);
+              bundle.size(), all.size(), bundle.size() > kExhaustiveLimit ? "4 values per byte" : kEveryBit ? "every bit" : "one bit per byte", secs);
   std::printf("[tamper]   %-30s %8s %8s %14s\n", "region", "tried", "rejected", "(by the seal)");
   Tally total;
   for (const auto& [r, t] : res.tally) {
