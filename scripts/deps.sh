@@ -12,6 +12,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
   keyutils
+  softhsm2 libengine-pkcs11-openssl libp11-kit-dev   # keys in a PKCS#11 token: the engine, p11-kit's pkcs11.h, SoftHSM2 for the tests
   libtomlplusplus-dev
   qemu-system-x86 busybox-static   # the VM suite (docs/vm-tests.md)
 )

@@ -98,6 +98,67 @@ PrivateKey load_private_key(const std::string& path, const std::string& passphra
 // Errors: EINVAL "bad_argument" (unknown form, unset variable, bad fd), the
 // file's errno "io". The result never appears in a message.
 std::string resolve_passphrase(const std::string& spec);
+// ---- keys in a PKCS#11 token (docs/crypto.md, "Keys in a token") -----------
+// A key given as an RFC 7512 URI ("pkcs11:token=T;object=O", as the kernel's
+// sign-file takes) is used through OpenSSL's pkcs11 engine (libp11): its
+// EVP_PKEY signs in every scheme and the seal like a key from a file.
+
+// True when key names a token key ("pkcs11:..."), not a file.
+bool is_pkcs11_uri(const std::string& key);
+
+// An RFC 7512 URI, percent-decoded. Path attributes select the token and the
+// object; query attributes say where the module and the PIN are. pin-value is
+// refused (a PIN on the command line shows in ps and shell history), and so
+// is module-name (it needs p11-kit's registry: give module-path).
+struct Pkcs11Uri {
+  std::string token, manufacturer, serial, model;  // the token's CK_TOKEN_INFO fields
+  std::optional<unsigned long> slot_id;
+  std::string object;   // CKA_LABEL
+  Bytes id;             // CKA_ID; has_id tells an empty id from none
+  bool has_id = false;
+  std::string type;     // "private", "public", "cert", ... ("" when absent)
+  std::string module_path, pin_source;
+  std::string text;     // as given: never holds a PIN, so messages name it
+};
+// Error(EINVAL, "pkcs11_uri") naming the attribute at fault (never its value).
+Pkcs11Uri parse_pkcs11_uri(const std::string& uri);
+
+// Where the module and the PIN come from (bpfsig's --pkcs11-module and
+// --pin-source; empty: not given).
+struct Pkcs11Access {
+  std::string module;      // a module path
+  std::string pin_source;  // a file whose first line is the PIN
+};
+// The module: the URI's module-path, else access.module, else
+// $BPFSIG_PKCS11_MODULE, else SoftHSM2's or p11-kit's proxy when installed.
+// None: Error(ENOENT, "pkcs11_module").
+std::string pkcs11_module_path(const Pkcs11Uri& uri, const Pkcs11Access& access);
+// The PIN: access.pin_source, else the URI's pin-source (a file, "file:"
+// optional), else $BPFSIG_PIN, else "" (a token that needs none).
+std::string pkcs11_pin(const Pkcs11Uri& uri, const Pkcs11Access& access);
+
+// The private key the URI names, through the pkcs11 engine. Exactly one
+// initialized token and one private key must match. Errors, each naming the
+// URI (never the PIN): no module file ENOENT "pkcs11_module", not a module
+// ENOEXEC "pkcs11_module", no engine ENOENT "pkcs11_engine", no token ENOENT
+// "pkcs11_token", PIN refused or missing EACCES "pkcs11_pin", no key ENOENT
+// "pkcs11_object", several EINVAL "pkcs11_object", other token failures EIO
+// "pkcs11".
+PrivateKey load_pkcs11_private_key(const std::string& uri, const Pkcs11Access& access);
+
+// keygen in the token: a key pair made by the token (C_GenerateKeyPair, the
+// private half never leaves it) with the URI's object label and id (a random
+// 16-byte id when the URI has none), the certificate written to cert_path as
+// keygen writes it and stored in the token beside the key. An object with the
+// label or id already there: Error(EEXIST, "pkcs11_object_exists"). When the
+// certificate cannot be written the new objects are destroyed again.
+struct Pkcs11KeygenResult {
+  std::string uri;  // names the new private key: token serial, label, id
+  Bytes id;
+};
+Pkcs11KeygenResult keygen_pkcs11(const KeygenOptions& opts, const std::string& uri, const std::string& cert_path,
+                                 const Pkcs11Access& access);
+
 Certificate load_certificate(const std::string& path);
 Certificate parse_certificate(ByteView pem_or_der, const std::string& what);
 // Trusted certificates (the keyring): a file, or every *.der, *.pem, *.crt,

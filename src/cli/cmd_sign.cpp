@@ -11,6 +11,7 @@
 #include "bpfsig/skel.h"
 #include "cli/batch.h"
 #include "cli/cli.h"
+#include "cli/keyopts.h"
 
 namespace bpfsig::cli {
 
@@ -25,6 +26,7 @@ struct SignArgs {
   bool insecure_key_perms = false;
   std::string hornet_format = "final";
   std::string name;
+  TokenOptions token;  // -k pkcs11:... (keyopts.h)
 };
 
 // The values were checked while parsing (one_of in add_sign).
@@ -123,7 +125,8 @@ void run_sign_many(const SignArgs& a, const skel::SignOptions& opts, const Commo
     throw usage_error("signing " + std::to_string(a.objects.size()) + " objects needs -o DIR, an existing directory");
   if (!a.header_path.empty()) throw usage_error("--header takes one object: with several, each gets only its bundle in -o DIR");
   if (!a.name.empty()) throw usage_error("--name takes one object: with several, each skeleton is named after its file");
-  std::vector<CommandFile> inputs{{"-k", a.key_path}, {"-i", a.cert_path}, {"--pass file:", passphrase_file(a.pass)}};
+  std::vector<CommandFile> inputs{{"-k", key_file(a.key_path)}, {"-i", a.cert_path}, {"--pass file:", passphrase_file(a.pass)},
+                                  {"--pin-source", a.token.pin_source}};
   std::vector<CommandFile> outputs;
   std::set<std::string> bundles;
   for (const std::string& object : a.objects) {
@@ -135,7 +138,7 @@ void run_sign_many(const SignArgs& a, const skel::SignOptions& opts, const Commo
     outputs.push_back({"-o", bundle});
   }
   check_command_files(inputs, outputs);
-  crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms);
+  crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms, a.token);
   crypto::Certificate cert = crypto::load_certificate(a.cert_path);
   run_batch("sign", a.objects,
             [&](const std::string& object) {
@@ -151,6 +154,7 @@ void run_sign_many(const SignArgs& a, const skel::SignOptions& opts, const Commo
 
 void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
   refuse_options_that_do_not_apply(cmd, a);
+  refuse_mismatched_key_options(cmd, a.key_path);
   const skel::SignOptions opts = sign_options(a);
   if (a.objects.size() > 1) return run_sign_many(a, opts, common);
   const std::string object = a.objects.at(0);
@@ -160,9 +164,10 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
     a.out_path = default_bundle_path(object);
   }
   // Before anything is read: no output may be one of the inputs or the other output.
-  check_command_files({{"-k", a.key_path}, {"-i", a.cert_path}, {"OBJECT", object}, {"--pass file:", passphrase_file(a.pass)}},
+  check_command_files({{"-k", key_file(a.key_path)}, {"-i", a.cert_path}, {"OBJECT", object}, {"--pass file:", passphrase_file(a.pass)},
+                       {"--pin-source", a.token.pin_source}},
                       {{"-o", a.out_path}, {"--header", a.header_path}});
-  crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms);
+  crypto::PrivateKey key = load_signing_key(a.key_path, a.pass, a.insecure_key_perms, a.token);
   crypto::Certificate cert = crypto::load_certificate(a.cert_path);
   skel::SignedLoader loader = skel::sign_object(object, cert.get(), key.get(), opts);
 
@@ -188,10 +193,11 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
 void add_sign(CLI::App& app, Common& common) {
   auto args = std::make_shared<SignArgs>();
   CLI::App* sub = app.add_subcommand("sign", "Generate, hash-chain and sign the light-skeleton loader of a BPF object");
-  sub->add_option("-k,--key", args->key_path, "Private key (PEM or DER)")->required();
+  sub->add_option("-k,--key", args->key_path, "Private key (PEM or DER), or a key in a token: pkcs11:token=T;object=O")->required();
   sub->add_option("-i,--cert", args->cert_path, "Signer certificate (with subjectKeyIdentifier)")->required();
   sub->add_option("--pass", args->pass, "Key passphrase: pass:TEXT, env:VAR, fd:N or file:PATH (default: $BPFSIG_KEY_PASS)");
   sub->add_flag("--insecure-key-perms", args->insecure_key_perms, "Read a private key file that group or others may read");
+  add_token_options(*sub, args->token);
   sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash (default; Linux 6.18 to 7.2, bpftool 7.7), loadtime (what bpftool 7.8 signs and Linux 7.3 checks), hornet, hash-chain")
       ->check(one_of({"loader-hash", "loadtime", "hornet", "hash-chain"}));
   sub->add_option("--hornet-format", args->hornet_format, "Scheme hornet: the attribute format, final (default) or v7")

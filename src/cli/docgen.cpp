@@ -15,6 +15,12 @@ const std::vector<EnvironmentVariable>& environment_variables() {
       {"BPFSIG_KEY_PASS",
        "The passphrase of an encrypted private key when no --pass is given (keygen encrypts only with an explicit "
        "--pass)."},
+      {"BPFSIG_PIN",
+       "The PIN of the PKCS#11 token of a -k pkcs11: key when neither --pin-source nor the URI's pin-source is "
+       "given. It never appears in any output."},
+      {"BPFSIG_PKCS11_MODULE",
+       "The PKCS#11 module of a -k pkcs11: key when neither the URI's module-path nor --pkcs11-module is given "
+       "(default: SoftHSM2, then p11-kit's proxy)."},
       {"BPFSIG_EXAMPLES_DIR",
        "Where sim finds the objects a scenario names (object = \"NAME\" is NAME.bpf.o), when --examples is not "
        "given."},

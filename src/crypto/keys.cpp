@@ -16,6 +16,7 @@
 
 #include "bpfsig/crypto.h"
 #include "crypto/ossl.h"
+#include "crypto/selfsigned.h"
 
 namespace bpfsig::crypto {
 
@@ -126,7 +127,10 @@ void add_extension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
     throw ossl::failure(EIO, "keygen", std::string("cannot add extension ") + OBJ_nid2sn(nid) + "=" + value);
 }
 
-ossl::X509Ptr self_signed_certificate(EVP_PKEY* key, const std::string& subject, int days) {
+}  // namespace
+
+// Declared in crypto/selfsigned.h: shared with the PKCS#11 keygen (pkcs11.cpp).
+ossl::X509Ptr self_signed_certificate(EVP_PKEY* public_key, EVP_PKEY* signer, const std::string& subject, int days) {
   ossl::X509Name name = parse_subject(subject);
   ossl::X509Ptr cert(X509_new());
   if (!cert) throw ossl::failure(ENOMEM, "keygen", "cannot allocate a certificate");
@@ -134,7 +138,7 @@ ossl::X509Ptr self_signed_certificate(EVP_PKEY* key, const std::string& subject,
             X509_set_issuer_name(cert.get(), name.get()) == 1 &&
             X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0) != nullptr &&
             X509_time_adj_ex(X509_getm_notAfter(cert.get()), days, 0, nullptr) != nullptr &&
-            X509_set_pubkey(cert.get(), key) == 1;
+            X509_set_pubkey(cert.get(), public_key) == 1;
   if (!ok) throw ossl::failure(EIO, "keygen", "cannot fill in the certificate");
   set_random_serial(cert.get());
 
@@ -149,9 +153,20 @@ ossl::X509Ptr self_signed_certificate(EVP_PKEY* key, const std::string& subject,
   add_extension(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE");
   add_extension(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature");
 
-  if (X509_sign(cert.get(), key, EVP_sha256()) <= 0) throw ossl::failure(EIO, "keygen", "cannot self-sign the certificate");
+  if (X509_sign(cert.get(), signer, EVP_sha256()) <= 0) throw ossl::failure(EIO, "keygen", "cannot self-sign the certificate");
   return cert;
 }
+
+// DER, or PEM when the name ends in ".pem".
+Bytes certificate_file_bytes(X509* cert, const std::string& path) {
+  if (!ends_with_ci(path, ".pem")) return certificate_der(cert);
+  ossl::Bio out(BIO_new(BIO_s_mem()));
+  if (!out || PEM_write_bio_X509(out.get(), cert) != 1)
+    throw ossl::failure(EIO, "keygen", path + ": cannot encode the certificate");
+  return ossl::bio_bytes(out.get());
+}
+
+namespace {
 
 // The PEM of the private key: encrypted PKCS#8 (PBES2, AES-256-CBC, OpenSSL 3's
 // PBKDF2 defaults) with a passphrase. The caller wipes it.
@@ -162,15 +177,6 @@ Bytes private_key_pem(EVP_PKEY* key, const std::string& path, const std::string&
   if (!out || PEM_write_bio_PKCS8PrivateKey(out.get(), key, cipher, passphrase.empty() ? nullptr : passphrase.data(),
                                             static_cast<int>(passphrase.size()), nullptr, nullptr) != 1)
     throw ossl::failure(EIO, "keygen", path + ": cannot encode the private key");
-  return ossl::bio_bytes(out.get());
-}
-
-// DER, or PEM when the name ends in ".pem".
-Bytes certificate_file_bytes(X509* cert, const std::string& path) {
-  if (!ends_with_ci(path, ".pem")) return certificate_der(cert);
-  ossl::Bio out(BIO_new(BIO_s_mem()));
-  if (!out || PEM_write_bio_X509(out.get(), cert) != 1)
-    throw ossl::failure(EIO, "keygen", path + ": cannot encode the certificate");
   return ossl::bio_bytes(out.get());
 }
 
@@ -237,7 +243,7 @@ void keygen(const KeygenOptions& opts, const std::string& key_path, const std::s
     throw Error(EINVAL, "bad_argument", "certificate lifetime of " + std::to_string(opts.days) + " days: use 1 to 36500");
   if (key_path.empty() || cert_path.empty()) throw Error(EINVAL, "bad_argument", "keygen needs a key path and a certificate path");
   ossl::Pkey key = generate_key(opts.algo);
-  ossl::X509Ptr cert = self_signed_certificate(key.get(), opts.subject, opts.days);
+  ossl::X509Ptr cert = self_signed_certificate(key.get(), key.get(), opts.subject, opts.days);
   // Both files or neither: a certificate that cannot be written must not
   // leave a new key in place of the old one.
   // (Assigned, not listed in braces: an initializer list would leave a copy of the key unwiped.)
@@ -256,7 +262,7 @@ void keygen(const KeygenOptions& opts, const std::string& key_path, const std::s
 KeyPair make_key_pair(const KeygenOptions& opts) {
   ossl::ErrorQueueGuard guard;
   ossl::Pkey key = generate_key(opts.algo);
-  ossl::X509Ptr cert = self_signed_certificate(key.get(), opts.subject, opts.days);
+  ossl::X509Ptr cert = self_signed_certificate(key.get(), key.get(), opts.subject, opts.days);
   return KeyPair{PrivateKey(key.release()), Certificate(cert.release())};
 }
 
