@@ -14,7 +14,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 step "1. a throwaway signing key and certificate"
 run "$bpfsig" keygen --key "$work/signer.pem" --cert "$work/signer.der" --subject "CN=bpfsig demo" --days 1 || exit 1
 
-step "2. sign the example (compiled by the build: $object)"
+step "2. sign the example (compiled by the build: $object) in the default scheme, loadtime (what bpftool 7.8 signs)"
 run "$bpfsig" sign -k "$work/signer.pem" -i "$work/signer.der" -o "$work/execcount.bpfsig" \
   --header "$work/execcount.lskel.h" "$object" || exit 1
 

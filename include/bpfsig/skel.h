@@ -172,11 +172,16 @@ enum class MismatchTarget {
 };
 
 struct SignOptions {
-  Scheme scheme = Scheme::kLoaderHash;
-  MatchLayout layout = MatchLayout::kExcl;
+  // What bpftool 7.8 signs and current kernels (Linux 7.3) check.
+  Scheme scheme = Scheme::kLoadtime;
+  // Schemes with a hash-match block (loader-hash, hash-chain): by default
+  // bpftool 7.7's block, the 28 instructions whose mismatch jumps land on
+  // cleanup+1 (libbpf 1.7's off-by-one), so that a loader-hash loader is
+  // byte-identical to bpftool 7.7's. kExcl also reads map->excl, a
+  // kernel-internal struct bpf_map offset that Linux 7.3's verifier refuses.
+  MatchLayout layout = MatchLayout::k618;
   bool embed_cert = true;  // store the signer certificate in the bundle
-  // kCleanupPlusOne reproduces libbpf 1.7's loader byte for byte.
-  MismatchTarget mismatch_target = MismatchTarget::kCleanup;
+  MismatchTarget mismatch_target = MismatchTarget::kCleanupPlusOne;
   // Scheme kHornet: the attribute format (final gen_sig, or v4-v7 with fd_array indices).
   crypto::HornetFormat hornet_format = crypto::HornetFormat::kFinal;
   // Schemes loader-hash and hash-chain: generate the loader without libbpf's

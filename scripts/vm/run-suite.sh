@@ -48,6 +48,7 @@ make_bundles() {
         -o "$payload/bundles/$name.$scheme.bundle" "$obj" >/dev/null
     done
   done
+  make_bpftool_header_programs "$payload"
   rm -rf "$payload/keys"
   # The enforcer as the build signed it, and an unsigned object for bpftool.
   mkdir -p "$payload/enforcer"
@@ -55,6 +56,41 @@ make_bundles() {
     "$build/enforcer/enforcer-cert.der" "$payload/enforcer/"
   cp "$build/examples/xdpfilter.bpf.o" "$payload/enforcer/unsigned.bpf.o"
   install -m 0755 "$here/vm-run.sh" "$payload/run.sh"
+}
+
+# tests/skel/bpftool_header_program.c, a C program written for bpftool 7.8's
+# execcount header, built here against (a) bpfsig's loadtime header and (b)
+# bpftool 7.8's own, both with libbpf 1.8's unmodified skel_internal.h and
+# linked statically (the VM has no libc of its own). The runner runs them in
+# the VM; where bpftool 7.8 cannot be fetched, (b) is a file saying why.
+make_bpftool_header_programs() {
+  local payload=$1 out=$1/bpftool-header
+  local deps libbpf work
+  deps=$(sed -n 's/^BPFSIG_DEPS_DIR:[A-Z]*=//p' "$build/CMakeCache.txt")
+  libbpf=$deps/libbpf-1.8
+  work=$(mktemp -d)
+  mkdir -p "$out" "$work/bpfsig" "$work/bpftool"
+  cp "$build/examples/execcount.bpf.o" "$work/"
+  "$build/bpfsig" sign --scheme loadtime -k "$payload/keys/signer.pem" -i "$payload/certs/signer.der" \
+    -o "$work/execcount.bpfsig" --header "$work/bpfsig/execcount.lskel.h" "$work/execcount.bpf.o" >/dev/null
+  build_header_program "$libbpf" "$work/bpfsig" "$out/bpfsig"
+  local why
+  if why=$("$here/../libbpf/fetch-bpftool.sh" "$deps" 2>&1 >/dev/null); then
+    "$deps/bpftool-7.8/bpftool" gen skeleton -L -S -k "$payload/keys/signer.pem" -i "$payload/certs/signer.der" \
+      "$work/execcount.bpf.o" > "$work/bpftool/execcount.lskel.h"
+    build_header_program "$libbpf" "$work/bpftool" "$out/bpftool78"
+  else
+    echo "bpftool 7.8 could not be fetched (scripts/libbpf/fetch-bpftool.sh): $(echo "$why" | tail -n 1)" \
+      > "$out/bpftool78.skipped"
+  fi
+  rm -rf "$work"
+}
+
+# build_header_program LIBBPF HEADER_DIR OUT: only libbpf 1.8's headers and
+# UAPI, so <bpf/skel_internal.h> is libbpf's own.
+build_header_program() {
+  cc -std=gnu11 -Wall -Werror -static -I "$1/include" -I "$1/include/uapi" -I "$2" \
+    "$here/../../tests/skel/bpftool_header_program.c" -o "$3"
 }
 
 common=$vm/payload-common

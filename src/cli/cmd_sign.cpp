@@ -20,7 +20,7 @@ namespace {
 struct SignArgs {
   std::string key_path, cert_path, out_path, header_path, pass;
   std::vector<std::string> objects;
-  std::string scheme = "loader-hash", layout = "excl", mismatch_target = "cleanup";
+  std::string scheme = "loadtime", layout = "6.18", mismatch_target = "cleanup+1";  // skel::SignOptions' defaults
   bool no_embed_cert = false;
   bool ctx_overrides = false;
   bool insecure_key_perms = false;
@@ -72,7 +72,8 @@ skel::SignOptions sign_options(const SignArgs& a) {
   opts.hornet_format = crypto::parse_hornet_format(a.hornet_format);
   opts.name = a.name;
   opts.ctx_overrides = a.ctx_overrides;
-  if (a.mismatch_target == "cleanup+1") opts.mismatch_target = skel::MismatchTarget::kCleanupPlusOne;
+  opts.mismatch_target =
+      a.mismatch_target == "cleanup" ? skel::MismatchTarget::kCleanup : skel::MismatchTarget::kCleanupPlusOne;
   return opts;
 }
 
@@ -198,14 +199,14 @@ void add_sign(CLI::App& app, Common& common) {
   sub->add_option("--pass", args->pass, "Key passphrase: pass:TEXT, env:VAR, fd:N or file:PATH (default: $BPFSIG_KEY_PASS)");
   sub->add_flag("--insecure-key-perms", args->insecure_key_perms, "Read a private key file that group or others may read");
   add_token_options(*sub, args->token);
-  sub->add_option("--scheme", args->scheme, "Signing scheme: loader-hash (default; Linux 6.18 to 7.2, bpftool 7.7), loadtime (what bpftool 7.8 signs and Linux 7.3 checks), hornet, hash-chain")
+  sub->add_option("--scheme", args->scheme, "Signing scheme: loadtime (default; what bpftool 7.8 signs and Linux 7.3 checks), loader-hash (Linux 6.18 LTS to 7.2, bpftool 7.7), hornet, hash-chain")
       ->check(one_of({"loader-hash", "loadtime", "hornet", "hash-chain"}));
   sub->add_option("--hornet-format", args->hornet_format, "Scheme hornet: the attribute format, final (default) or v7")
       ->check(one_of({"final", "v7"}));
-  sub->add_option("--layout", args->layout, "Hash-match block: excl (33 insns, default; also reads map->excl, a kernel-internal struct bpf_map offset that Linux 7.3's verifier refuses) or 6.18 (28 insns, bpftool 7.7's)")
+  sub->add_option("--layout", args->layout, "Hash-match block: 6.18 (28 insns, default, bpftool 7.7's) or excl (33 insns; also reads map->excl, a kernel-internal struct bpf_map offset that Linux 7.3's verifier refuses)")
       ->check(one_of({"excl", "6.18", "33", "28"}));
   sub->add_option("--mismatch-target", args->mismatch_target,
-                  "Where the block's mismatch jumps land: cleanup (default) or cleanup+1 (libbpf 1.7, byte for byte)")
+                  "Where the block's mismatch jumps land: cleanup+1 (default; libbpf 1.7's, byte for byte) or cleanup")
       ->check(one_of({"cleanup", "cleanup+1"}));
   sub->add_flag("--ctx-overrides", args->ctx_overrides,
                 "loader-hash, hash-chain: bpftool 7.7's loader byte for byte, which takes max_entries and initial values "

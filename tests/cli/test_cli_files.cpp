@@ -261,7 +261,7 @@ TEST(CliFilesInput, StandardInputForEveryMainFile) {
   const std::string cert = keys().cert;
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"verify", "-i", cert, "/dev/stdin"}, {"verify", "-i", cert, "-"}, {"inspect", "-"},
-           {"run", "-i", cert, "-"}}) {
+           {"run", "--kernel", "loadtime", "-i", cert, "-"}}) {  // the bundle is in sign's default scheme
     auto r = bpfsig_with_stdin(args, bytes);
     EXPECT_EQ(r.exit_code, 0) << args[0] << " " << args.back() << ": " << r.err;
   }

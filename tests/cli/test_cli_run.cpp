@@ -14,13 +14,14 @@ namespace {
 
 using test::bpfsig_cmd;
 
-// A key, a certificate and the signed execcount example, made once.
+// A key, a certificate and the signed execcount example, made once, in the
+// scheme of run's default kernel profile (6.18).
 struct Signed {
   test::TempDir dir;
   std::string cert = dir.file("c.der"), bundle = dir.file("x.bpfsig");
   Signed() {
     EXPECT_EQ(bpfsig_cmd({"keygen", "--key", dir.file("k.pem"), "--cert", cert}).exit_code, 0);
-    EXPECT_EQ(bpfsig_cmd({"sign", "-k", dir.file("k.pem"), "-i", cert, "-o", bundle,
+    EXPECT_EQ(bpfsig_cmd({"sign", "--scheme", "loader-hash", "-k", dir.file("k.pem"), "-i", cert, "-o", bundle,
                           test::examples_dir() + "/execcount.bpf.o"})
                   .exit_code,
               0);
@@ -118,8 +119,10 @@ TEST(CliRun, NestedFailureNamesTheLoadersFailingBpfCall) {
       "SEC(\"tracepoint/syscalls/sys_enter_execve\") int on_exec(void *ctx) { return 0; }\n"
       "char LICENSE[] SEC(\"license\") = \"GPL\";\n"));
   ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("k.pem"), "--cert", d.file("c.der")}).exit_code, 0);
-  ASSERT_EQ(bpfsig_cmd({"sign", "-k", d.file("k.pem"), "-i", d.file("c.der"), "-o", d.file("p.bpfsig"),
-                        d.file("stack.bpf.o")}).exit_code, 0);
+  ASSERT_EQ(bpfsig_cmd({"sign", "--scheme", "loader-hash", "-k", d.file("k.pem"), "-i", d.file("c.der"), "-o",
+                        d.file("p.bpfsig"), d.file("stack.bpf.o")})
+                .exit_code,
+            0);
   Json j = run_json({"-i", d.file("c.der"), d.file("p.bpfsig")}, 1);
   EXPECT_EQ(j["errno_name"], "EINVAL");
   const std::string reason = "a stack trace map needs key_size 4 and a value_size that is a non-zero multiple of 8";

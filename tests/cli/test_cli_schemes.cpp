@@ -206,3 +206,101 @@ TEST(CliSchemes, RawVerifyTakesAScheme) {
     EXPECT_EQ(right.exit_code, 0) << right.out << right.err;
   }
 }
+
+// ---- the defaults (issue 12, part 3) ----------------------------------------------
+
+namespace {
+
+// bpfsig sign -j with the given options before the object, from a fresh key.
+struct SignRun {
+  test::TempDir dir;
+  test::CommandResult result;
+  Json json;
+  std::string bundle;
+};
+std::unique_ptr<SignRun> sign_with(const std::vector<std::string>& options, const std::string& object,
+                                   const std::string& key, const std::string& cert) {
+  auto s = std::make_unique<SignRun>();
+  s->bundle = s->dir.file("out.bpfsig");
+  std::vector<std::string> args = {"sign", "-j", "-k", key, "-i", cert, "-o", s->bundle};
+  args.insert(args.end(), options.begin(), options.end());
+  args.push_back(object);
+  s->result = bpfsig_cmd(args);
+  EXPECT_EQ(s->result.exit_code, 0) << s->result.err;
+  if (s->result.exit_code == 0) s->json = Json::parse(s->result.out);
+  return s;
+}
+
+}  // namespace
+
+// Without --scheme, sign writes what bpftool 7.8 signs: the loadtime scheme,
+// byte for byte what --scheme loadtime writes (RSA signs deterministically).
+TEST(CliSchemes, DefaultSchemeIsLoadtime) {
+  test::TempDir d;
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("k.pem"), "--cert", d.file("c.der")}).exit_code, 0);
+  const std::string object = test::examples_dir() + "/execcount.bpf.o";
+  auto by_default = sign_with({}, object, d.file("k.pem"), d.file("c.der"));
+  auto named = sign_with({"--scheme", "loadtime"}, object, d.file("k.pem"), d.file("c.der"));
+  EXPECT_EQ(by_default->json.at("scheme"), "loadtime") << by_default->result.out;
+  EXPECT_TRUE(by_default->json.at("layout").is_null()) << "a loadtime loader has no hash-match block";
+  const skel::SignedLoader a = skel::read_signed_file(by_default->bundle), b = skel::read_signed_file(named->bundle);
+  EXPECT_EQ(a.scheme, skel::Scheme::kLoadtime);
+  EXPECT_TRUE(a.insns == b.insns && a.data == b.data && a.signature == b.signature && a.excl_hash == b.excl_hash);
+  // The human report says so too.
+  auto text = bpfsig_cmd({"sign", "-k", d.file("k.pem"), "-i", d.file("c.der"), "-o", d.file("t.bpfsig"), object});
+  EXPECT_NE(text.out.find("scheme loadtime, match block none"), std::string::npos) << text.out;
+}
+
+// --scheme loader-hash alone is bpftool 7.7's loader, byte for byte: the
+// 28-instruction block with the mismatch jumps at cleanup+1.
+TEST(CliSchemes, LoaderHashDefaultIsBpftool77s) {
+  SKIP_UNLESS(test::missing_shared_testdata());
+  test::TempDir d;
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("k.pem"), "--cert", d.file("c.der")}).exit_code, 0);
+  const std::string dir = test::shared_testdata() + "/bpftool-7.7";
+  auto s = sign_with({"--scheme", "loader-hash"}, dir + "/prog.bpf.o", d.file("k.pem"), d.file("c.der"));
+  EXPECT_EQ(s->json.at("scheme"), "loader-hash");
+  EXPECT_EQ(s->json.at("layout"), "6.18");
+  const skel::SignedLoader ours = skel::read_signed_file(s->bundle);
+  const skel::SignedLoader theirs = skel::parse_header(test::read_text(dir + "/prog.lskel.h"), "prog.lskel.h");
+  EXPECT_TRUE(ours.insns == theirs.insns) << "opts_insn differs from bpftool 7.7's";
+  EXPECT_TRUE(ours.data == theirs.data) << "opts_data differs from bpftool 7.7's";
+  EXPECT_TRUE(ours.excl_hash == theirs.excl_hash);
+  // hash-chain has the same block, with the same default.
+  auto chain = sign_with({"--scheme", "hash-chain"}, dir + "/prog.bpf.o", d.file("k.pem"), d.file("c.der"));
+  EXPECT_EQ(chain->json.at("layout"), "6.18");
+  EXPECT_TRUE(skel::read_signed_file(chain->bundle).insns == theirs.insns);
+}
+
+// The other block choices remain, and each changes the loader.
+TEST(CliSchemes, LayoutExclAndMismatchCleanupRemainOptions) {
+  test::TempDir d;
+  ASSERT_EQ(bpfsig_cmd({"keygen", "--key", d.file("k.pem"), "--cert", d.file("c.der")}).exit_code, 0);
+  const std::string object = test::examples_dir() + "/execcount.bpf.o";
+  auto by_default = sign_with({"--scheme", "loader-hash"}, object, d.file("k.pem"), d.file("c.der"));
+  auto excl = sign_with({"--scheme", "loader-hash", "--layout", "excl"}, object, d.file("k.pem"), d.file("c.der"));
+  auto cleanup = sign_with({"--scheme", "loader-hash", "--mismatch-target", "cleanup"}, object, d.file("k.pem"),
+                           d.file("c.der"));
+  EXPECT_EQ(excl->json.at("layout"), "excl");
+  EXPECT_EQ(excl->json.at("insn_count").get<size_t>(), by_default->json.at("insn_count").get<size_t>() + 5);
+  EXPECT_EQ(cleanup->json.at("layout"), "6.18");
+  EXPECT_EQ(cleanup->json.at("insn_count"), by_default->json.at("insn_count"));
+  EXPECT_NE(cleanup->json.at("excl_hash"), by_default->json.at("excl_hash")) << "the mismatch jumps moved";
+  // Each verifies offline (the block's shape is checked).
+  for (const SignRun* s : {by_default.get(), excl.get(), cleanup.get()}) {
+    auto v = bpfsig_cmd({"verify", "-j", "-i", d.file("c.der"), s->bundle});
+    EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  }
+}
+
+// The help says what each default is, and that excl reads a kernel-internal
+// offset that 7.3 refuses.
+TEST(CliSchemes, HelpNamesTheDefaultsAndWhatExclReads) {
+  auto r = bpfsig_cmd({"sign", "--help"});
+  EXPECT_NE(r.out.find("loadtime (default"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("6.18 (28 insns, default"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cleanup+1 (default"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("map->excl, a kernel-internal struct bpf_map offset that Linux 7.3's verifier refuses"),
+            std::string::npos)
+      << r.out;
+}

@@ -96,7 +96,8 @@ int wait_exit(pid_t pid) {
 
 std::vector<std::string> sign_argv(const std::string& out, const std::string& ex = "execcount",
                                    const std::string& layout = "excl") {
-  return {test::cli_path(), "sign", "-k", keys().key, "-i", keys().cert, "--layout", layout, "-o", out, example(ex)};
+  return {test::cli_path(), "sign", "-k", keys().key, "-i", keys().cert, "--scheme", "loader-hash", "--layout", layout,
+          "--mismatch-target", "cleanup", "-o", out, example(ex)};
 }
 
 }  // namespace
@@ -112,7 +113,8 @@ TEST(Atomic, FailedSignNeverTouchesAnExistingOutput) {
       {"sign", "-k", keys().key, "-i", keys().cert, "-o", out, d.file("garbage.bpf.o")},     // bad object
       {"sign", "-k", keys().key, "-i", keys().cert, "-o", out, d.file("missing.bpf.o")},     // no object
       {"sign", "-k", keys().cert, "-i", keys().cert, "-o", out, example("execcount")},       // not a key
-      {"sign", "-k", keys().key, "-i", keys().cert, "--layout", "x", "-o", out, example("execcount")},
+      {"sign", "-k", keys().key, "-i", keys().cert, "--scheme", "loader-hash", "--layout", "x", "-o", out,
+       example("execcount")},
       {"sign", "-k", keys().key, "-i", keys().cert, "-o", out, "--header", d.file("nodir/x.h"), example("execcount")},
   };
   for (const auto& args : failing) {

@@ -15,6 +15,7 @@
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
 #include "skel/matchblock.h"
+#include "support/sign_options.h"
 #include "support/kernel_features.h"
 #include "support/signer.h"
 #include "support/support.h"
@@ -31,8 +32,7 @@ const sys::KernelFeatures& features() { return test::kernel_features(); }
 test::TestSigner& keys() { return test::default_signer(); }
 
 skel::SignedLoader signed_example(const std::string& name, skel::MatchLayout layout) {
-  skel::SignOptions o;
-  o.layout = layout;
+  skel::SignOptions o = test::loader_hash_options(layout, skel::MismatchTarget::kCleanup);
   return skel::sign_object(test::examples_dir() + "/" + name + ".bpf.o", keys().cert.get(), keys().key.get(), o);
 }
 

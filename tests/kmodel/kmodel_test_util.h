@@ -11,6 +11,7 @@
 #include "bpfsig/bytes.h"
 #include "bpfsig/error.h"
 #include "bpfsig/skel.h"
+#include "support/sign_options.h"
 #include "support/signer.h"
 #include "support/support.h"
 
@@ -28,15 +29,15 @@ inline int errno_of(const std::function<void()>& fn) {
 
 inline const std::vector<std::string> kExamples = {"execcount", "multimap", "xdpfilter"};
 
-// Each example signed once per test executable (scheme loader-hash, the
-// signature over the instructions) with the default test signer.
+// Each example signed once per test executable (scheme loader-hash with the
+// excl block, the signature over the instructions) with the default test signer.
 inline const skel::SignedLoader& signed_example(const std::string& name) {
   static std::map<std::string, skel::SignedLoader> cache;
   auto it = cache.find(name);
   if (it != cache.end()) return it->second;
   TestSigner& signer = default_signer();
   auto loader = skel::sign_object(examples_dir() + "/" + name + ".bpf.o", signer.cert.get(), signer.key.get(),
-                                  skel::SignOptions{});
+                                  loader_hash_excl());
   return cache.emplace(name, std::move(loader)).first->second;
 }
 

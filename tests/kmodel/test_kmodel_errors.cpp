@@ -16,6 +16,7 @@
 #include "bpfsig/kmodel.h"
 #include "bpfsig/skel.h"
 #include "kmodel/kmodel_test_util.h"
+#include "support/sign_options.h"
 #include "support/signer.h"
 #include "support/support.h"
 
@@ -41,7 +42,7 @@ std::string object_with_map(int type, int key_size, int value_size) {
 
 skel::SignedLoader sign(const std::string& object) {
   test::TestSigner& signer = test::default_signer();
-  return skel::sign_object(object, signer.cert.get(), signer.key.get(), skel::SignOptions{});
+  return skel::sign_object(object, signer.cert.get(), signer.key.get(), test::loader_hash_excl());
 }
 
 struct TrustingKernel {

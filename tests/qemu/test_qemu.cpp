@@ -6,6 +6,8 @@
 // per case in BUILD/vm/NAME/results.jsonl; these tests read them.
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -123,6 +125,89 @@ TEST_F(Qemu, EveryExampleLoadsSignedInTheSchemeItsKernelChecks) {
       EXPECT_EQ(out.value("fd_array_cnt", -1), run.name == "7.3" ? 1 : 0) << run.name << " " << example;
       EXPECT_FALSE(out.at("programs").empty()) << run.name << " " << example;
     }
+}
+
+// Issue 12: loader-hash's default block (bpftool 7.7's: 28 instructions,
+// mismatch jumps at cleanup+1; run-suite.sh signs with --scheme loader-hash
+// alone) loads signed on 7.2, and the default scheme, loadtime, on 7.3.
+TEST_F(Qemu, LoaderHashDefaultBlockLoadsSignedOn72) {
+  size_t checked = 0;
+  for (const KernelRun& run : runs_)
+    for (const std::string& example : example_names()) {
+      const Json& c = get(run, example + "/valid");
+      ASSERT_FALSE(c.is_null()) << run.name << ": no case " << example << "/valid";
+      EXPECT_EQ(c.value("scheme", ""), scheme_of(run.name)) << c.dump();
+      EXPECT_EQ(c.at("kernel_errno"), 0) << run.name << " " << example << ": " << c.value("kernel_message", "");
+      const Json& block = c.at("match_block");
+      if (run.name == "7.2") {
+        ASSERT_TRUE(block.is_object()) << c.dump();
+        EXPECT_EQ(block.at("layout"), "6.18") << c.dump();
+        EXPECT_EQ(block.at("length"), 28) << c.dump();
+        EXPECT_EQ(block.at("mismatch_target"), "cleanup+1") << c.dump();
+        EXPECT_EQ(block.at("shape_error"), "") << c.dump();
+        EXPECT_EQ(c.value("kernel_checked", ""), "signature over insns; the loader checks its metadata hash");
+        ++checked;
+      } else {
+        EXPECT_TRUE(block.is_null()) << "a loadtime loader has no hash-match block: " << c.dump();
+        EXPECT_EQ(c.value("kernel_checked", ""), "signature over insns||metadata");
+      }
+    }
+  EXPECT_EQ(checked, example_names().size()) << "the 7.2 kernel is in scripts/vm/kernels.list";
+}
+
+// tests/skel/bpftool_header_program.c, a C program written for bpftool 7.8's
+// header, built against bpfsig's loadtime header (case "bpfsig") or bpftool
+// 7.8's own ("bpftool78"), with libbpf 1.8's skel_internal.h, run by the
+// runner with the signer's certificate in the session keyring.
+TEST_F(Qemu, BpftoolHeaderProgramLoadsOn73) {
+  for (const KernelRun& run : runs_) {
+    if (run.name != "7.3") continue;
+    const Json& c = get(run, "bpftool_header/bpfsig");
+    ASSERT_FALSE(c.is_null()) << run.name << ": no case bpftool_header/bpfsig";
+    ASSERT_TRUE(c.contains("exit")) << c.dump();
+    EXPECT_EQ(c.at("exit"), 0) << c.dump();
+    // Initial values after __open, then the load and attach, then .bss read through the mmapped map.
+    EXPECT_NE(c.at("output").get<std::string>().find("sample_every=1 total_execs=0\nloaded: total_execs="),
+              std::string::npos)
+        << c.dump();
+  }
+}
+
+TEST_F(Qemu, Bpftool78HeaderProgramLoadsOn73) {
+  for (const KernelRun& run : runs_) {
+    if (run.name != "7.3") continue;
+    const Json& c = get(run, "bpftool_header/bpftool78");
+    ASSERT_FALSE(c.is_null()) << run.name << ": no case bpftool_header/bpftool78";
+    if (c.contains("skipped")) {
+      const char* ci = std::getenv("CI");
+      if (ci && std::string(ci) == "true") FAIL() << "CI=true: " << c.at("skipped");
+      GTEST_SKIP() << "skipped: " << c.at("skipped").get<std::string>();
+    }
+    ASSERT_TRUE(c.contains("exit")) << c.dump();
+    EXPECT_EQ(c.at("exit"), 0) << c.dump();
+    EXPECT_NE(c.at("output").get<std::string>().find("sample_every=1 total_execs=0\nloaded: total_execs="),
+              std::string::npos)
+        << c.dump();
+  }
+}
+
+// 7.2 checks the 6.18 scheme: it hashes the instructions alone, so the
+// load-time signature (over insns || metadata) is rejected. What the real
+// kernel answered, through the program's own report of __load's error.
+TEST_F(Qemu, BpftoolHeaderProgramOn72) {
+  for (const KernelRun& run : runs_) {
+    if (run.name != "7.2") continue;
+    for (const std::string header : {"bpfsig", "bpftool78"}) {
+      const Json& c = get(run, "bpftool_header/" + header);
+      ASSERT_FALSE(c.is_null()) << run.name << ": no case bpftool_header/" << header;
+      if (c.contains("skipped")) continue;  // Bpftool78HeaderProgramLoadsOn73 says why
+      ASSERT_TRUE(c.contains("exit")) << c.dump();
+      EXPECT_EQ(c.at("exit"), 2) << header << ": " << c.dump();
+      EXPECT_NE(c.at("output").get<std::string>().find("load failed: -" + std::to_string(EKEYREJECTED)),
+                std::string::npos)
+          << header << ": " << c.dump();
+    }
+  }
 }
 
 // The errno table of docs/load.md: verify's prediction, the real kernel and

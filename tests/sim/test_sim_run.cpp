@@ -13,6 +13,7 @@
 #include "bpfsig/error.h"
 #include "bpfsig/sim.h"
 #include "bpfsig/skel.h"
+#include "support/sign_options.h"
 #include "support/support.h"
 
 using namespace bpfsig;
@@ -458,7 +459,7 @@ TEST(SimSteps, SignABundleAsItIsOrAgain) {
   auto key = crypto::load_private_key(dir.file("k.pem"));
   auto cert = crypto::load_certificate(dir.file("c.der"));
   skel::SignedLoader loader =
-      skel::sign_object(test::examples_dir() + "/execcount.bpf.o", cert.get(), key.get(), skel::SignOptions{});
+      skel::sign_object(test::examples_dir() + "/execcount.bpf.o", cert.get(), key.get(), test::loader_hash_excl());
   write_file_atomic(dir.file("x.bpfsig"), skel::encode_bundle(loader));
   std::string head = "name = \"b\"\n[keyrings.trusted]\nid = 0\nkeys = [\"k\"]\n[[steps]]\nkind = \"keygen\"\nkey = \"k\"\nalgo = \"ec\"\n";
   std::string as_is = head + "[[steps]]\nkind = \"sign\"\nartifact = \"a\"\nbundle = \"x.bpfsig\"\n" + load_step();

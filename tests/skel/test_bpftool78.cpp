@@ -137,43 +137,9 @@ TEST(Bpftool78, LoadtimeIsByteIdenticalForEveryExample) {
 
 namespace {
 
-// A program written for bpftool 7.8's execcount header: its data-section
-// pointers (initial values readable after __open), __attach/__detach,
-// keyring_id, __assert. With "open" it stops before loading (no root or
-// signature-checking kernel needed) and prints the .data initial value.
-// libbpf's skel_internal.h uses errno without including <errno.h>: programs
-// for bpftool's headers include it themselves.
-const char* const kBpftoolProgram = R"(#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-#include "execcount.lskel.h"
-
-int main(int argc, char **argv)
-{
-	struct execcount_bpf *skel = execcount_bpf__open();
-	int err;
-
-	if (!skel)
-		return 1;
-	execcount_bpf__assert(skel);
-	printf("sample_every=%u total_execs=%llu\n", skel->data->sample_every,
-	       (unsigned long long)skel->bss->total_execs);
-	if (argc > 1 && strcmp(argv[1], "open") == 0) {
-		execcount_bpf__destroy(skel);
-		return 0;
-	}
-	skel->keyring_id = -3; /* KEY_SPEC_SESSION_KEYRING */
-	err = execcount_bpf__load(skel);
-	if (!err)
-		err = execcount_bpf__attach(skel);
-	if (!err) {
-		printf("loaded: total_execs=%llu\n", (unsigned long long)skel->bss->total_execs);
-		execcount_bpf__detach(skel);
-	}
-	execcount_bpf__destroy(skel);
-	return err ? 2 : 0;
-}
-)";
+// A program written for bpftool 7.8's execcount header, kept in one file for
+// this test and the VM suite (which runs it to a full load and attach).
+std::string bpftool_header_program() { return test::read_text(test::source_dir() + "/tests/skel/bpftool_header_program.c"); }
 
 // The header with bpftool's first comment line, and without the lines only
 // <bpfsig/skel_internal.h> reads: what must equal bpftool's output.
@@ -214,7 +180,7 @@ TEST(Bpftool78, ProgramForBpftoolsHeaderBuildsWithBpfsigsAndLibbpf18) {
   test::CommandResult bs = test::bpfsig_cmd({"sign", "--scheme", "loadtime", "-k", signer.dir.file("key.pem"), "-i", signer.cert_path(), "-o",
                                              dir.file("x.bpfsig"), "--header", dir.file("execcount.lskel.h"), copy});
   ASSERT_EQ(bs.exit_code, 0) << bs.err;
-  test::write_text(dir.file("prog.c"), kBpftoolProgram);
+  test::write_text(dir.file("prog.c"), bpftool_header_program());
   // Only libbpf 1.8's headers and its UAPI: <bpf/skel_internal.h> is libbpf's, unmodified.
   test::CommandResult cc = test::run_command({"cc", "-std=gnu11", "-Wall", "-Werror", "-I", libbpf + "/include", "-I",
                                               libbpf + "/include/uapi", "-I", dir.path(), dir.file("prog.c"), "-o",

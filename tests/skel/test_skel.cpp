@@ -13,6 +13,7 @@
 #include "skel/genloader.h"
 #include "skel/internal.h"
 #include "skel/matchblock.h"
+#include "support/sign_options.h"
 #include "support/signer.h"
 #include "support/support.h"
 
@@ -38,8 +39,7 @@ void expect_same_loader(const SignedLoader& a, const SignedLoader& b) {
 }
 
 SignedLoader sign_example(const std::string& name, MatchLayout layout = MatchLayout::kExcl) {
-  SignOptions o;
-  o.layout = layout;
+  SignOptions o = test::loader_hash_options(layout, MismatchTarget::kCleanup);
   return sign_object(example(name), signer().cert.get(), signer().key.get(), o);
 }
 
@@ -140,9 +140,7 @@ TEST(GenLoader, ADirectoryIsEisdirAndJunkIsNoLibbpfCode) {
 
 TEST(MatchBlock, SameLayoutAsBpftool77) {
   SKIP_UNLESS(test::missing_shared_testdata());
-  SignOptions o;
-  o.scheme = Scheme::kLoaderHash;
-  o.layout = MatchLayout::k618;
+  SignOptions o = test::loader_hash_options(MatchLayout::k618, MismatchTarget::kCleanup);
   o.ctx_overrides = true;  // bpftool 7.7's loader reads max_entries and initial values from its ctx
   SignedLoader ours = sign_object(bpftool_dir() + "/prog.bpf.o", signer().cert.get(), signer().key.get(), o);
   SignedLoader theirs = bpftool_header("prog.lskel.h");
@@ -169,14 +167,13 @@ TEST(MatchBlock, SameLayoutAsBpftool77) {
   EXPECT_EQ(differing, 4u);
 }
 
-// With libbpf 1.7's jump targets, the loader is bpftool 7.7's byte for byte.
+// loader-hash's default block (libbpf 1.7's, jump targets included): with
+// the ctx reads asked for, the loader is bpftool 7.7's byte for byte.
 TEST(MatchBlock, ReproducesBpftool77ByteForByte) {
   SKIP_UNLESS(test::missing_shared_testdata());
   SignOptions o;
   o.scheme = Scheme::kLoaderHash;
-  o.layout = MatchLayout::k618;
-  o.mismatch_target = MismatchTarget::kCleanupPlusOne;
-  o.ctx_overrides = true;
+  o.ctx_overrides = true;  // the default block is bpftool 7.7's; the ctx reads are opt-in
   SignedLoader ours = sign_object(bpftool_dir() + "/prog.bpf.o", signer().cert.get(), signer().key.get(), o);
   SignedLoader theirs = bpftool_header("prog.lskel.h");
   ours.signature = theirs.signature;  // a different key signed it
@@ -189,15 +186,35 @@ TEST(MatchBlock, ReproducesBpftool77ByteForByte) {
 TEST(MatchBlock, WithoutCtxOverridesTheLoaderReadsNothingSignedFromItsCtx) {
   SKIP_UNLESS(test::missing_shared_testdata());
   SignOptions o;
-  o.scheme = Scheme::kLoaderHash;
-  o.layout = MatchLayout::k618;
-  o.mismatch_target = MismatchTarget::kCleanupPlusOne;
+  o.scheme = Scheme::kLoaderHash;  // the default block: 6.18, cleanup+1
   SignedLoader ours = sign_object(bpftool_dir() + "/prog.bpf.o", signer().cert.get(), signer().key.get(), o);
   SignedLoader theirs = bpftool_header("prog.lskel.h");
   EXPECT_EQ(ours.data, theirs.data);
   EXPECT_LT(ours.insns.size(), theirs.insns.size());
   EXPECT_TRUE(loader_ctx_overrides(ours).empty());
   EXPECT_FALSE(loader_ctx_overrides(theirs).empty());
+}
+
+// Issue 12: what bpftool 7.8 signs by default, and bpftool 7.7's block for
+// the schemes that have one.
+TEST(SignOptions, DefaultsAreLoadtimeAndBpftool77sBlock) {
+  const SignOptions o;
+  EXPECT_EQ(o.scheme, Scheme::kLoadtime);
+  EXPECT_EQ(o.layout, MatchLayout::k618);
+  EXPECT_EQ(o.mismatch_target, MismatchTarget::kCleanupPlusOne);
+  SignedLoader l = sign_object(example("execcount"), signer().cert.get(), signer().key.get(), o);
+  EXPECT_EQ(l.scheme, Scheme::kLoadtime);
+  EXPECT_FALSE(read_match_block(isa::decode(l.insns)).found) << "a loadtime loader has no hash-match block";
+  for (Scheme scheme : {Scheme::kLoaderHash, Scheme::kHashChain}) {
+    SignOptions with_block;
+    with_block.scheme = scheme;
+    MatchBlockInfo info = read_match_block(
+        isa::decode(sign_object(example("execcount"), signer().cert.get(), signer().key.get(), with_block).insns));
+    ASSERT_TRUE(info.found && info.shape_error.empty()) << info.shape_error;
+    EXPECT_EQ(info.layout, MatchLayout::k618);
+    EXPECT_EQ(info.length, 28u);
+    EXPECT_EQ(info.target, MismatchTarget::kCleanupPlusOne);
+  }
 }
 
 TEST(MatchBlock, BothLayoutsRoundTrip) {

@@ -25,6 +25,7 @@
 #include "bpfsig/skel.h"
 #include "bpfsig/verify.h"
 #include "crypto/ber.h"
+#include "support/sign_options.h"
 #include "support/signer.h"
 #include "support/support.h"
 
@@ -337,7 +338,7 @@ INSTANTIATE_TEST_SUITE_P(Bundles, Tamper,
 TEST(TamperRegression, PrimitiveSetInTheSignatureIsRefusedAsTheKernelDoes) {
   test::TestSigner& s = test::default_signer();
   skel::SignedLoader l =
-      skel::sign_object(test::examples_dir() + "/execcount.bpf.o", s.cert.get(), s.key.get(), skel::SignOptions{});
+      skel::sign_object(test::examples_dir() + "/execcount.bpf.o", s.cert.get(), s.key.get(), test::loader_hash_excl());
   // ContentInfo SEQ(4-byte header) OID(11) [0](4) SignedData SEQ(4) version(3): digestAlgorithms SET at 26.
   ASSERT_EQ(l.signature[26], 0x31);
   l.signature[26] = 0x11;

@@ -14,6 +14,7 @@
 #include "bpfsig/skel.h"
 #include "bpfsig/verify.h"
 #include "skel/matchblock.h"
+#include "support/sign_options.h"
 #include "support/signer.h"
 #include "support/support.h"
 
@@ -31,8 +32,7 @@ test::TestSigner& other_signer() {
 }
 
 skel::SignedLoader signed_example(skel::MatchLayout layout = skel::MatchLayout::kExcl) {
-  skel::SignOptions o;
-  o.layout = layout;
+  skel::SignOptions o = test::loader_hash_options(layout, skel::MismatchTarget::kCleanup);
   return skel::sign_object(test::examples_dir() + "/execcount.bpf.o", keys().cert.get(), keys().key.get(), o);
 }
 

@@ -11,6 +11,7 @@
 //   PAYLOAD_DIR/kernel         the profile name ("7.2", "7.3")
 //   PAYLOAD_DIR/certs/signer.der, other.der
 //   PAYLOAD_DIR/bundles/EXAMPLE.SCHEME.bundle (loader-hash and loadtime)
+//   PAYLOAD_DIR/bpftool-header/{bpfsig,bpftool78}[.skipped] (header_programs.h)
 #include <dirent.h>
 
 #include <algorithm>
@@ -31,6 +32,8 @@
 #include "bpfsig/sys.h"
 #include "bpfsig/verify.h"
 #include "enforce_cases.h"
+#include "header_programs.h"
+#include "skel/matchblock.h"
 
 namespace {
 
@@ -172,6 +175,17 @@ Json model_load(const Payload& p, const skel::SignedLoader& loader, const crypto
   return out;
 }
 
+// The loader's hash-match block as bpfsig wrote it (loader-hash bundles are
+// signed with the default block, bpftool 7.7's); null when there is none.
+Json match_block_json(const skel::SignedLoader& loader) {
+  const skel::MatchBlockInfo info = skel::read_match_block(isa::decode(loader.insns));
+  if (!info.found) return nullptr;
+  return {{"layout", info.layout == skel::MatchLayout::kExcl ? "excl" : "6.18"},
+          {"length", info.length},
+          {"mismatch_target", skel::mismatch_target_name(info.target)},
+          {"shape_error", info.shape_error}};
+}
+
 void run_case(const Payload& p, const std::string& example, const TamperClass& t) {
   const std::string scheme = t.other_format ? other_scheme(p.profile) : kernel_scheme(p.profile);
   skel::SignedLoader loader = read_bundle(p, example, scheme);
@@ -202,6 +216,7 @@ void run_case(const Payload& p, const std::string& example, const TamperClass& t
     j["kernel_errno"] = e.err();
     j["kernel_message"] = e.what();
   }
+  if (t.name == "valid") j["match_block"] = match_block_json(loader);
   j.update(model_load(p, loader, trusted, model_options));
   emit(j);
 }
@@ -299,6 +314,7 @@ int main(int argc, char** argv) {
       for (const TamperClass& t : tamper_classes()) run_case(p, example, t);
     if (!p.examples.empty()) run_keyring_cases(p, p.examples.front());
     if (!p.examples.empty()) run_enforce(p);
+    vmtest::run_header_programs(p.dir, p.kernel, crypto::certificate_der(p.signer.get()), emit);
   } catch (const std::exception& e) {
     std::cout << "BPFSIG-RUNNER-ERROR " << e.what() << std::endl;
     return 1;
