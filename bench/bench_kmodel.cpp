@@ -12,6 +12,10 @@
 // The model figures carry "model_over_real": their mean time divided by the
 // real kernel's mean time for the same example, measured earlier in the same
 // run (the Real benchmarks are registered first); absent when Real was skipped.
+//   BM_Kmodel_SigVerify/<example>      one signature verify of the loader
+//                                      (crypto::verify_kernel_rules)
+// BM_Kmodel_ModelSigned carries "over_unsigned_plus_verify": its CPU time over
+// ModelUnsigned's plus SigVerify's for the same example (target <= 1.5).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -27,6 +31,7 @@
 #include "bpfsig/kmodel.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
+#include "ratio.h"
 
 using namespace bpfsig;
 
@@ -107,6 +112,7 @@ void BM_Kmodel_Model(benchmark::State& state, const std::string& name, bool with
   kmodel::SkeletonOptions options;
   options.send_signature = with_signature;
   auto start = std::chrono::steady_clock::now();
+  bench::CpuTimer cpu;
   for (auto _ : state) {
     kmodel::Kernel kernel;
     if (with_signature) kernel.keyring_add_cert(kmodel::kBuiltinKeyring, cert_der);
@@ -116,6 +122,23 @@ void BM_Kmodel_Model(benchmark::State& state, const std::string& name, bool with
   }
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   report_ratio(state, name, elapsed.count(), state.iterations());
+  if (!with_signature) bench::record("unsigned/" + name, cpu.per_iteration(state));
+  if (with_signature)
+    bench::report_ratio(state, "over_unsigned_plus_verify", cpu.per_iteration(state),
+                        {"unsigned/" + name, "sigverify/" + name});
+}
+
+void BM_Kmodel_SigVerify(benchmark::State& state, const std::string& name) {
+  const skel::SignedLoader& loader = examples().loaders.at(name);
+  std::vector<crypto::Certificate> trusted;
+  trusted.push_back(crypto::parse_certificate(examples().cert_der, "the bench certificate"));
+  bench::CpuTimer cpu;
+  for (auto _ : state) {
+    crypto::SigCheck check = crypto::verify_kernel_rules(loader.signature, loader.insns, trusted);
+    if (check.err != 0) state.SkipWithError("verification failed");
+    benchmark::DoNotOptimize(check);
+  }
+  bench::record("sigverify/" + name, cpu.per_iteration(state));
 }
 
 [[maybe_unused]] const bool kKmodelRegistered = [] {
@@ -124,6 +147,9 @@ void BM_Kmodel_Model(benchmark::State& state, const std::string& name, bool with
         ->Unit(benchmark::kMicrosecond);
   for (const auto& name : kKmodelExamples)
     benchmark::RegisterBenchmark(("BM_Kmodel_ModelUnsigned/" + name).c_str(), BM_Kmodel_Model, name, false)
+        ->Unit(benchmark::kMicrosecond);
+  for (const auto& name : kKmodelExamples)
+    benchmark::RegisterBenchmark(("BM_Kmodel_SigVerify/" + name).c_str(), BM_Kmodel_SigVerify, name)
         ->Unit(benchmark::kMicrosecond);
   for (const auto& name : kKmodelExamples)
     benchmark::RegisterBenchmark(("BM_Kmodel_ModelSigned/" + name).c_str(), BM_Kmodel_Model, name, true)

@@ -5,10 +5,19 @@
 //   BM_Verify_Bpfsig: the whole verification (signature + exclusive hash + hash chain)
 //   BM_VerifyCmd_Bpfsig     vs BM_VerifyCmd_OpensslCms   (whole commands, fork+exec)
 //   BM_Sign / BM_VerifySig per KiB of loader (bytes_per_second)
+//   BM_Verify_Floor: what any verify must do, with OpenSSL: two public-key
+//     verifies (the signature and the seal) and one SHA-256 pass over the
+//     instructions and the metadata. BM_Verify_Bpfsig reports "over_floor"
+//     (target <= 1.2) and BM_Verify_Hornet "over_loader_hash" (target <= 1.1),
+//     both in thread CPU time (bench/ratio.h).
+//   BM_Start_*: `/bin/true`, `openssl version` and `bpfsig --version` as
+//     processes; counters "cpu_ms" (the child's CPU time, from wait4) and, for
+//     bpfsig, "over_true" and "ms_over_true" (the start-up cost bpfsig adds).
 // and the peak resident memory of the process (counter "peak_rss_kib").
 #include <benchmark/benchmark.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -21,9 +30,11 @@
 #include "bpfsig/crypto.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/verify.h"
+#include "ratio.h"
 #include "spawn.h"
 
 using namespace bpfsig;
+using bpfsig::bench::CpuTimer;
 using bpfsig::bench::run_quiet;
 
 namespace {
@@ -33,6 +44,7 @@ struct Fixture {
   crypto::PrivateKey key;
   crypto::Certificate cert;
   skel::SignedLoader loader;
+  skel::SignedLoader hornet;
   Fixture() {
     char templ[] = "/tmp/bpfsig-bench.XXXXXX";
     dir = ::mkdtemp(templ);
@@ -40,6 +52,9 @@ struct Fixture {
     key = crypto::load_private_key(dir + "/k.pem");
     cert = crypto::load_certificate(dir + "/c.der");
     loader = skel::sign_object(std::string(BPFSIG_EXAMPLES_DIR) + "/multimap.bpf.o", cert.get(), key.get(), {});
+    skel::SignOptions hornet_options;
+    hornet_options.scheme = skel::Scheme::kHornet;
+    hornet = skel::sign_object(std::string(BPFSIG_EXAMPLES_DIR) + "/multimap.bpf.o", cert.get(), key.get(), hornet_options);
     write_file_atomic(dir + "/x.bpfsig", skel::encode_bundle(loader));
     write_file_atomic(dir + "/insns.bin", loader.insns);
     write_file_atomic(dir + "/sig.p7s", loader.signature);
@@ -67,17 +82,80 @@ std::vector<crypto::Certificate> trusted() {
   return v;
 }
 
+// A signature by the fixture's key over a message the size of CMS signed attributes.
+struct SignedMessage {
+  Bytes message = Bytes(100, 0x5a);
+  Bytes signature;
+  SignedMessage() {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    size_t len = 0;
+    EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, fx().key.get());
+    EVP_DigestSign(ctx, nullptr, &len, message.data(), message.size());
+    signature.resize(len);
+    EVP_DigestSign(ctx, signature.data(), &len, message.data(), message.size());
+    signature.resize(len);
+    EVP_MD_CTX_free(ctx);
+  }
+};
+
+bool public_key_verifies(EVP_PKEY* key, const SignedMessage& m) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+            EVP_DigestVerify(ctx, m.signature.data(), m.signature.size(), m.message.data(), m.message.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
+void BM_Verify_Floor(benchmark::State& state) {
+  const SignedMessage signed_message;
+  EVP_PKEY* key = X509_get0_pubkey(fx().cert.get());
+  const auto& l = fx().loader;
+  CpuTimer cpu;
+  for (auto _ : state) {
+    if (!public_key_verifies(key, signed_message) || !public_key_verifies(key, signed_message))
+      state.SkipWithError("public-key verify failed");
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    EVP_DigestUpdate(ctx, l.insns.data(), l.insns.size());
+    EVP_DigestUpdate(ctx, l.data.data(), l.data.size());
+    EVP_DigestFinal_ex(ctx, md, &md_len);
+    EVP_MD_CTX_free(ctx);
+    benchmark::DoNotOptimize(md);
+  }
+  bench::record("floor", cpu.per_iteration(state));
+}
+BENCHMARK(BM_Verify_Floor);
+
 void BM_Verify_Bpfsig(benchmark::State& state) {
   auto certs = trusted();
+  CpuTimer cpu;
   for (auto _ : state) {
     verify::Report r = verify::verify_loader(fx().loader, certs);
     if (r.err != 0) state.SkipWithError("verification failed");
     benchmark::DoNotOptimize(r);
   }
+  const double mine = cpu.per_iteration(state);
+  bench::record("verify", mine);
+  bench::report_ratio(state, "over_floor", mine, {"floor"});
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * fx().loader.insns.size()));
   report_peak_rss(state);
 }
 BENCHMARK(BM_Verify_Bpfsig);
+
+// The same program signed with the Hornet scheme, against BM_Verify_Bpfsig (loader-hash).
+void BM_Verify_Hornet(benchmark::State& state) {
+  auto certs = trusted();
+  CpuTimer cpu;
+  for (auto _ : state) {
+    verify::Report r = verify::verify_loader(fx().hornet, certs);
+    if (r.err != 0) state.SkipWithError("verification failed");
+    benchmark::DoNotOptimize(r);
+  }
+  bench::report_ratio(state, "over_loader_hash", cpu.per_iteration(state), {"verify"});
+}
+BENCHMARK(BM_Verify_Hornet);
 
 // The signature part alone, on the same bytes as the OpenSSL baseline below.
 void BM_VerifySigOnly_Bpfsig(benchmark::State& state) {
@@ -127,6 +205,32 @@ void BM_VerifyCmd_OpensslCms(benchmark::State& state) {
       state.SkipWithError("openssl cms -verify failed");
 }
 BENCHMARK(BM_VerifyCmd_OpensslCms)->Unit(benchmark::kMillisecond);
+
+// Process start: a command that does nothing, OpenSSL's, and ours.
+void start(benchmark::State& state, const std::vector<std::string>& argv, const std::string& name) {
+  double cpu_total = 0;
+  for (auto _ : state) {
+    double cpu = 0;
+    if (run_quiet(argv, &cpu) != 0) state.SkipWithError((argv[0] + " failed").c_str());
+    cpu_total += cpu;
+  }
+  if (state.iterations() == 0) return;
+  const double cpu = cpu_total / static_cast<double>(state.iterations());
+  state.counters["cpu_ms"] = cpu * 1e3;
+  bench::record(name, cpu);
+  if (name != "bpfsig --version") return;
+  bench::report_ratio(state, "over_true", cpu, {"true"});
+  if (bench::recorded_seconds("true") > 0) state.counters["ms_over_true"] = (cpu - bench::recorded_seconds("true")) * 1e3;
+}
+
+void BM_Start_True(benchmark::State& state) { start(state, {"/bin/true"}, "true"); }
+BENCHMARK(BM_Start_True)->Unit(benchmark::kMillisecond)->Iterations(200);
+void BM_Start_OpensslVersion(benchmark::State& state) { start(state, {"openssl", "version"}, "openssl version"); }
+BENCHMARK(BM_Start_OpensslVersion)->Unit(benchmark::kMillisecond)->Iterations(200);
+void BM_Start_Bpfsig(benchmark::State& state) {
+  start(state, {bench::bpfsig_command(), "--version"}, "bpfsig --version");
+}
+BENCHMARK(BM_Start_Bpfsig)->Unit(benchmark::kMillisecond)->Iterations(200);
 
 // Signing and signature checking over loaders of 1..256 KiB.
 Bytes loader_of(size_t kib) {

@@ -7,6 +7,8 @@
 #include <cctype>
 #include <ctime>
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "bpfsig/crypto.h"
 #include "crypto/ossl.h"
@@ -40,10 +42,61 @@ std::vector<Certificate> parse_pem_certificates(ByteView bytes, const std::strin
   return out;
 }
 
-Certificate parse_der_certificate(ByteView bytes, const std::string& what) {
+Certificate decode_der_certificate(ByteView bytes, const std::string& what) {
   const unsigned char* p = bytes.data();
   Certificate cert(d2i_X509(nullptr, &p, static_cast<long>(bytes.size())));
   if (!cert || p != bytes.data() + bytes.size()) throw not_a_certificate(what);
+  return cert;
+}
+
+// The certificates this process has parsed, by their exact DER bytes. d2i_X509
+// decodes the public key through OpenSSL's decoder framework, which costs more
+// than the signature check it serves (~100 us); verify's signer certificate,
+// the Hornet keyring and the model's keyring hand the same bytes over again
+// and again. Only certificates that parsed are kept, so bytes that fail still
+// fail every time. Entries are shared (X509_up_ref); nothing here modifies a
+// parsed certificate, and OpenSSL's lazily cached fields are locked.
+class ParsedCertificates {
+ public:
+  Certificate find(ByteView der) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = by_der_.find(der);
+    if (it == by_der_.end()) return nullptr;
+    return shared(it->second.get());
+  }
+
+  void keep(ByteView der, X509* cert) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (by_der_.size() >= kMaxEntries) by_der_.clear();  // bounded: a stream of distinct certificates
+    by_der_.emplace(Bytes(der.begin(), der.end()), shared(cert));
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 256;
+  static Certificate shared(X509* cert) {
+    X509_up_ref(cert);
+    return Certificate(cert);
+  }
+  struct ByBytes {
+    using is_transparent = void;
+    bool operator()(ByteView a, ByteView b) const {
+      return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
+    }
+  };
+  std::mutex mutex_;
+  std::map<Bytes, Certificate, ByBytes> by_der_;
+};
+
+ParsedCertificates& parsed_certificates() {
+  // Never destroyed: OpenSSL's own atexit cleanup may run first.
+  static ParsedCertificates* parsed = new ParsedCertificates;
+  return *parsed;
+}
+
+Certificate parse_der_certificate(ByteView bytes, const std::string& what) {
+  if (Certificate cert = parsed_certificates().find(bytes)) return cert;
+  Certificate cert = decode_der_certificate(bytes, what);
+  parsed_certificates().keep(bytes, cert.get());
   return cert;
 }
 

@@ -1019,3 +1019,30 @@ TEST(KernelRules, ErrorQueueIsCleanAfterEveryFailure) {
   EXPECT_THROW(crypto::parse_certificate(Bytes(10, 0x30), "x"), Error);
   EXPECT_EQ(ERR_peek_error(), 0ul);
 }
+
+// A certificate is parsed once per process: the same DER bytes give the same
+// parsed X509 (shared), and bytes that differ anywhere are parsed afresh, so
+// a certificate that does not parse is still refused every time.
+TEST(ParseCertificate, SameBytesShareOneParse) {
+  Bytes der = crypto::certificate_der(material(KeyAlgo::kP256, "parse-once").cert.get());
+  crypto::Certificate first = crypto::parse_certificate(der, "first");
+  crypto::Certificate second = crypto::parse_certificate(Bytes(der), "second");
+  EXPECT_EQ(first.get(), second.get());
+  first.reset();
+  EXPECT_EQ(crypto::certificate_der(second.get()), der);  // still alive: each holder has a reference
+}
+
+TEST(ParseCertificate, ChangedBytesAreParsedAgain) {
+  Bytes der = crypto::certificate_der(material(KeyAlgo::kP256, "parse-once").cert.get());
+  crypto::Certificate good = crypto::parse_certificate(der, "good");
+  Bytes truncated(der.begin(), der.end() - 1);
+  EXPECT_THROW(crypto::parse_certificate(truncated, "truncated"), Error);
+  Bytes trailing = der;
+  trailing.push_back(0);
+  EXPECT_THROW(crypto::parse_certificate(trailing, "trailing"), Error);
+  Bytes flipped = der;
+  flipped[der.size() - 1] ^= 1;  // inside the signature value: still parses, as a different certificate
+  crypto::Certificate other = crypto::parse_certificate(flipped, "flipped");
+  EXPECT_NE(other.get(), good.get());
+  EXPECT_EQ(crypto::certificate_der(other.get()), flipped);
+}
