@@ -30,6 +30,7 @@
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
 #include "bpfsig/verify.h"
+#include "corpus_cases.h"
 #include "enforce_cases.h"
 
 namespace {
@@ -299,6 +300,8 @@ int main(int argc, char** argv) {
       for (const TamperClass& t : tamper_classes()) run_case(p, example, t);
     if (!p.examples.empty()) run_keyring_cases(p, p.examples.front());
     if (!p.examples.empty()) run_enforce(p);
+    if (p.profile == verify::KernelProfile::k7_3)
+      vmtest::run_corpus_cases(p.dir, crypto::certificate_der(p.signer.get()), model_profile(p.profile), emit);
   } catch (const std::exception& e) {
     std::cout << "BPFSIG-RUNNER-ERROR " << e.what() << std::endl;
     return 1;
