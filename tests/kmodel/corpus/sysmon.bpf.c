@@ -2,10 +2,12 @@
 // A system monitor's maps, one of each general-purpose type: a QUEUE and a
 // STACK of recent pids, a BLOOM_FILTER of seen uids, an LPM_TRIE of address
 // prefixes, a CGROUP_ARRAY, task/inode/socket/cgroup local storage, a
-// USER_RINGBUF of commands from user space. A raw tracepoint at syscall entry
-// drives them: not a SYSCALL program, those are sleepable, and sleepable
-// programs may not use queues, stacks, bloom filters or tries. The inode,
-// socket and cgroup storages are for programs user space loads later.
+// USER_RINGBUF of commands from user space, an LRU_PERCPU_HASH of syscall
+// counts, a REUSEPORT_SOCKARRAY and a PERCPU_CGROUP_STORAGE. A raw tracepoint
+// at syscall entry drives them: not a SYSCALL program, those are sleepable,
+// and sleepable programs may not use queues, stacks, bloom filters or tries.
+// The inode, socket and cgroup storages and the reuseport array are for
+// programs user space loads later.
 #include "corpus.h"
 
 struct lpm_key {
@@ -63,6 +65,23 @@ struct {
   __type(value, u64);
 } cgrp_events SEC(".maps");
 struct {
+  __uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+  __uint(max_entries, 1024);
+  __type(key, u32);
+  __type(value, u64);
+} syscalls_by_pid SEC(".maps");
+struct {
+  __uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);
+  __uint(max_entries, 16);
+  __type(key, u32);
+  __type(value, u64);
+} listeners SEC(".maps");
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE);
+  __type(key, struct bpf_cgroup_storage_key);
+  __type(value, u64);
+} cgroup_bytes SEC(".maps");
+struct {
   __uint(type, BPF_MAP_TYPE_USER_RINGBUF);
   __uint(max_entries, 4096);
 } commands SEC(".maps");
@@ -88,5 +107,8 @@ int sysmon_tick(void *ctx) {
   struct task_struct *task = bpf_get_current_task_btf();
   u64 *calls = bpf_task_storage_get(&task_calls, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
   if (calls) *calls += 1;
+  u64 one = 1, *n = bpf_map_lookup_elem(&syscalls_by_pid, &pid);
+  if (n) *n += 1;
+  else bpf_map_update_elem(&syscalls_by_pid, &pid, &one, BPF_NOEXIST);
   return (int)drained + (match ? (int)*match : 0) + (int)top;
 }
