@@ -127,7 +127,7 @@ std::optional<std::set<std::string>> vm_loaded() {
   std::ifstream in(fs::path(BPFSIG_BINARY_DIR) / "vm" / "7.3" / "results.jsonl");
   if (!in) return std::nullopt;
   std::set<std::string> loaded;
-  const std::string prefix = "{\"case\":\"corpus/";
+  const std::string prefix = "{\"case\":\"corpus/";  // the runner's JSON keys are sorted: "case" first
   std::string line;
   while (std::getline(in, line))
     if (line.starts_with(prefix) && line.find("\"kernel_errno\":0") != std::string::npos)
