@@ -49,6 +49,13 @@ make_bundles() {
     done
   done
   make_bpftool_header_programs "$payload"
+  # The kernel model's corpus (tests/kmodel/corpus), for corpus_cases.cpp on 7.3.
+  mkdir -p "$payload/corpus"
+  for obj in "$build"/corpus/*.bpf.o; do
+    [ -e "$obj" ] || continue
+    "$build/bpfsig" sign -k "$payload/keys/signer.pem" -i "$payload/certs/signer.der" --scheme loadtime \
+      -o "$payload/corpus/$(basename "$obj" .bpf.o).bundle" "$obj" >/dev/null
+  done
   rm -rf "$payload/keys"
   # The enforcer as the build signed it, and an unsigned object for bpftool.
   mkdir -p "$payload/enforcer"

@@ -205,6 +205,11 @@ void Kernel::resolve_kernel_btf_ids(Process& proc, ByteView raw, bool gpl) {
     if (!gpl) fail(EINVAL, kCmd, "cannot call kernel function from non-GPL compatible program");
     if (insn_off) fail(EOPNOTSUPP, kCmd, "not modelled: kfuncs of module BTF (fd_array index in off)");
     if (!using_host_vmlinux_btf()) fail(EINVAL, kCmd, "calling kernel functions needs vmlinux BTF");
+    // imm 0 (off is 0 here): a weak kfunc gen_loader did not find (its
+    // emit_relo_kfunc_btf zeroes both). add_kfunc_call lets it through for
+    // the dead-code pass to remove; like CO-RE poison, the model does not
+    // follow reachability, so it loads (a run that reaches it faults).
+    if (!imm) continue;
     const struct btf* btf = host_btf_->btf;
     const struct btf_type* t = imm ? btf__type_by_id(btf, imm) : nullptr;
     if (!t || !btf_is_func(t)) fail(EINVAL, kCmd, "kernel btf_id " + std::to_string(imm) + " is not a function");

@@ -454,5 +454,26 @@ TEST_F(Qemu, EnforceCommandRefusesUnsignedBpftoolAndAllowsSignedSkeletons) {
   }
 }
 
+// The kernel model's corpus (tests/kmodel/corpus, docs/kmodel.md "Corpus")
+// on 7.3, which loads the program types the host refuses: each program
+// loads signed in the real kernel and in the model, with the same maps and
+// programs (types, names, sizes, tags).
+TEST_F(Qemu, CorpusModelCreatesWhatTheKernelCreates) {
+  std::vector<std::string> programs;
+  for (const auto& e : fs::directory_iterator(BPFSIG_CORPUS_DIR))
+    if (e.path().filename().string().ends_with(".bpf.o")) programs.push_back(e.path().stem().stem().string());
+  ASSERT_FALSE(programs.empty()) << "build the `corpus` target";
+  for (const KernelRun& run : runs_) {
+    if (run.name != "7.3") continue;
+    for (const std::string& program : programs) {
+      const Json& c = get(run, "corpus/" + program);
+      ASSERT_FALSE(c.is_null()) << "no corpus result for " << program;
+      EXPECT_EQ(c.value("kernel_errno", -1), 0) << program << ": " << c.dump();
+      EXPECT_EQ(c.value("model_errno", -1), 0) << program << ": " << c.dump();
+      EXPECT_EQ(c.value("model_objects", Json()), c.value("objects", Json())) << program;
+    }
+  }
+}
+
 }  // namespace
 

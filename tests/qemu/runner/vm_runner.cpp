@@ -31,6 +31,7 @@
 #include "bpfsig/skel.h"
 #include "bpfsig/sys.h"
 #include "bpfsig/verify.h"
+#include "corpus_cases.h"
 #include "enforce_cases.h"
 #include "header_programs.h"
 #include "skel/matchblock.h"
@@ -315,6 +316,8 @@ int main(int argc, char** argv) {
     if (!p.examples.empty()) run_keyring_cases(p, p.examples.front());
     if (!p.examples.empty()) run_enforce(p);
     vmtest::run_header_programs(p.dir, p.kernel, crypto::certificate_der(p.signer.get()), emit);
+    if (p.profile == verify::KernelProfile::k7_3)
+      vmtest::run_corpus_cases(p.dir, crypto::certificate_der(p.signer.get()), model_profile(p.profile), emit);
   } catch (const std::exception& e) {
     std::cout << "BPFSIG-RUNNER-ERROR " << e.what() << std::endl;
     return 1;
