@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "bpfsig/crypto.h"
+#include "bpfsig/isa.h"
 #include "bpfsig/skel.h"
+#include "skel/matchblock.h"
 #include "support/kernel_features.h"
 #include "support/support.h"
 
@@ -261,13 +263,25 @@ TEST(CliSchemes, LoaderHashDefaultIsBpftool77s) {
   auto s = sign_with({"--scheme", "loader-hash"}, dir + "/prog.bpf.o", d.file("k.pem"), d.file("c.der"));
   EXPECT_EQ(s->json.at("scheme"), "loader-hash");
   EXPECT_EQ(s->json.at("layout"), "6.18");
-  const skel::SignedLoader ours = skel::read_signed_file(s->bundle);
   const skel::SignedLoader theirs = skel::parse_header(test::read_text(dir + "/prog.lskel.h"), "prog.lskel.h");
-  EXPECT_TRUE(ours.insns == theirs.insns) << "opts_insn differs from bpftool 7.7's";
+  const skel::MatchBlockInfo their_block = skel::read_match_block(isa::decode(theirs.insns));
+  // The default loader takes nothing from its ctx, so only its block is bpftool 7.7's ...
+  const skel::SignedLoader ours = skel::read_signed_file(s->bundle);
+  const skel::MatchBlockInfo our_block = skel::read_match_block(isa::decode(ours.insns));
   EXPECT_TRUE(ours.data == theirs.data) << "opts_data differs from bpftool 7.7's";
-  EXPECT_TRUE(ours.excl_hash == theirs.excl_hash);
+  EXPECT_EQ(our_block.layout, their_block.layout);
+  EXPECT_EQ(our_block.length, 28u);
+  EXPECT_EQ(our_block.target, skel::MismatchTarget::kCleanupPlusOne);
+  EXPECT_EQ(our_block.target, their_block.target);
+  EXPECT_EQ(our_block.digest, their_block.digest);
+  // ... and with the ctx reads asked for, the whole loader is.
+  auto whole = sign_with({"--scheme", "loader-hash", "--ctx-overrides"}, dir + "/prog.bpf.o", d.file("k.pem"), d.file("c.der"));
+  const skel::SignedLoader ours_whole = skel::read_signed_file(whole->bundle);
+  EXPECT_TRUE(ours_whole.insns == theirs.insns) << "opts_insn differs from bpftool 7.7's";
+  EXPECT_TRUE(ours_whole.excl_hash == theirs.excl_hash);
   // hash-chain has the same block, with the same default.
-  auto chain = sign_with({"--scheme", "hash-chain"}, dir + "/prog.bpf.o", d.file("k.pem"), d.file("c.der"));
+  auto chain = sign_with({"--scheme", "hash-chain", "--ctx-overrides"}, dir + "/prog.bpf.o", d.file("k.pem"),
+                         d.file("c.der"));
   EXPECT_EQ(chain->json.at("layout"), "6.18");
   EXPECT_TRUE(skel::read_signed_file(chain->bundle).insns == theirs.insns);
 }
