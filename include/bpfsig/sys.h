@@ -76,6 +76,8 @@ struct LinkInfo {
   uint32_t type = 0, id = 0, prog_id = 0;
 };
 LinkInfo link_info(int link_fd);
+// Whether a program with this id is still loaded (BPF_PROG_GET_FD_BY_ID).
+bool prog_id_exists(uint32_t prog_id);
 
 // Keyrings (add_key(2)/keyctl(2)). Serials are key_serial_t.
 int32_t keyring_create(const std::string& description, int32_t parent);  // "keyring" type

@@ -258,4 +258,16 @@ LinkInfo link_info(int link_fd) {
   return LinkInfo{raw.type, raw.id, raw.prog_id};
 }
 
+bool prog_id_exists(uint32_t prog_id) {
+  uint32_t attr[4] = {prog_id, 0, 0, 0};  // union bpf_attr: prog_id, next_id, open_flags
+  long fd = ::syscall(__NR_bpf, uapi::kProgGetFdById, attr, static_cast<unsigned int>(sizeof attr));
+  if (fd >= 0) {
+    ::close(static_cast<int>(fd));
+    return true;
+  }
+  int err = errno;
+  if (err == ENOENT) return false;
+  throw Error(err, "bpf_syscall", detail::bpf_error_message(uapi::kProgGetFdById, err));
+}
+
 }  // namespace bpfsig::sys

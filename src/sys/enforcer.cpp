@@ -14,6 +14,8 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -115,6 +117,20 @@ void remove_pins(const std::string& dir) {
     }
   }
   ::rmdir(dir.c_str());
+}
+
+// The pins of the enforcer's links ("link_<hook>"), sorted.
+std::vector<std::string> link_pin_names(const std::string& dir) {
+  std::vector<std::string> links;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name.rfind(kLinkPrefix, 0) == 0) links.push_back(name);
+    }
+    ::closedir(d);
+  }
+  std::sort(links.begin(), links.end());
+  return links;
 }
 
 // The enforcer's maps are ARRAYs keyed by a u32 index.
@@ -300,22 +316,43 @@ EnforcerStatus enforcer_status(const std::string& dir) {
       (k == 0 ? s.decisions : s.lost_records) = n;
     }
   }
-  if (DIR* d = ::opendir(dir.c_str())) {
-    std::vector<std::string> links;
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name.rfind(kLinkPrefix, 0) == 0) links.push_back(name);
-    }
-    ::closedir(d);
-    std::sort(links.begin(), links.end());
-    for (const std::string& name : links) {
-      UniqueFd fd(obj_get(pin_path(dir, name)));
-      LinkInfo info = link_info(fd.get());
-      s.attachments.push_back({name.substr(std::strlen(kLinkPrefix)), info.id, info.prog_id});
-    }
+  for (const std::string& name : link_pin_names(dir)) {
+    UniqueFd fd(obj_get(pin_path(dir, name)));
+    LinkInfo info = link_info(fd.get());
+    s.attachments.push_back({name.substr(std::strlen(kLinkPrefix)), info.id, info.prog_id});
   }
   return s;
 }
+
+namespace {
+
+// The programs the enforcer's pinned links attach.
+std::vector<uint32_t> attached_programs(const std::string& dir) {
+  std::vector<uint32_t> ids;
+  for (const std::string& name : link_pin_names(dir)) {
+    UniqueFd fd(obj_get(pin_path(dir, name)));
+    ids.push_back(link_info(fd.get()).prog_id);
+  }
+  return ids;
+}
+
+// The kernel frees an unpinned link from a workqueue (bpf_link_put), so the
+// hook stays attached for a moment after the last unlink: stop returns only
+// once the programs are gone, which is when the link has been detached.
+void wait_until_unloaded(const std::vector<uint32_t>& progs) {
+  constexpr auto kLimit = std::chrono::seconds(10);
+  const auto start = std::chrono::steady_clock::now();
+  for (uint32_t id : progs) {
+    while (prog_id_exists(id)) {
+      if (std::chrono::steady_clock::now() - start > kLimit)
+        throw Error(EBUSY, "enforcer_stop", "the enforcer's pins are gone, but its program id " + std::to_string(id) +
+                                                " is still loaded after 10 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+}
+
+}  // namespace
 
 void enforcer_stop(const std::string& dir) {
   if (!pin_exists(dir, kPolicyPin)) {
@@ -338,7 +375,9 @@ void enforcer_stop(const std::string& dir) {
                 "the enforcer at " + dir + " was started by another bpfsig executable (inode " +
                     std::to_string(p.owner_exe_ino) + "); only that one can stop it");
   }
+  const std::vector<uint32_t> progs = attached_programs(dir);
   remove_pins(dir);
+  wait_until_unloaded(progs);
 }
 
 namespace {

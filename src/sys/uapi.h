@@ -19,6 +19,7 @@ inline constexpr int kMapUpdateElem = 2;
 inline constexpr int kProgLoad = 5;
 inline constexpr int kObjPin = 6;
 inline constexpr int kObjGet = 7;
+inline constexpr int kProgGetFdById = 13;
 inline constexpr int kLinkCreate = 28;
 inline constexpr uint32_t kAttachLsmMac = 27;  // BPF_LSM_MAC
 inline constexpr int kProgRun = 10;  // BPF_PROG_TEST_RUN
