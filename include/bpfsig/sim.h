@@ -195,7 +195,7 @@ std::vector<RunResult> run_all(const Scenario& scenario, const SimOptions& optio
 struct MatrixCell {
   std::string scheme;
   bool detected = false;
-  std::string where;  // "not detected" or StepResult::check
+  std::string where;  // StepResult::check, "no effect" (see below) or "not detected"
   std::string audit;  // the denying record (hook/lsm verdict decision errno) or "no denial"
   std::string ipe;    // IPE's decision or "-" when IPE is not in the stack
   bool expectations_held = true;

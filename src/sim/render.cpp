@@ -112,12 +112,25 @@ std::string ipe_decision(const RunResult& run) {
   return "-";
 }
 
+// An attack nobody detected that changed nothing: the loads the scenario
+// expects to create their maps as signed (expect maps_as_signed = true) did,
+// whatever the host wrote into the loader's ctx.
+bool has_no_effect(const RunResult& run) {
+  bool checked = false;
+  for (const auto& s : run.steps) {
+    if (!s.expect || !s.expect->maps_as_signed || !*s.expect->maps_as_signed) continue;
+    if (!s.maps_as_signed || !*s.maps_as_signed) return false;
+    checked = true;
+  }
+  return checked;
+}
+
 MatrixCell cell_for(const RunResult& run) {
   MatrixCell c;
   c.scheme = run.scheme;
   const StepResult* d = run.detection();
   c.detected = d != nullptr;
-  c.where = d ? d->check : "not detected";
+  c.where = d ? d->check : has_no_effect(run) ? "no effect" : "not detected";
   size_t records = 0;
   for (const auto& s : run.steps) records += s.audit.size();
   const HookCall* h = denial(run);
@@ -130,7 +143,7 @@ MatrixCell cell_for(const RunResult& run) {
 }
 
 std::string cell_text(const MatrixCell& c) {
-  std::string out = (c.detected ? "detected: " + c.where : std::string("not detected")) + "; audit: " + c.audit +
+  std::string out = (c.detected ? "detected: " + c.where : c.where) + "; audit: " + c.audit +
                     "; ipe: " + c.ipe;
   if (!c.expectations_held) out += "; EXPECTATION FAILED";
   return out;
@@ -207,7 +220,8 @@ std::string matrix_document(const Matrix& m) {
       << "what the command prints). Each row is a scenario in `scenarios/attacks/` ([scenarios.md](scenarios.md)), run\n"
       << "once per scheme it lists, each on that scheme's kernel profile unless the scenario names one. A cell says\n"
       << "whether the attack was detected and where (the hook and LSM, or the kernel check, with its verdict or\n"
-      << "errno), what the audit trail holds, and what IPE decided for the first program load, with the verdict it\n"
+      << "errno), or \"no effect\" when nothing refused it but the maps were created as signed, what the audit\n"
+      << "trail holds, and what IPE decided for the first program load, with the verdict it\n"
       << "evaluated. IPE runs the documented BPF policy (`bpf_signature=OK` or `bpf_kernel=TRUE`, else DENY), in\n"
       << "permissive mode unless the scenario says otherwise, so it reports its decision without changing the\n"
       << "outcome. \"not run\": the scenario does not apply to that scheme.\n\n"
