@@ -211,6 +211,7 @@ TEST(HeaderLiterals, Bpftool77HeaderLiteralsAreTheSignedValues) {
   EXPECT_EQ(l.header_initial_values[1].map, "data");
   EXPECT_EQ(l.header_initial_values[1].value, (Bytes{0x34, 0x12, 0xcd, 0xab}));
   EXPECT_NO_THROW(skel::check_header_initial_values(l, "prog.lskel.h"));
-  const skel::SignedMap& data = map_named(skel::signed_maps(l), "data");
+  const std::vector<skel::SignedMap> maps = skel::signed_maps(l);  // map_named returns a reference into it
+  const skel::SignedMap& data = map_named(maps, "data");
   EXPECT_EQ(data.initial_value, (Bytes{0x34, 0x12, 0xcd, 0xab}));
 }
