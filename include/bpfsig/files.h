@@ -40,6 +40,9 @@ class InputFile {
   const std::string& name() const { return name_; }
   const struct stat& status() const { return st_; }
   bool is_regular() const { return S_ISREG(st_.st_mode); }
+  // The open descriptor, for a reader that takes a path (/proc/self/fd/N):
+  // it reads the file that was checked, not whatever the path names later.
+  int fd() const { return fd_; }
   // The first n bytes of a regular file, without consuming them; empty for
   // standard input, whose bytes can be read only once.
   Bytes peek(size_t n) const;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <string>
 
+#include "bpfsig/files.h"
 #include "kmodel/libbpf_warnings.h"
 #include "kmodel/objects.h"
 
@@ -28,8 +29,12 @@ bool Kernel::using_host_vmlinux_btf() {
 }
 
 void Kernel::set_vmlinux_btf_file(const std::string& path) {
+  // Through the one input check: a FIFO or a device is refused, not waited
+  // on; libbpf then parses the file that was checked, by its descriptor.
+  InputFile in(path);
+  if (!in.is_regular()) throw Error(EINVAL, "not_regular_file", in.name() + ": vmlinux BTF must be a regular file");
   LibbpfWarnings warnings;
-  struct btf* parsed = btf__parse(path.c_str(), nullptr);
+  struct btf* parsed = btf__parse(("/proc/self/fd/" + std::to_string(in.fd())).c_str(), nullptr);
   if (int err = static_cast<int>(-libbpf_get_error(parsed)); err || !parsed) {
     // libbpf's own codes (LIBBPF_ERRNO__FORMAT, 4003, ...) are no errnos: EINVAL.
     if (err <= 0 || err >= 4000) err = EINVAL;

@@ -9,6 +9,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <linux/bpf.h>  // struct bpf_core_relo, enum bpf_core_relo_kind (libbpf 1.8's uapi)
 #include <unistd.h>
 
@@ -305,6 +306,11 @@ TEST(KmodelCore, AnUnreadableBtfFileIsAnError) {
   Kernel kernel;
   EXPECT_NE(errno_of([&] { kernel.set_vmlinux_btf_file(dir.file("junk")); }), 0);
   EXPECT_EQ(errno_of([&] { kernel.set_vmlinux_btf_file(dir.file("missing")); }), ENOENT);
+  // A FIFO with no writer or a device is refused at once, not waited on or read forever.
+  ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  EXPECT_EQ(errno_of([&] { kernel.set_vmlinux_btf_file(dir.file("fifo")); }), EINVAL);
+  EXPECT_EQ(errno_of([&] { kernel.set_vmlinux_btf_file("/dev/zero"); }), EINVAL);
+  EXPECT_EQ(errno_of([&] { kernel.set_vmlinux_btf_file(dir.path()); }), EISDIR);
 }
 
 // ---- BPF C programs, against the running kernel -----------------------------------
