@@ -29,7 +29,7 @@ private_apt_opts() {
   PRIVATE_APT_OPTS=(-o Dir::Etc::sourcelist="$dir/sources.list" -o Dir::Etc::sourceparts=/dev/null
                     -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache"
                     -o Dir::Cache::archives="$dir/archives"
-                    -o APT::Sandbox::User=root -o Debug::NoLocking=1)
+                    -o APT::Sandbox::User=root -o Debug::NoLocking=1 -o Acquire::Retries=3)
 }
 
 # private_apt_init DIR SUITE...: the sources list for SUITEs (main) and an update.

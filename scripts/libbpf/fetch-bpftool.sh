@@ -23,15 +23,23 @@ flock 9
 
 apt_dir=$deps/apt
 . "$here/../lib/private-apt.sh"
-need=()
-for p in "${packages[@]}"; do
-  [ -n "$(private_apt_deb "$apt_dir" "${p%/*}")" ] || need+=("$p")
+# Three tries: a fresh machine's first fetch is the one that meets a mirror's
+# hiccup (apt retries each file too, Acquire::Retries).
+fetch_missing() {
+  local p todo=()
+  for p in "${packages[@]}"; do
+    [ -n "$(private_apt_deb "$apt_dir" "${p%/*}")" ] || todo+=("$p")
+  done
+  [ ${#todo[@]} -gt 0 ] || return 0
+  echo "bpftool: fetching ${todo[*]}"
+  private_apt_init "$apt_dir" trixie trixie-backports && private_apt_download "$apt_dir" "${todo[@]}"
+}
+for try in 1 2 3; do
+  fetch_missing && break
+  [ "$try" -lt 3 ] || { echo "bpftool: the Debian archive did not give ${packages[*]} (3 tries)" >&2; exit 1; }
+  echo "bpftool: fetch failed (try $try of 3), trying again" >&2
+  sleep $((try * 5))
 done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "bpftool: fetching ${need[*]}"
-  private_apt_init "$apt_dir" trixie trixie-backports
-  private_apt_download "$apt_dir" "${need[@]}"
-fi
 rm -rf "$out.tmp" && mkdir -p "$out.tmp/root"
 for p in "${packages[@]}"; do
   deb=$(private_apt_deb "$apt_dir" "${p%/*}")

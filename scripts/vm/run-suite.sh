@@ -88,7 +88,7 @@ make_bpftool_header_programs() {
     build_header_program "$libbpf" "$work/bpftool" "$out/bpftool78"
   else
     echo "bpftool 7.8 could not be fetched (scripts/libbpf/fetch-bpftool.sh): $(echo "$why" | tail -n 1)" \
-      > "$out/bpftool78.skipped"
+      | tee "$out/bpftool78.skipped" >&2
   fi
   rm -rf "$work"
 }
