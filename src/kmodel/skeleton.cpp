@@ -5,12 +5,11 @@
 #include <string>
 
 #include "kmodel/objects.h"
-#include "sys/uapi.h"
+#include "common/uapi.h"
 
 namespace bpfsig::kmodel {
 namespace {
 
-namespace uapi = sys::uapi;
 
 // Closes the loader's own fds however the sequence ends, as the UniqueFds of
 // sys::load do.

@@ -11,7 +11,7 @@
 
 #include "bpfsig/error.h"
 #include "bpfsig/sim.h"
-#include "sys/uapi.h"
+#include "common/uapi.h"
 
 namespace bpfsig::sim {
 
@@ -584,10 +584,10 @@ class Engine {
     if (retval < 0)
       throw Error(-retval, "load_skeleton", "loader returned " + std::to_string(retval) + " (" + errno_name(-retval) + ")");
     int64_t maps = 0, progs = 0;
-    size_t offset = sys::uapi::kLoaderCtxHeaderSize;
-    for (size_t i = 0; i < loader.map_names.size(); ++i, offset += sys::uapi::kMapDescSize)
+    size_t offset = uapi::kLoaderCtxHeaderSize;
+    for (size_t i = 0; i < loader.map_names.size(); ++i, offset += uapi::kMapDescSize)
       if (static_cast<int32_t>(load_le32(ctx.data() + offset)) > 0) ++maps;
-    for (size_t i = 0; i < loader.prog_names.size(); ++i, offset += sys::uapi::kProgDescSize) {
+    for (size_t i = 0; i < loader.prog_names.size(); ++i, offset += uapi::kProgDescSize) {
       int32_t fd = static_cast<int32_t>(load_le32(ctx.data() + offset));
       if (fd <= 0) continue;
       ++progs;

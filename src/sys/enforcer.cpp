@@ -25,7 +25,7 @@
 #include "bpfsig/enforcer_abi.h"
 #include "bpfsig/error.h"
 #include "sys/internal.h"
-#include "sys/uapi.h"
+#include "common/uapi.h"
 
 namespace bpfsig::sys {
 

@@ -9,7 +9,7 @@
 #include "bpfsig/error.h"
 #include "bpfsig/sys.h"
 #include "sys/internal.h"
-#include "sys/uapi.h"
+#include "common/uapi.h"
 
 namespace bpfsig::sys {
 namespace {

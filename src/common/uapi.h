@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace bpfsig::sys::uapi {
+namespace bpfsig::uapi {
 
 // enum bpf_cmd
 inline constexpr int kMapCreate = 0;
@@ -277,4 +277,4 @@ inline constexpr size_t kLoaderCtxHeaderSize = 24;
 inline constexpr size_t kMapDescSize = 16;   // int map_fd; u32 max_entries; u64 initial_value
 inline constexpr size_t kProgDescSize = 4;   // int prog_fd
 
-}  // namespace bpfsig::sys::uapi
+}  // namespace bpfsig::uapi
