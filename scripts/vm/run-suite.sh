@@ -62,6 +62,14 @@ make_bundles() {
   cp "$build/enforcer/enforcer.bpfsig" "$build/enforcer/enforcer.loader-hash.bpfsig" \
     "$build/enforcer/enforcer-cert.der" "$payload/enforcer/"
   cp "$build/examples/xdpfilter.bpf.o" "$payload/enforcer/unsigned.bpf.o"
+  # The README's journey (tests/qemu/runner/journey_cases.cpp): the README, a
+  # checkout as the journey sees it (build/examples, examples/) and where this
+  # build's bpfsig looks for its enforcer.
+  mkdir -p "$payload/journey/checkout/build/examples" "$payload/journey/checkout/examples"
+  cp "$here/../../README.md" "$payload/journey/"
+  cp "$build"/examples/*.bpf.o "$payload/journey/checkout/build/examples/"
+  cp "$here"/../../examples/*.pol "$payload/journey/checkout/examples/"
+  echo "$build/enforcer" > "$payload/journey/enforcer-dir"
   install -m 0755 "$here/vm-run.sh" "$payload/run.sh"
 }
 

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bpfsig/error.h"
+#include "support/readme_journey.h"
 
 namespace {
 
@@ -189,6 +190,31 @@ TEST_F(Qemu, Bpftool78HeaderProgramLoadsOn73) {
               std::string::npos)
         << c.dump();
   }
+}
+
+// The README journey's steps marked "# On Linux 7.3" (bpfsig load signed,
+// bpfsig enforce), run in the 7.3 VM by tests/qemu/runner/journey_cases.cpp
+// after the journey's earlier steps: each prints what the README shows, up to
+// keys, dates and ids (tests/cli/test_readme.cpp does the host's steps).
+TEST_F(Qemu, ReadmeJourneyOn73) {
+  std::ifstream readme(fs::path(BPFSIG_SOURCE_DIR) / "README.md");
+  std::stringstream text;
+  text << readme.rdbuf();
+  const std::vector<bpfsig::test::JourneyStep> steps = bpfsig::test::journey_steps(text.str());
+  size_t on_73 = 0;
+  for (const KernelRun& run : runs_) {
+    if (run.name != "7.3") continue;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      if (!steps[i].on_linux_73) continue;
+      ++on_73;
+      const Json& c = get(run, "readme/" + std::to_string(i));
+      ASSERT_FALSE(c.is_null()) << "no case readme/" << i << " (" << steps[i].command << ")";
+      EXPECT_EQ(bpfsig::test::normalize_journey_output(c.at("output").get<std::string>()),
+                bpfsig::test::normalize_journey_output(steps[i].output))
+          << "$ " << steps[i].command;
+    }
+  }
+  EXPECT_GT(on_73, 0u) << "the README's journey has a block marked '" << bpfsig::test::kLinux73Marker << "'";
 }
 
 // 7.2 checks the 6.18 scheme: it hashes the instructions alone, so the

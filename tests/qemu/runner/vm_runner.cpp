@@ -12,6 +12,7 @@
 //   PAYLOAD_DIR/certs/signer.der, other.der
 //   PAYLOAD_DIR/bundles/EXAMPLE.SCHEME.bundle (loader-hash and loadtime)
 //   PAYLOAD_DIR/bpftool-header/{bpfsig,bpftool78}[.skipped] (header_programs.h)
+//   PAYLOAD_DIR/journey/{README.md,checkout/,enforcer-dir} (journey_cases.h)
 #include <dirent.h>
 
 #include <algorithm>
@@ -34,6 +35,7 @@
 #include "corpus_cases.h"
 #include "enforce_cases.h"
 #include "header_programs.h"
+#include "journey_cases.h"
 #include "skel/matchblock.h"
 
 namespace {
@@ -318,6 +320,8 @@ int main(int argc, char** argv) {
     vmtest::run_header_programs(p.dir, p.kernel, crypto::certificate_der(p.signer.get()), emit);
     if (p.profile == verify::KernelProfile::k7_3)
       vmtest::run_corpus_cases(p.dir, crypto::certificate_der(p.signer.get()), model_profile(p.profile), emit);
+    // Last: its `enforce stop` leaves the kernel as it found it.
+    vmtest::run_journey(p.dir, p.kernel, emit);
   } catch (const std::exception& e) {
     std::cout << "BPFSIG-RUNNER-ERROR " << e.what() << std::endl;
     return 1;
