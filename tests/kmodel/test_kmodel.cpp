@@ -29,7 +29,7 @@
 #include "support/kernel_features.h"
 #include "support/support.h"
 #include "sys/internal.h"
-#include "sys/uapi.h"
+#include "common/uapi.h"
 
 using namespace bpfsig;
 using namespace bpfsig::kmodel;
@@ -565,7 +565,7 @@ class RealBackend : public Backend {
     return value;
   }
   void remove(int fd, ByteView key) override {
-    sys::uapi::MapElemAttr attr{};
+    uapi::MapElemAttr attr{};
     attr.map_fd = static_cast<uint32_t>(fd);
     attr.key = reinterpret_cast<uintptr_t>(key.data());
     sys::detail::bpf_call(kBpfMapDeleteElem, &attr, sizeof attr);
@@ -574,14 +574,14 @@ class RealBackend : public Backend {
   crypto::Digest hash(int fd, uint32_t hash_size) override {
     if (hash_size == kSha256Size) return sys::map_get_hash(fd);
     Bytes buf(hash_size + 64);
-    sys::uapi::MapInfo info{};
+    uapi::MapInfo info{};
     info.hash = reinterpret_cast<uintptr_t>(buf.data());
     info.hash_size = hash_size;
-    sys::uapi::GetInfoAttr attr{};
+    uapi::GetInfoAttr attr{};
     attr.bpf_fd = static_cast<uint32_t>(fd);
     attr.info_len = sizeof info;
     attr.info = reinterpret_cast<uintptr_t>(&info);
-    sys::detail::bpf_call(sys::uapi::kObjGetInfoByFd, &attr, sizeof attr);
+    sys::detail::bpf_call(uapi::kObjGetInfoByFd, &attr, sizeof attr);
     ADD_FAILURE() << "the kernel returned a hash of size " << hash_size;
     return {};
   }

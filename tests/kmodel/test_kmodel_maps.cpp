@@ -25,7 +25,7 @@
 #include "support/kernel_features.h"
 #include "support/support.h"
 #include "sys/internal.h"
-#include "sys/uapi.h"
+#include "common/uapi.h"
 
 using namespace bpfsig;
 using namespace bpfsig::kmodel;
@@ -204,13 +204,13 @@ class RealBackend : public Backend {
     store_le64(attr + 24, flags);
     sys::detail::bpf_call(cmd, attr, sizeof attr);
   }
-  static sys::uapi::MapInfo info(int fd) {
-    sys::uapi::MapInfo info{};
-    sys::uapi::GetInfoAttr attr{};
+  static uapi::MapInfo info(int fd) {
+    uapi::MapInfo info{};
+    uapi::GetInfoAttr attr{};
     attr.bpf_fd = static_cast<uint32_t>(fd);
     attr.info_len = sizeof info;
     attr.info = reinterpret_cast<uintptr_t>(&info);
-    sys::detail::bpf_call(sys::uapi::kObjGetInfoByFd, &attr, sizeof attr);
+    sys::detail::bpf_call(uapi::kObjGetInfoByFd, &attr, sizeof attr);
     return info;
   }
   std::vector<int> fds_;

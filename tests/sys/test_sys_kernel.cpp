@@ -30,7 +30,7 @@
 #include "bpfsig/sys.h"
 #include "support/kernel_features.h"
 #include "support/support.h"
-#include "sys/uapi.h"
+#include "common/uapi.h"
 
 using namespace bpfsig;
 namespace fs = std::filesystem;
@@ -351,14 +351,14 @@ TEST(SysMaps, HashSizeOtherThan32IsEinval) {
   Fd map(sys::map_create(array_map(8)));
   sys::map_freeze(map.fd);
   uint8_t hash[32] = {};
-  sys::uapi::MapInfo info{};
+  uapi::MapInfo info{};
   info.hash = reinterpret_cast<uintptr_t>(hash);
   info.hash_size = 16;
-  sys::uapi::GetInfoAttr attr{};
+  uapi::GetInfoAttr attr{};
   attr.bpf_fd = static_cast<uint32_t>(map.fd);
   attr.info_len = sizeof info;
   attr.info = reinterpret_cast<uintptr_t>(&info);
-  long rc = ::syscall(__NR_bpf, sys::uapi::kObjGetInfoByFd, &attr, sizeof attr);
+  long rc = ::syscall(__NR_bpf, uapi::kObjGetInfoByFd, &attr, sizeof attr);
   EXPECT_EQ(rc, -1);
   EXPECT_EQ(errno, EINVAL);
 }
