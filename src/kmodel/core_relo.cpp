@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "kmodel/libbpf_warnings.h"
+#include "skel/libbpf_log.h"
 #include "kmodel/objects.h"
 #include "kmodel/relo_core_abi.h"
 
@@ -38,7 +38,7 @@ using BtfPtr = std::unique_ptr<struct btf, BtfFree>;
 // The program's BTF as the relocations read it (btf_get_by_fd, then the
 // types that BPF_BTF_LOAD would have parsed).
 BtfPtr parse_prog_btf(const Btf& object) {
-  LibbpfWarnings warnings;
+  skel::LibbpfLog warnings;
   struct btf* parsed = btf__new(object.blob().data(), static_cast<uint32_t>(object.blob().size()));
   if (libbpf_get_error(parsed) || !parsed)
     fail(EINVAL, kCmd,
@@ -97,7 +97,7 @@ std::vector<bpf_core_cand> find_candidates(const struct btf* local, uint32_t loc
   return cands;
 }
 
-[[noreturn]] void relocation_failed(int err, uint32_t relo_idx, const std::string& step, const LibbpfWarnings& log) {
+[[noreturn]] void relocation_failed(int err, uint32_t relo_idx, const std::string& step, const skel::LibbpfLog& log) {
   fail(err < 0 ? -err : EINVAL, kCmd,
        "CO-RE relo #" + std::to_string(relo_idx) + ": " + step + " failed" + log.suffix());
 }
@@ -115,7 +115,7 @@ void apply_one(const struct bpf_core_relo& relo, uint32_t relo_idx, const struct
   bpf_core_cand_list list{cands.data(), static_cast<int>(cands.size())};
   std::vector<bpf_core_spec> specs(3);
   bpf_core_relo_res res{};
-  LibbpfWarnings log;  // relo_core.c's messages go to the verifier log in the kernel
+  skel::LibbpfLog log;  // relo_core.c's messages go to the verifier log in the kernel
   if (int err = bpf_core_calc_relo_insn(prog_name.c_str(), &relo, static_cast<int>(relo_idx), local, &list,
                                         specs.data(), &res))
     relocation_failed(err, relo_idx, "calc", log);

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "bpfsig/files.h"
-#include "kmodel/libbpf_warnings.h"
+#include "skel/libbpf_log.h"
 #include "kmodel/objects.h"
 
 namespace bpfsig::kmodel {
@@ -22,6 +22,7 @@ bool Kernel::using_host_vmlinux_btf() {
   if (!profile_.host_vmlinux_btf) return false;
   if (!host_btf_tried_) {
     host_btf_tried_ = true;
+    skel::LibbpfLog quiet;  // an unreadable vmlinux BTF means none, not a message on the terminal
     struct btf* parsed = btf__parse("/sys/kernel/btf/vmlinux", nullptr);
     if (parsed && libbpf_get_error(parsed) == 0) host_btf_ = std::make_shared<HostBtf>(parsed);
   }
@@ -33,7 +34,7 @@ void Kernel::set_vmlinux_btf_file(const std::string& path) {
   // on; libbpf then parses the file that was checked, by its descriptor.
   InputFile in(path);
   if (!in.is_regular()) throw Error(EINVAL, "not_regular_file", in.name() + ": vmlinux BTF must be a regular file");
-  LibbpfWarnings warnings;
+  skel::LibbpfLog warnings;
   struct btf* parsed = btf__parse(("/proc/self/fd/" + std::to_string(in.fd())).c_str(), nullptr);
   if (int err = static_cast<int>(-libbpf_get_error(parsed)); err || !parsed) {
     // libbpf's own codes (LIBBPF_ERRNO__FORMAT, 4003, ...) are no errnos: EINVAL.

@@ -16,25 +16,15 @@
 #include "bpfsig/bytes.h"
 #include "bpfsig/error.h"
 #include "bpfsig/limits.h"
+#include "skel/libbpf_log.h"
 
 namespace bpfsig::skel {
 
 namespace {
 
-// libbpf reports through one global print callback; collect what it says
-// while we drive it, so an error can quote libbpf's own reason.
+// libbpf's object code is not documented as thread-safe: one object at a
+// time (batch signing generates loaders from several threads).
 std::mutex g_libbpf_mutex;
-std::string* g_libbpf_log = nullptr;
-
-// Warnings only: libbpf's info lines ("libbpf: elf: skipping ...") are
-// chatter, not reasons.
-int collect_libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level != LIBBPF_WARN || !g_libbpf_log) return 0;
-  char buf[1024];
-  int n = std::vsnprintf(buf, sizeof buf, fmt, args);
-  if (n > 0) g_libbpf_log->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
-  return 0;
-}
 
 struct ObjectCloser {
   void operator()(bpf_object* o) const { bpf_object__close(o); }
@@ -290,19 +280,10 @@ std::string map_identifier(const std::string& libbpf_map_name, bool internal) {
 
 GeneratedLoader generate_loader(const std::string& path, const std::string& name, bool signed_loader) {
   std::lock_guard<std::mutex> lock(g_libbpf_mutex);
-  std::string log;
-  g_libbpf_log = &log;
-  libbpf_print_fn_t previous = libbpf_set_print(collect_libbpf_print);
-  struct Restore {
-    libbpf_print_fn_t fn;
-    ~Restore() {
-      libbpf_set_print(fn);
-      g_libbpf_log = nullptr;
-    }
-  } restore{previous};
+  LibbpfLog log;  // libbpf's reasons, for the errors below
 
   auto fail = [&](int err, const std::string& what) {
-    std::string why = last_meaningful_line(log);
+    std::string why = last_meaningful_line(log.text());
     return Error(errno_of_libbpf(err), "bpf_object", path + ": " + what + (why.empty() ? "" : ": " + why));
   };
 
