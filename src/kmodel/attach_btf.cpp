@@ -207,8 +207,8 @@ void Kernel::resolve_kernel_btf_ids(Process& proc, ByteView raw, bool gpl) {
     if (!using_host_vmlinux_btf()) fail(EINVAL, kCmd, "calling kernel functions needs vmlinux BTF");
     // imm 0 (off is 0 here): a weak kfunc gen_loader did not find (its
     // emit_relo_kfunc_btf zeroes both). add_kfunc_call lets it through for
-    // the dead-code pass to remove; like CO-RE poison, the model does not
-    // follow reachability, so it loads (a run that reaches it faults).
+    // the dead-code pass to remove; a reached one is refused later, as
+    // fixup_kfunc_call does (reach.h).
     if (!imm) continue;
     const struct btf* btf = host_btf_->btf;
     const struct btf_type* t = imm ? btf__type_by_id(btf, imm) : nullptr;

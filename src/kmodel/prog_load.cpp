@@ -12,6 +12,7 @@
 
 #include "bpfsig/isa.h"
 #include "kmodel/objects.h"
+#include "kmodel/reach.h"
 
 namespace bpfsig::kmodel {
 namespace {
@@ -357,8 +358,13 @@ void check_stack_accesses(const std::vector<isa::Insn>& insns) {
 void finish_structural_checks(Prog& prog, const ProgLoadAttr& attr, const std::vector<isa::Insn>& insns,
                               const std::map<size_t, MapRef>& refs) {
   check_exclusive_maps(prog.used_maps, prog.digest);
+  if (std::optional<size_t> pc = first_unreachable_insn(insns))  // check_cfg()
+    fail(EINVAL, kCmd, "unreachable insn " + std::to_string(*pc));
   check_stack_accesses(insns);  // do_check(), after the maps are resolved
   check_gpl_helpers(insns, prog.gpl_compatible);
+  // A reached CO-RE poison (do_check) or unresolved weak kfunc (fixup_kfunc_call).
+  if (std::optional<ReachedCall> bad = first_reached_refused_call(insns))
+    fail(EINVAL, kCmd, "insn " + std::to_string(bad->pc) + ": " + bad->message);
   if (attr.prog_type == kProgSyscall) prepare_for_vm(prog, insns, refs);
 }
 

@@ -176,19 +176,32 @@ TEST(KmodelCore, ExistenceSizeAndTypeRelocations) {
       << "struct s is type 2 of the target (after int)";
 }
 
-// An unsatisfiable relocation does not fail the load: the instruction is
-// poisoned (call 0xbad2310), as relo_core.c does in the kernel; the
-// kernel's verifier then refuses it only where it is reachable (the model
-// does not follow reachability: running it faults).
+// An unsatisfiable relocation does not fail the relocation step: the
+// instruction is poisoned (call 0xbad2310), as relo_core.c does in the
+// kernel; the verifier then refuses it where it reaches it (EINVAL, "invalid
+// func unknown#195896080") and loads it where it is dead code.
 TEST(KmodelCore, MissingFieldPoisonsTheInstruction) {
   CoreKernel k({"a"});
   int exists = k.kernel.prog_load(k.proc, k.attr(isa::encode({isa::mov64_imm(0, 1), exit_insn()}),
                                                  {{0, k.local.struct_id, k.local.access[1], BPF_CORE_FIELD_EXISTS}}));
   EXPECT_EQ(k.run(exists), 0u);
-  int fd = k.kernel.prog_load(k.proc, k.attr(read_ctx_at(4), {field_b_offset(k.local)}));
-  EXPECT_EQ(k.digest(fd), Kernel::prog_digest(isa::encode({isa::call_helper(0xbad2310), exit_insn()})));
-  Bytes ctx(12, 0);
-  EXPECT_EQ(errno_of([&] { k.kernel.prog_run(k.proc, fd, ctx); }), EFAULT);
+  try {
+    k.kernel.prog_load(k.proc, k.attr(read_ctx_at(4), {field_b_offset(k.local)}));
+    FAIL() << "a reached poisoned instruction loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.err(), EINVAL);
+    EXPECT_EQ(std::string(e.what()), "BPF_PROG_LOAD: insn 0: invalid func unknown#195896080");
+  }
+  // r0 = 0; if r0 == 0 goto exit; r0 = *(u32 *)(r1 + 4) (relocated); exit
+  const isa::Insn jump_over = isa::jmp_imm(isa::kJmpJeq, 0, 0, 1);
+  bpf_core_relo relo = field_b_offset(k.local);
+  relo.insn_off = 16;
+  int dead = k.kernel.prog_load(
+      k.proc, k.attr(isa::encode({isa::mov64_imm(0, 0), jump_over, isa::ldx_mem(isa::kSizeW, 0, 1, 4), exit_insn()}),
+                     {relo}));
+  EXPECT_EQ(k.digest(dead), Kernel::prog_digest(isa::encode(
+                                {isa::mov64_imm(0, 0), jump_over, isa::call_helper(0xbad2310), exit_insn()})));
+  EXPECT_EQ(k.run(dead), 0u);
 }
 
 // BTF holding `enum e { <names[i]> = <values[i]> }` (an ENUM64 when wide),
@@ -210,7 +223,7 @@ Bytes enum_btf(const std::vector<std::pair<std::string, int64_t>>& values, bool 
 }
 
 // Enum values are relocated in an ld_imm64 (both slots); an enumerator the
-// target lacks poisons both. The kernel's candidates are of the local kind
+// target lacks poisons both, and this program reaches them: refused. The kernel's candidates are of the local kind
 // exactly: an ENUM64 in the target is not a candidate for a local ENUM.
 TEST(KmodelCore, EnumValuesInLdImm64) {
   uint32_t access = 0;
@@ -231,24 +244,24 @@ TEST(KmodelCore, EnumValuesInLdImm64) {
     a.core_relos = record_bytes({{0, 1, access, BPF_CORE_ENUMVAL_VALUE}});
     a.core_relo_cnt = 1;
     a.core_relo_rec_size = sizeof(bpf_core_relo);
-    int fd = kernel.prog_load(proc, a);
+    int fd = -1;
+    try {
+      fd = kernel.prog_load(proc, a);
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), "BPF_PROG_LOAD: insn 0: invalid func unknown#195896080");
+      return -1;  // refused: the poisoned ld_imm64 is reached
+    }
     *digest = kernel.prog_info(proc, fd).digest;
     Bytes ctx(8, 0);
-    int value = -1;  // stays -1 when the run faults
-    errno_of([&] { value = static_cast<int>(kernel.prog_run(proc, fd, ctx).retval); });
-    return value;
+    return static_cast<int>(kernel.prog_run(proc, fd, ctx).retval);
   };
   crypto::Digest digest{};
   EXPECT_EQ(load_and_run(enum_btf({{"E_Y", 0}, {"E_X", 7}}), &digest), 7);
   auto ld7 = isa::ld_imm64(0, 0, 7);
   EXPECT_EQ(digest, Kernel::prog_digest(isa::encode({ld7[0], ld7[1], exit_insn()})));
 
-  const crypto::Digest poisoned = Kernel::prog_digest(
-      isa::encode({isa::call_helper(0xbad2310), isa::call_helper(0xbad2310), exit_insn()}));
-  EXPECT_EQ(load_and_run(enum_btf({{"E_Y", 0}}), &digest), -1) << "E_X is missing: the run faults";
-  EXPECT_EQ(digest, poisoned);
+  EXPECT_EQ(load_and_run(enum_btf({{"E_Y", 0}}), &digest), -1) << "E_X is missing: poisoned, and reached";
   EXPECT_EQ(load_and_run(enum_btf({{"E_X", 7}}, /*wide=*/true), &digest), -1) << "an ENUM64 is no candidate";
-  EXPECT_EQ(digest, poisoned);
 }
 
 TEST(KmodelCore, RecordChecksGiveTheKernelsErrnos) {
@@ -485,10 +498,9 @@ TEST(KmodelCoreDifferential, RelocatedValuesEqualTheKernels) {
 }
 
 // Where the real verifier reaches the poisoned call it refuses the program
-// (EINVAL, "invalid func unknown#195896080"); the model, which does not
-// follow reachability, loads it and faults if it is run. Pinned here so a
-// change on either side is seen (docs/kmodel.md, "CO-RE").
-TEST(KmodelCoreDifferential, ReachedPoisonIsRefusedOnlyByTheRealVerifier) {
+// (EINVAL, "invalid func unknown#195896080"), and so does the model, naming
+// the loader's nested PROG_LOAD (docs/kmodel.md, "CO-RE").
+TEST(KmodelCoreDifferential, ReachedPoisonIsRefusedByBoth) {
   SKIP_UNLESS(test::missing_excl_maps());
   SKIP_UNLESS(missing_host_btf());
   SignedProgram p("missing", kUnguardedMissingField);
@@ -496,10 +508,11 @@ TEST(KmodelCoreDifferential, ReachedPoisonIsRefusedOnlyByTheRealVerifier) {
   EXPECT_EQ(errno_of([&] { sys::close_fds(real_load(p.loader)); }), EINVAL);
   Kernel kernel;
   Process& proc = kernel.spawn("loader");
-  SkeletonResult model = model_load(kernel, proc, p.loader);
-  ASSERT_EQ(model.prog_fds.size(), 1u);
-  Bytes ctx(8, 0);
-  EXPECT_EQ(errno_of([&] { kernel.prog_run(proc, model.prog_fds[0], ctx); }), EFAULT);
+  EXPECT_EQ(errno_of([&] { model_load(kernel, proc, p.loader); }), EINVAL);
+  ASSERT_TRUE(kernel.nested_failure());
+  EXPECT_EQ(kernel.nested_failure()->command, "BPF_PROG_LOAD");
+  EXPECT_NE(kernel.nested_failure()->reason.find("invalid func unknown#195896080"), std::string::npos)
+      << kernel.nested_failure()->reason;
 }
 
 // The PROG_LOAD attr the loader sends lies in its metadata (gen_loader's
@@ -577,20 +590,35 @@ TEST(KmodelCore, TaskStructOffsetsComeFromTheHostBtf) {
 TEST(KmodelCoreCli, RunRelocatesAgainstTheBtfFile) {
   SignedProgram p("values", kCoreValues);
   SKIP_UNLESS(p.why_not);
-  // A "kernel" whose task_struct has pid, tgid and comm only: real_parent's
-  // offset relocation is poisoned, the tag changes, the load still succeeds.
-  BtfPtr btf(btf__new_empty());
-  int int_id = btf__add_int(btf.get(), "int", 4, BTF_INT_SIGNED);
-  int char_id = btf__add_int(btf.get(), "char", 1, BTF_INT_CHAR);
-  int comm_id = btf__add_array(btf.get(), int_id, char_id, 16);
-  btf__add_struct(btf.get(), "task_struct", 32);
-  btf__add_field(btf.get(), "comm", comm_id, 0, 0);
-  btf__add_field(btf.get(), "tgid", int_id, 128, 0);
-  btf__add_field(btf.get(), "pid", int_id, 160, 0);
-  uint32_t size = 0;
-  const auto* raw = static_cast<const uint8_t*>(btf__raw_data(btf.get(), &size));
-  write_file_atomic(p.dir.file("small.btf"), ByteView(raw, size));
+  // A "kernel" whose task_struct has comm, tgid, pid and real_parent only,
+  // and pid_type's two values the program reads: every relocation resolves,
+  // at other offsets than the host's. Without real_parent its relocation is
+  // poisoned, and the switch reaches it: refused, as the verifier does.
+  auto small_btf = [&](const std::string& file, bool with_parent) {
+    BtfPtr btf(btf__new_empty());
+    int int_id = btf__add_int(btf.get(), "int", 4, BTF_INT_SIGNED);
+    int char_id = btf__add_int(btf.get(), "char", 1, BTF_INT_CHAR);
+    int comm_id = btf__add_array(btf.get(), int_id, char_id, 16);
+    // The pointer first (fields must follow their struct): it names the next id.
+    int parent_id = btf__add_ptr(btf.get(), comm_id + 2);
+    btf__add_struct(btf.get(), "task_struct", 32);
+    btf__add_field(btf.get(), "comm", comm_id, 0, 0);
+    btf__add_field(btf.get(), "tgid", int_id, 128, 0);
+    btf__add_field(btf.get(), "pid", int_id, 160, 0);
+    if (with_parent) btf__add_field(btf.get(), "real_parent", parent_id, 192, 0);
+    btf__add_enum(btf.get(), "pid_type", 4);
+    btf__add_enum_value(btf.get(), "PIDTYPE_TGID", 1);
+    btf__add_enum_value(btf.get(), "PIDTYPE_SID", 3);
+    uint32_t size = 0;
+    const auto* raw = static_cast<const uint8_t*>(btf__raw_data(btf.get(), &size));
+    write_file_atomic(p.dir.file(file), ByteView(raw, size));
+  };
+  small_btf("small.btf", true);
+  small_btf("orphan.btf", false);
 
+  auto orphan = test::bpfsig_cmd({"run", "--no-signature", "--btf", p.dir.file("orphan.btf"), p.bundle});
+  EXPECT_EQ(orphan.exit_code, 1) << orphan.out;
+  EXPECT_NE((orphan.out + orphan.err).find("invalid func unknown#195896080"), std::string::npos) << orphan.out << orphan.err;
   auto r = test::bpfsig_cmd({"run", "--no-signature", "--btf", p.dir.file("small.btf"), "-j", p.bundle});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"btf\":\"" + p.dir.file("small.btf") + "\""), std::string::npos) << r.out;
