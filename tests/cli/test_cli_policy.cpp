@@ -390,3 +390,42 @@ TEST(CliPolicyManifest, TestManifestsAreValidPerTheSchema) {
     EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
   }
 }
+
+// End to end: verify --deep's manifest, piped into policy eval. Skips in a
+// build without verify --deep (issue 15 part 1, another branch until merged).
+TEST(CliPolicyManifest, VerifyDeepManifestPipedIntoPolicyEval) {
+  test::TempDir d;
+  const std::string cert = d.file("c.der"), bundle = d.file("execcount.bpfsig");
+  ASSERT_EQ(policy_cmd({"keygen", "--key", d.file("k.pem"), "--cert", cert}).exit_code, 0);
+  ASSERT_EQ(policy_cmd({"sign", "--scheme", "loadtime", "-k", d.file("k.pem"), "-i", cert, "-o", bundle,
+                        test::examples_dir() + "/execcount.bpf.o"})
+                .exit_code,
+            0);
+  auto deep = policy_cmd({"verify", "--deep", "--json", "-i", cert, bundle});
+  SKIP_UNLESS(std::string(deep.exit_code == 2 && deep.err.find("unknown option '--deep'") != std::string::npos
+                              ? "this build has no verify --deep"
+                              : ""));
+  ASSERT_EQ(deep.exit_code, 0) << deep.err << deep.out;
+
+  auto eval = policy_cmd({"policy", "eval", "-j", "--policy", example_policy("signed-only.pol"), "--manifest", "-"},
+                         deep.out);
+  ASSERT_EQ(eval.exit_code, 0) << eval.err << eval.out;
+  Json doc = Json::parse(eval.out);
+  ASSERT_EQ(doc.size(), 2u) << eval.out;
+  EXPECT_EQ(doc[0]["load"], "loader");
+  EXPECT_EQ(doc[0]["properties"]["bpf_signature"], "OK");
+  EXPECT_EQ(doc[0]["properties"]["bpf_prog_type"], "SYSCALL");
+  EXPECT_EQ(doc[0]["rule"], "op=BPF_PROG_LOAD bpf_signature=OK action=ALLOW");
+  EXPECT_EQ(doc[1]["program"], "count_execve");
+  EXPECT_EQ(doc[1]["properties"]["bpf_kernel"], true);
+  EXPECT_EQ(doc[1]["properties"]["bpf_prog_type"], "TRACEPOINT");
+  EXPECT_EQ(doc[1]["rule"], "op=BPF_PROG_LOAD bpf_kernel=TRUE action=ALLOW");
+
+  // The same manifest with the loader's verdict made UNSIGNED: the policy refuses it.
+  Json manifest = Json::parse(deep.out);
+  manifest["signature"]["verdict"] = "UNSIGNED";
+  auto refused = policy_cmd({"policy", "eval", "--policy", example_policy("signed-only.pol"), "--manifest", "-"},
+                            manifest.dump());
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_EQ(refused.out.rfind("loader \"__loader.prog\": DENY (-EACCES): ", 0), 0u) << refused.out;
+}
