@@ -312,6 +312,33 @@ Json load_properties(const ipe::Event& e) {
               {"bpf_uid", e.uid}};
 }
 
+// One load's element of the --json array.
+Json load_json(const ipe::ManifestLoad& load, const ipe::StoreResult& r, const std::string& audit_line, bool reached) {
+  const ipe::Decision& d = *r.decision;
+  return Json{{"load", load.path},
+              {"program", load.program},
+              {"op", ipe::op_name(load.event.op)},
+              {"properties", load_properties(load.event)},
+              {"decision", ipe::action_name(d.action)},
+              {"match", match_name(d.match)},
+              {"rule", d.rule_text(load.event.op)},
+              {"rule_line", d.rule ? Json(d.rule->line) : Json(nullptr)},
+              {"return", r.err},
+              {"errno_name", errno_name(-r.err)},
+              {"reached", reached},
+              {"audited", r.audited},
+              {"audit", audit_line}};
+}
+
+// One load's line: LOAD "NAME": DECISION: AUDIT-LINE [notes]. The name is
+// written as audit writes untrusted strings, so the line stays one line.
+std::string load_line(const ipe::ManifestLoad& load, const ipe::StoreResult& r, const std::string& audit_line,
+                      bool enforcing, const std::string& refused) {
+  return load.path + " " + lsm::audit_untrusted_string(load.program) + ": " + decision_text(*r.decision, enforcing) +
+         ": " + audit_line + (r.audited ? "" : kNotEmitted) +
+         (refused.empty() ? "" : "  (not reached: " + refused + " was refused)");
+}
+
 void run_eval_manifest(const EvalArgs& a, const Common& common) {
   check_command_files({{"--policy", a.policy}, {"--manifest", a.manifest}}, {});
   std::shared_ptr<ipe::PolicyStore> store = prepare_store(a);
@@ -322,31 +349,13 @@ void run_eval_manifest(const EvalArgs& a, const Common& common) {
   Json out = Json::array();
   std::string refused;  // the first load the hook refuses: the loader stops there
   for (size_t i = 0; i < loads.size(); ++i) {
-    const ipe::ManifestLoad& load = loads[i];
-    const ipe::StoreResult r = store->evaluate(load.event);
-    const ipe::Decision& d = *r.decision;
+    const ipe::StoreResult r = store->evaluate(loads[i].event);
     const std::string audit_line = ipe_audit_line(r, i + 1);
-    const bool reached = refused.empty();
-    if (common.json) {
-      out.push_back(Json{{"load", load.path},
-                         {"program", load.program},
-                         {"op", ipe::op_name(load.event.op)},
-                         {"properties", load_properties(load.event)},
-                         {"decision", ipe::action_name(d.action)},
-                         {"match", match_name(d.match)},
-                         {"rule", d.rule_text(load.event.op)},
-                         {"rule_line", d.rule ? Json(d.rule->line) : Json(nullptr)},
-                         {"return", r.err},
-                         {"errno_name", errno_name(-r.err)},
-                         {"reached", reached},
-                         {"audited", r.audited},
-                         {"audit", audit_line}});
-    } else {
-      std::cout << load.path << " " << lsm::audit_untrusted_string(load.program) << ": " << decision_text(d, store->enforce) << ": " << audit_line
-                << (r.audited ? "" : kNotEmitted) << (reached ? "" : "  (not reached: " + refused + " was refused)")
-                << "\n";
-    }
-    if (r.err != 0 && refused.empty()) refused = load.path;
+    if (common.json)
+      out.push_back(load_json(loads[i], r, audit_line, refused.empty()));
+    else
+      std::cout << load_line(loads[i], r, audit_line, store->enforce, refused) << "\n";
+    if (r.err != 0 && refused.empty()) refused = loads[i].path;
   }
   if (common.json) print_json(common, out);
   if (!refused.empty()) g_exit_code = 1;
@@ -370,7 +379,8 @@ void add_policy(CLI::App& app, Common& common) {
   c->callback([check, &common, c] { run_check(*check, common, *c); });
 
   auto eval = std::make_shared<EvalArgs>();
-  CLI::App* e = sub->add_subcommand("eval", "Evaluate an event (JSON), or every load of a manifest, against an IPE policy");
+  CLI::App* e =
+      sub->add_subcommand("eval", "Evaluate an event (JSON), or every load of a manifest, against an IPE policy");
   e->add_option("--policy", eval->policy, "Policy text file (- for standard input)")->required();
   e->add_flag("--permissive", eval->permissive, "ipe.enforce=0: a DENY is logged, not returned");
   e->add_flag("--success-audit", eval->success_audit, "ipe.success_audit=1: ALLOW decisions are audited too");

@@ -103,7 +103,8 @@ ManifestLoad loader_load(const ManifestReader& r, const Json& m, const ManifestC
                                     "\" (OK, UNSIGNED, PARTIALSIG, UNKNOWNKEY, UNEXPECTED, FAULT or BADSIG)");
   const std::string keyring = r.text(sig, "signature", "keyring");
   std::optional<int32_t> keyring_id = keyring_id_from_name(keyring);
-  if (!keyring_id) r.fail("signature.keyring", "unknown keyring \"" + keyring + "\" (builtin, secondary, platform, session or user)");
+  if (!keyring_id)
+    r.fail("signature.keyring", "unknown keyring \"" + keyring + "\" (builtin, secondary, platform, session or user)");
 
   const Json& loader = r.field(m, "", "loader", Kind::kObject);
   ManifestLoad load;

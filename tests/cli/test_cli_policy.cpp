@@ -348,8 +348,10 @@ TEST(CliPolicyManifest, TheModelsIpeRecordsAreTheSame) {
                    "policy_name=exact policy_version=0.0.1\n"
                    "DEFAULT action=ALLOW\n"
                    "DEFAULT op=BPF_PROG_LOAD action=DENY\n"
-                   "op=BPF_PROG_LOAD bpf_signature=OK bpf_keyring=BUILTIN bpf_kernel=FALSE bpf_prog_type=SYSCALL bpf_uid=0 action=ALLOW\n"
-                   "op=BPF_PROG_LOAD bpf_signature=UNSIGNED bpf_keyring=BUILTIN bpf_kernel=TRUE bpf_prog_type=TRACEPOINT bpf_uid=0 action=ALLOW\n");
+                   "op=BPF_PROG_LOAD bpf_signature=OK bpf_keyring=BUILTIN bpf_kernel=FALSE bpf_prog_type=SYSCALL "
+                   "bpf_uid=0 action=ALLOW\n"
+                   "op=BPF_PROG_LOAD bpf_signature=UNSIGNED bpf_keyring=BUILTIN bpf_kernel=TRUE "
+                   "bpf_prog_type=TRACEPOINT bpf_uid=0 action=ALLOW\n");
   auto model = policy_cmd({"run", "-j", "--kernel", "hornet", "--lsm", "capability,hornet,ipe", "--ipe-policy",
                            d.file("exact.pol"), "-i", cert, bundle});
   ASSERT_EQ(model.exit_code, 0) << model.err << model.out;
