@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "bpfsig/bytes.h"
 #include "bpfsig/lsm.h"
 
@@ -44,6 +46,12 @@ std::optional<Op> op_from_name(std::string_view name);
 
 enum class Action : uint8_t { kAllow = 0, kDeny };
 std::string_view action_name(Action action);  // "ALLOW", "DENY"
+
+// The program types of bpf_prog_type= and of a manifest's "type": libbpf's
+// name of an enum bpf_prog_type value in upper case ("SYSCALL" <-> 31).
+// nullopt for a name 6.18 does not have; "?" for such a number.
+std::optional<uint32_t> prog_type_from_name(std::string_view name);
+std::string prog_type_name(uint32_t type);
 
 // enum ipe_prop_type, in the kernel's order.
 enum class PropType : uint8_t {
@@ -265,6 +273,45 @@ class PolicyStore {
   std::map<std::string, std::shared_ptr<const Policy>, std::less<>> policies_;
   std::shared_ptr<const Policy> active_;
 };
+
+// ---- the loads of a deep-verify manifest -------------------------------------------------
+
+// Who the loads are evaluated for. A manifest does not say who loads it; the
+// defaults are the caller `bpfsig run` puts in its hook trace (pid 1, comm
+// "bpfsig", root), so the records read like the model's.
+struct ManifestCaller {
+  int32_t pid = 1;
+  std::string comm = "bpfsig";
+  uint32_t uid = 0;
+};
+
+// One BPF_PROG_LOAD IPE evaluates for a manifest ("bpfsig-manifest/1",
+// docs/formats.md): the loader's own load, or one its bpf_sys_bpf makes.
+struct ManifestLoad {
+  std::string path;     // where the manifest lists it: "loader", "programs[2]"
+  std::string program;  // its name
+  Event event;
+};
+
+// The IPE events of a manifest in the order the kernel evaluates them: the
+// loader (kernel=false, bpf_signature = signature.verdict, keyring from
+// signature.keyring), then each program with kernel=true in index order
+// (bpf_signature=UNSIGNED, keyring_id 0, kernel=true: what Hornet reports for
+// a load that carries no signature, as the model's stack shows it). Maps and
+// links make no event: IPE has no op for them. Only the fields used are
+// checked: Error(EINVAL, "manifest", "SOURCE: programs[3].kernel: expected a
+// boolean") names the first bad one by its JSON path.
+std::vector<ManifestLoad> manifest_loads(const nlohmann::ordered_json& manifest, const std::string& source,
+                                         const ManifestCaller& caller = {});
+
+// signature.keyring as keyring_id: builtin 0, secondary 1, platform 2 (the
+// ids bpf_keyring= tests), session -3 and user -4 (KEY_SPEC_*_KEYRING, what
+// `bpfsig load --keyring` passes). nullopt for any other name.
+std::optional<int32_t> keyring_id_from_name(std::string_view name);
+
+// The bpf_keyring= value that holds for keyring_id: "BUILTIN", "SECONDARY",
+// "PLATFORM", or "USER" for any other id (bpfsig's Linux 7.3 addition).
+std::string_view keyring_property_name(int32_t keyring_id);
 
 // ---- the LSM ----------------------------------------------------------------------------
 

@@ -73,6 +73,8 @@ enum class IntegrityVerdict : uint8_t {
 // "NONE", "OK", "UNSIGNED", "PARTIALSIG", "UNKNOWNKEY", "UNEXPECTED", "FAULT",
 // "BADSIG": the spelling of IPE's bpf_signature= property.
 std::string_view verdict_name(IntegrityVerdict verdict);
+// The inverse: nullopt for any other text (case matters, as in a policy).
+std::optional<IntegrityVerdict> verdict_from_name(std::string_view name);
 
 // The LSM callbacks this model dispatches (include/linux/lsm_hook_defs.h names).
 enum class Hook : uint8_t {

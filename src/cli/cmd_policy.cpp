@@ -20,7 +20,7 @@ struct CheckArgs {
 };
 
 struct EvalArgs {
-  std::string policy, event;
+  std::string policy, event, manifest;
   bool permissive = false, success_audit = false;
 };
 
@@ -194,15 +194,9 @@ ipe::Event parse_event(const std::string& text, const std::string& source) {
   }
   if (j.contains("bpf_signature")) {
     std::string v = field(j, "bpf_signature", Json::value_t::string, source).get<std::string>();
-    bool found = false;
-    for (int i = 0; i <= static_cast<int>(lsm::IntegrityVerdict::kBadSig); ++i) {
-      auto verdict = static_cast<lsm::IntegrityVerdict>(i);
-      if (lsm::verdict_name(verdict) == v) {
-        e.bpf_verdict = verdict;
-        found = true;
-      }
-    }
-    if (!found) bad_event(source, "unknown bpf_signature \"" + v + "\"");
+    auto verdict = lsm::verdict_from_name(v);
+    if (!verdict) bad_event(source, "unknown bpf_signature \"" + v + "\"");
+    e.bpf_verdict = *verdict;
   }
   if (j.contains("keyring_id")) e.bpf_keyring_id = int32_field(j, "keyring_id", source);
   if (j.contains("kernel")) e.bpf_kernel = field(j, "kernel", Json::value_t::boolean, source).get<bool>();
@@ -230,25 +224,44 @@ std::string_view match_name(ipe::MatchType m) {
   return "?";
 }
 
-void run_eval(const EvalArgs& a, const Common& common) {
+// The policy loaded and activated in a model store, with --permissive and --success-audit.
+std::shared_ptr<ipe::PolicyStore> prepare_store(const EvalArgs& a) {
   ipe::ParseOptions options;
   options.source = a.policy;
-  check_command_files({{"--policy", a.policy}, {"EVENT", a.event}}, {});  // standard input for one of them at most
   auto store = std::make_shared<ipe::PolicyStore>();
   const ipe::Policy& policy = store->load(read_text_file(a.policy), options);
   store->activate(policy.name);
   store->enforce = !a.permissive;
   store->success_audit = a.success_audit;
+  return store;
+}
+
+// The AUDIT_IPE_ACCESS line of an evaluation, stamped audit(0.000:SERIAL).
+std::string ipe_audit_line(const ipe::StoreResult& r, uint64_t serial) {
+  lsm::AuditRecord rec;
+  rec.serial = serial;
+  rec.lsm_text = r.audit;
+  return rec.to_audit_line();
+}
+
+// "ALLOW", "DENY (-EACCES)" or "DENY (permissive: allowed, logged)".
+std::string decision_text(const ipe::Decision& d, bool enforcing) {
+  if (d.action == ipe::Action::kAllow) return "ALLOW";
+  return enforcing ? "DENY (-EACCES)" : "DENY (permissive: allowed, logged)";
+}
+
+constexpr const char* kNotEmitted = "  (not emitted: success_audit is off)";
+
+void run_eval(const EvalArgs& a, const Common& common) {
+  check_command_files({{"--policy", a.policy}, {"EVENT", a.event}}, {});  // standard input for one of them at most
+  std::shared_ptr<ipe::PolicyStore> store = prepare_store(a);
+  const ipe::Policy& policy = *store->active();
 
   const std::string event_text = read_text_file(a.event);  // "-": standard input
   ipe::Event e = parse_event(event_text, a.event == "-" ? "stdin" : a.event);
   ipe::StoreResult r = store->evaluate(e);
   const ipe::Decision& d = *r.decision;
-
-  lsm::AuditRecord rec;
-  rec.serial = 1;
-  rec.lsm_text = r.audit;
-  std::string audit_line = rec.to_audit_line();
+  const std::string audit_line = ipe_audit_line(r, 1);
   const std::string rule_text = d.rule_text(e.op);
 
   if (common.json) {
@@ -269,16 +282,83 @@ void run_eval(const EvalArgs& a, const Common& common) {
                     {"audited", r.audited},
                     {"audit", audit_line}});
   } else {
-    std::cout << "decision: " << ipe::action_name(d.action);
-    if (d.action == ipe::Action::kDeny) std::cout << (store->enforce ? " (-EACCES)" : " (permissive: allowed, logged)");
-    std::cout << "\n"
+    std::cout << "decision: " << decision_text(d, store->enforce) << "\n"
               << "matched: " << rule_text;
     if (d.rule) std::cout << " (line " << d.rule->line << ")";
     if (d.is_default()) std::cout << " (default)";
     std::cout << "\n"
-              << "audit: " << audit_line << (r.audited ? "" : "  (not emitted: success_audit is off)") << "\n";
+              << "audit: " << audit_line << (r.audited ? "" : kNotEmitted) << "\n";
   }
   if (r.err != 0) g_exit_code = 1;
+}
+
+// ---- a deep-verify manifest: every load it lists ---------------------------------------------
+
+Json parse_manifest(const std::string& text, const std::string& source) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::exception& e) {
+    throw Error(EINVAL, "manifest", source + ": not JSON: " + e.what());
+  }
+}
+
+// The properties IPE evaluated for a load, as a policy spells them.
+Json load_properties(const ipe::Event& e) {
+  return Json{{"bpf_signature", lsm::verdict_name(e.bpf_verdict)},
+              {"bpf_keyring", ipe::keyring_property_name(e.bpf_keyring_id)},
+              {"keyring_id", e.bpf_keyring_id},
+              {"bpf_kernel", e.bpf_kernel},
+              {"bpf_prog_type", ipe::prog_type_name(e.bpf_prog_type)},
+              {"bpf_uid", e.uid}};
+}
+
+// One load's element of the --json array.
+Json load_json(const ipe::ManifestLoad& load, const ipe::StoreResult& r, const std::string& audit_line, bool reached) {
+  const ipe::Decision& d = *r.decision;
+  return Json{{"load", load.path},
+              {"program", load.program},
+              {"op", ipe::op_name(load.event.op)},
+              {"properties", load_properties(load.event)},
+              {"decision", ipe::action_name(d.action)},
+              {"match", match_name(d.match)},
+              {"rule", d.rule_text(load.event.op)},
+              {"rule_line", d.rule ? Json(d.rule->line) : Json(nullptr)},
+              {"return", r.err},
+              {"errno_name", errno_name(-r.err)},
+              {"reached", reached},
+              {"audited", r.audited},
+              {"audit", audit_line}};
+}
+
+// One load's line: LOAD "NAME": DECISION: AUDIT-LINE [notes]. The name is
+// written as audit writes untrusted strings, so the line stays one line.
+std::string load_line(const ipe::ManifestLoad& load, const ipe::StoreResult& r, const std::string& audit_line,
+                      bool enforcing, const std::string& refused) {
+  return load.path + " " + lsm::audit_untrusted_string(load.program) + ": " + decision_text(*r.decision, enforcing) +
+         ": " + audit_line + (r.audited ? "" : kNotEmitted) +
+         (refused.empty() ? "" : "  (not reached: " + refused + " was refused)");
+}
+
+void run_eval_manifest(const EvalArgs& a, const Common& common) {
+  check_command_files({{"--policy", a.policy}, {"--manifest", a.manifest}}, {});
+  std::shared_ptr<ipe::PolicyStore> store = prepare_store(a);
+  const std::string source = a.manifest == "-" ? "stdin" : a.manifest;
+  const std::vector<ipe::ManifestLoad> loads =
+      ipe::manifest_loads(parse_manifest(read_text_file(a.manifest), source), source);
+
+  Json out = Json::array();
+  std::string refused;  // the first load the hook refuses: the loader stops there
+  for (size_t i = 0; i < loads.size(); ++i) {
+    const ipe::StoreResult r = store->evaluate(loads[i].event);
+    const std::string audit_line = ipe_audit_line(r, i + 1);
+    if (common.json)
+      out.push_back(load_json(loads[i], r, audit_line, refused.empty()));
+    else
+      std::cout << load_line(loads[i], r, audit_line, store->enforce, refused) << "\n";
+    if (r.err != 0 && refused.empty()) refused = loads[i].path;
+  }
+  if (common.json) print_json(common, out);
+  if (!refused.empty()) g_exit_code = 1;
 }
 
 }  // namespace
@@ -299,13 +379,24 @@ void add_policy(CLI::App& app, Common& common) {
   c->callback([check, &common, c] { run_check(*check, common, *c); });
 
   auto eval = std::make_shared<EvalArgs>();
-  CLI::App* e = sub->add_subcommand("eval", "Evaluate an event (JSON) against an IPE policy");
+  CLI::App* e =
+      sub->add_subcommand("eval", "Evaluate an event (JSON), or every load of a manifest, against an IPE policy");
   e->add_option("--policy", eval->policy, "Policy text file (- for standard input)")->required();
   e->add_flag("--permissive", eval->permissive, "ipe.enforce=0: a DENY is logged, not returned");
   e->add_flag("--success-audit", eval->success_audit, "ipe.success_audit=1: ALLOW decisions are audited too");
   add_output_flags(*e, common);
-  e->add_option("event", eval->event, "Event JSON file, or - for stdin")->required();
-  e->callback([eval, &common] { run_eval(*eval, common); });
+  e->add_option("--manifest", eval->manifest,
+                "A deep-verify manifest, JSON (- for standard input): evaluate every load it lists");
+  e->add_option("event", eval->event, "Event JSON file, or - for stdin");
+  e->callback([eval, &common] {
+    if (eval->event.empty() == eval->manifest.empty())
+      throw usage_error("policy eval takes an EVENT or --manifest M, " +
+                        std::string(eval->event.empty() ? "neither was given" : "not both"));
+    if (eval->manifest.empty())
+      run_eval(*eval, common);
+    else
+      run_eval_manifest(*eval, common);
+  });
 }
 
 }  // namespace bpfsig::cli

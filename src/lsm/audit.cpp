@@ -22,6 +22,14 @@ std::string_view verdict_name(IntegrityVerdict verdict) {
   return "?";
 }
 
+std::optional<IntegrityVerdict> verdict_from_name(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(IntegrityVerdict::kBadSig); ++i) {
+    auto verdict = static_cast<IntegrityVerdict>(i);
+    if (verdict_name(verdict) == name) return verdict;
+  }
+  return std::nullopt;
+}
+
 std::string_view hook_name(Hook hook) {
   switch (hook) {
     case Hook::kBpf: return "bpf";

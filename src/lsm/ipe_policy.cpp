@@ -54,19 +54,6 @@ bool is_digest_prop(PropType type) { return type == PropType::kDmverityRoothash 
 
 bool is_number_prop(PropType type) { return type == PropType::kBpfProgType || type == PropType::kBpfUid; }
 
-// "SYSCALL" -> 31: libbpf's name of an enum bpf_prog_type value, upper-cased.
-std::optional<uint32_t> prog_type_from_policy_name(std::string_view name) {
-  for (uint32_t type = 1;; ++type) {
-    std::optional<std::string_view> known = bpf_prog_type_str(type);
-    if (!known) return std::nullopt;
-    if (known->size() != name.size()) continue;
-    bool same = true;
-    for (size_t i = 0; i < name.size(); ++i)
-      same = same && name[i] == static_cast<char>(std::toupper(static_cast<unsigned char>((*known)[i])));
-    if (same) return type;
-  }
-}
-
 // A decimal u32 with no sign, no leading '+' and no spaces; nullopt otherwise.
 std::optional<uint32_t> parse_uid(std::string_view text) {
   if (text.empty() || text.size() > 10) return std::nullopt;
@@ -306,7 +293,7 @@ class Parser {
   }
 
   uint32_t parse_number(PropType type, std::string_view value, std::string_view t) const {
-    std::optional<uint32_t> n = type == PropType::kBpfUid ? parse_uid(value) : prog_type_from_policy_name(value);
+    std::optional<uint32_t> n = type == PropType::kBpfUid ? parse_uid(value) : prog_type_from_name(value);
     if (!n) {
       fail(EBADMSG, "bad value in " + quoted(t) + ": " +
                         (type == PropType::kBpfUid ? "bpf_uid takes a decimal uid below 4294967295"
@@ -381,17 +368,27 @@ std::optional<Op> op_from_name(std::string_view name) {
 
 std::string_view action_name(Action action) { return action == Action::kAllow ? "ALLOW" : "DENY"; }
 
+std::optional<uint32_t> prog_type_from_name(std::string_view name) {
+  for (uint32_t type = 1;; ++type) {
+    std::optional<std::string_view> known = bpf_prog_type_str(type);
+    if (!known) return std::nullopt;
+    if (prog_type_name(type) == name) return type;
+  }
+}
+
+std::string prog_type_name(uint32_t type) {
+  std::string name(bpf_prog_type_str(type).value_or("?"));
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
 bool property_applies(PropType type, Op op) { return is_bpf_prop(type) == (op == Op::kBpfProgLoad); }
 
 std::string Property::to_text() const {
   std::string s(kPropTokens[static_cast<size_t>(type)]);
   if (digest) s += digest->alg + ":" + hex_lower(digest->value);
   if (number && type == PropType::kBpfUid) s += std::to_string(*number);
-  if (number && type == PropType::kBpfProgType) {
-    std::string name(bpf_prog_type_str(*number).value_or("?"));
-    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    s += name;
-  }
+  if (number && type == PropType::kBpfProgType) s += prog_type_name(*number);
   return s;
 }
 
