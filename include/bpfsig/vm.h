@@ -126,6 +126,7 @@ struct RegOrigin {
 struct TaintedBranch {
   size_t pc = 0;
   uint8_t sources = 0;
+  uint32_t from = 0;  // ByteOrigin::from of the tested value: where in the ctx or user memory it was read
 };
 
 // The shadow of an AddressSpace: one ByteOrigin per byte of every region,
@@ -152,7 +153,7 @@ class OriginTracker {
   // Conditional jumps on a value with a ctx or user source: the program's
   // control flow depends on unsigned input. pcs, first occurrence order.
   const std::vector<TaintedBranch>& tainted_branches() const { return tainted_branches_; }
-  void note_tainted_branch(size_t pc, uint8_t sources);
+  void note_tainted_branch(size_t pc, RegOrigin tested);
 
   static size_t region_of(uint64_t addr) { return static_cast<size_t>((addr >> 32) - kRegionTagBase); }
   static uint64_t offset_of(uint64_t addr) { return (addr & 0xffffffffu) ^ kRegionCenter; }

@@ -97,12 +97,14 @@ class ManifestBuilder {
     else if (call.command == "BPF_PROG_LOAD") add_prog(call);
   }
 
+  // A jump of the loader on unsigned input: what it creates depends on it.
+  // The entry names the instruction and the first byte of the value tested.
   void add_tainted_branches() {
     for (const vm::TaintedBranch& b : trace_.tainted_branches)
-      unsigned_.push_back(Json{{"path", "loader.control_flow"},
+      unsigned_.push_back(Json{{"path", "loader.insns[" + std::to_string(b.pc) + "]"},
                                {"source", (b.sources & vm::kFromCtx) ? "ctx" : "user"},
-                               {"offset", b.pc * 8},
-                               {"length", 8}});
+                               {"offset", b.from},
+                               {"length", 1}});
   }
 
   Json btf, maps = Json::array(), programs = Json::array(), unsigned_ = Json::array();
@@ -186,11 +188,11 @@ class ManifestBuilder {
     Bytes& contents = initial_values_[i];
     if (data) contents.insert(contents.end(), data->bytes.begin(), data->bytes.end());
     entry["initial_sha256"] = hex_digest(contents);
-    // Every update's bytes count: the first flagged one is kept.
-    if (data && (!entry["provenance"].contains("initial_value") || data->provenance.unsigned_input()))
-      provenance(entry, path, "initial_value", data->provenance);
-    if (key && (!entry["provenance"].contains("initial_key") || key->provenance.unsigned_input()))
-      provenance(entry, path, "initial_key", key->provenance);
+    // The value's bytes, or the key's when only the key is unsigned; of
+    // several updates the first flagged one is kept.
+    const kmodel::TracedValue* shown = key && key->provenance.unsigned_input() && !(data && data->provenance.unsigned_input()) ? key : data;
+    if (shown && (!entry["provenance"].contains("initial_sha256") || shown->provenance.unsigned_input()))
+      provenance(entry, path, "initial_sha256", shown->provenance);
   }
 
   void add_freeze(const TracedCall& call) {
@@ -302,13 +304,15 @@ class ManifestBuilder {
     std::optional<kmodel::ProgInfo> info = prog_info(call.object_id);
     const Bytes& loaded = info ? info->insns : insns ? insns->bytes : Bytes{};
     entry["sha256"] = hex_digest(loaded);
-    if (insns) provenance(entry, path, "insns", insns->provenance);
+    if (insns) provenance(entry, path, "sha256", insns->provenance);  // the bytes the loader passed
     entry["tag"] = info ? Json(tag_of(info->digest)) : Json(nullptr);
     Json used = Json::array();
     if (info)
       for (uint32_t id : info->map_ids)
         if (auto it = map_index_.find(id); it != map_index_.end()) used.push_back(it->second);
     entry["maps"] = used;
+    if (const kmodel::TracedValue* fds = call.datum("fd_array"); fds && !fds->bytes.empty())
+      provenance(entry, path, "maps", fds->provenance);
     add_calls(entry, insns ? ByteView(insns->bytes) : ByteView());
     entry["core_relos"] = core_relos(call, loaded);
     if (const kmodel::TracedValue* relos = call.datum("core_relos"); relos && !relos->bytes.empty())

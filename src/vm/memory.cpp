@@ -132,10 +132,11 @@ std::span<const ByteOrigin> OriginTracker::bytes(uint64_t addr, uint64_t len) co
   return {shadow.data() + offset, static_cast<size_t>(len)};
 }
 
-void OriginTracker::note_tainted_branch(size_t pc, uint8_t sources) {
+void OriginTracker::note_tainted_branch(size_t pc, RegOrigin tested) {
   auto known = std::find_if(tainted_branches_.begin(), tainted_branches_.end(),
                             [pc](const TaintedBranch& b) { return b.pc == pc; });
-  if (known == tainted_branches_.end()) tainted_branches_.push_back(TaintedBranch{pc, sources});
+  const auto sources = static_cast<uint8_t>(tested.sources & kFromUnsigned);
+  if (known == tainted_branches_.end()) tainted_branches_.push_back(TaintedBranch{pc, sources, tested.from});
   else known->sources |= sources;
 }
 

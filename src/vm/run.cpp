@@ -156,8 +156,9 @@ class Machine {
     else origin_[op.dst].sources |= operand.sources;
   }
   void track_branch(const Op& op) {
-    uint8_t sources = origin_[op.dst].sources | ((op.code & 1) ? origin_[op.src].sources : 0);
-    if (sources & kFromUnsigned) origins_->note_tainted_branch(pc_of(op), sources & kFromUnsigned);
+    const RegOrigin& dst = origin_[op.dst];
+    if (dst.sources & kFromUnsigned) origins_->note_tainted_branch(pc_of(op), dst);
+    else if ((op.code & 1) && (origin_[op.src].sources & kFromUnsigned)) origins_->note_tainted_branch(pc_of(op), origin_[op.src]);
   }
   // The one-operand ops keep dst's sources; sign extensions copy src's.
   void track_unary(const Op& op) {
