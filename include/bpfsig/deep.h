@@ -61,7 +61,10 @@ kmodel::KernelProfile profile_for(skel::Scheme scheme);
 // (bpftool 7.7), those literals, padded to the map's value size.
 CtxInput default_ctx(const skel::SignedLoader& loader);
 
-// 1. verify::verify_loader; a failure returns at once (ran == false);
+// 1. verify::verify_loader; a failure returns at once (ran == false). A
+//    header without a hash-match block whose signature fails as loader-hash
+//    is checked as the load-time scheme (bpftool 7.8's: a header does not
+//    name its scheme);
 // 2. kmodel::load_skeleton with the trusted certificates in the builtin
 //    keyring, profile_for(scheme), the ctx, provenance tracked;
 // 3. the manifest. `input` names the file (file, format, sha256).

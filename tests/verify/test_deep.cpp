@@ -340,3 +340,34 @@ TEST(Deep, ManifestValidatesAgainstTheJsonSchema) {
   test::CommandResult res = test::run_command(argv);
   EXPECT_EQ(res.exit_code, 0) << res.err;
 }
+
+// bpftool 7.8's header (the load-time scheme, which a header does not name):
+// verified as that scheme, run, and nothing unsigned; with one metadata byte
+// changed, refused before anything runs.
+TEST(Deep, Bpftool78HeaderIsTheLoadtimeScheme) {
+  const std::string bpftool = std::string(BPFSIG_DEPS_DIR) + "/bpftool-7.8/bpftool";
+  if (::access(bpftool.c_str(), X_OK) != 0)
+    GTEST_SKIP() << "skipped: no " << bpftool << " (scripts/libbpf/fetch-bpftool.sh fetches it; tests/skel does)";
+  test::TempDir dir;
+  test::TestSigner& signer = test::default_signer();
+  const std::string object = dir.file("execcount.bpf.o");
+  test::write_text(object, test::read_text(test::examples_dir() + "/execcount.bpf.o"));
+  test::CommandResult gen = test::run_command(
+      {bpftool, "gen", "skeleton", "-L", "-S", "-k", signer.dir.file("key.pem"), "-i", signer.cert_path(), object});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  test::write_text(dir.file("x.lskel.h"), gen.out);
+  const skel::SignedInput input = skel::read_signed_input(dir.file("x.lskel.h"));
+  const deep::Result r = deep::deep_verify(input, "x.lskel.h", signer.trust());
+  ASSERT_TRUE(r.ok()) << r.report.message << r.message;
+  EXPECT_EQ(r.manifest["input"]["scheme"], "loadtime");
+  EXPECT_EQ(r.manifest["input"]["format"], "header");
+  EXPECT_TRUE(r.manifest["unsigned_inputs"].empty()) << r.manifest["unsigned_inputs"].dump();
+  EXPECT_EQ(r.manifest["programs"].size(), input.loader.prog_names.size());
+
+  skel::SignedInput tampered = input;
+  tampered.loader.data[tampered.loader.data.size() / 2] ^= 0x01;
+  const deep::Result bad = deep::deep_verify(tampered, "x.lskel.h", signer.trust());
+  EXPECT_NE(bad.report.err, 0);
+  EXPECT_FALSE(bad.ran);
+  EXPECT_TRUE(bad.trace.calls.empty());
+}
