@@ -144,7 +144,14 @@ ProgRunResult Kernel::prog_run(Process& proc, int fd, Bytes& ctx, const ProgRunO
   run_options.strict_arith = false;  // the kernel's arithmetic, not the VM's stricter checks
   // Deep verify: provenance tracked and nested calls recorded for this run only.
   vm::OriginTracker origins;
-  if (options.trace) run_options.origins = &origins;
+  if (options.trace) {
+    run_options.origins = &origins;
+    // Only the metadata map's value is the signed metadata; other memory
+    // the program reaches (map pointers, other values) is the kernel's.
+    const std::string metadata = "map_value:" + std::to_string(options.trace->metadata_map_id);
+    for (size_t i = vm::kCtxRegion + 1; i < prog->memory->region_count(); ++i)
+      if (prog->memory->region(i).name != metadata) origins.set_original(i, vm::kFromKernel);
+  }
   trace_ = options.trace;
   vm::RunResult run;
   try {

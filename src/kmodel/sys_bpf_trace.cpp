@@ -47,7 +47,7 @@ bool is_metadata_region(const vm::AddressSpace& memory, size_t region, uint32_t 
 // A single-bit source with its offset: the byte offset of the writing
 // instruction, or where the bytes were copied from.
 Provenance single_source(uint8_t source, const vm::ByteOrigin& first, uint64_t len) {
-  const uint64_t insn_offset = uint64_t{first.writer - 1} * 8;
+  const uint64_t insn_offset = first.writer ? uint64_t{first.writer - 1} * 8 : 0;
   switch (source) {
     case vm::kFromInsns: return Provenance{"insns", insn_offset, len, source};
     case vm::kFromKernel: return Provenance{"kernel", insn_offset, len, source};
@@ -79,6 +79,8 @@ Provenance provenance_of(const vm::HelperContext& ctx, uint64_t addr, uint64_t l
   if (untouched) {
     if (region == vm::kCtxRegion) return Provenance{"ctx", offset, len, sources};
     if (is_metadata_region(ctx.memory(), region, metadata_map_id)) return Provenance{"metadata", offset, len, sources};
+    if (region < vm::kMaxFrames) return Provenance{"insns", 0, len, sources};  // the zeroes run() put on the stack
+    return Provenance{"kernel", offset, len, sources};
   }
   if (std::has_single_bit(sources)) return single_source(sources, bytes[0], len);
   // Several sources: where the first written byte was written.
