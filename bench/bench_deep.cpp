@@ -5,8 +5,10 @@
 //   BM_Deep_Verify/<name>      verify::verify_loader
 //   BM_Deep_DeepVerify/<name>  deep::deep_verify: the same checks, the loader run in
 //                              the model with provenance tracked, the manifest built
+//   BM_Deep_ModelLoad/<name>   the same load in the model, untracked (bpfsig run)
 // BM_Deep_DeepVerify carries "deep_over_verify": its CPU time over Verify's for
-// the same input, measured earlier in the same run.
+// the same input, and "deep_over_model_plus_verify": over Verify's plus
+// ModelLoad's, both measured earlier in the same run.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 
 #include "bpfsig/crypto.h"
 #include "bpfsig/deep.h"
+#include "bpfsig/kmodel.h"
 #include "bpfsig/skel.h"
 #include "bpfsig/verify.h"
 #include "ratio.h"
@@ -92,6 +95,24 @@ void BM_Deep_Verify(benchmark::State& state, size_t index) {
   bench::record("verify/" + in.name, cpu.per_iteration(state));
 }
 
+// The same load in the model without provenance tracking (what `bpfsig run`
+// does): separates the cost of the run itself (host BTF for CO-RE included)
+// from the tracking and the manifest.
+void BM_Deep_ModelLoad(benchmark::State& state, size_t index) {
+  const Input& in = inputs().inputs.at(index);
+  const skel::SignedLoader& loader = in.signed_input.loader;
+  bench::CpuTimer cpu;
+  for (auto _ : state) {
+    kmodel::Kernel kernel(deep::profile_for(loader.scheme));
+    for (const auto& cert : inputs().trusted)
+      kernel.keyring_add_cert(kmodel::kBuiltinKeyring, crypto::certificate_der(cert.get()));
+    kmodel::Process& proc = kernel.spawn("bench");
+    kmodel::SkeletonResult result = kmodel::load_skeleton(kernel, proc, loader);
+    benchmark::DoNotOptimize(result.loader_retval);
+  }
+  bench::record("model/" + in.name, cpu.per_iteration(state));
+}
+
 void BM_Deep_DeepVerify(benchmark::State& state, size_t index) {
   const Input& in = inputs().inputs.at(index);
   bench::CpuTimer cpu;
@@ -102,12 +123,17 @@ void BM_Deep_DeepVerify(benchmark::State& state, size_t index) {
   }
   state.counters["programs"] = static_cast<double>(in.signed_input.loader.prog_names.size());
   bench::report_ratio(state, "deep_over_verify", cpu.per_iteration(state), {"verify/" + in.name});
+  bench::report_ratio(state, "deep_over_model_plus_verify", cpu.per_iteration(state),
+                      {"verify/" + in.name, "model/" + in.name});
 }
 
 [[maybe_unused]] const bool kDeepRegistered = [] {
   const size_t count = inputs().inputs.size();
   for (size_t i = 0; i < count; ++i)
     benchmark::RegisterBenchmark(("BM_Deep_Verify/" + inputs().inputs[i].name).c_str(), BM_Deep_Verify, i)
+        ->Unit(benchmark::kMillisecond);
+  for (size_t i = 0; i < count; ++i)
+    benchmark::RegisterBenchmark(("BM_Deep_ModelLoad/" + inputs().inputs[i].name).c_str(), BM_Deep_ModelLoad, i)
         ->Unit(benchmark::kMillisecond);
   for (size_t i = 0; i < count; ++i)
     benchmark::RegisterBenchmark(("BM_Deep_DeepVerify/" + inputs().inputs[i].name).c_str(), BM_Deep_DeepVerify, i)
