@@ -155,13 +155,12 @@ class ManifestBuilder {
     const size_t index = maps.size();
     const std::string path = "maps[" + std::to_string(index) + "]";
     Json entry{{"index", index}};
-    Json prov = Json::object();
-    entry["provenance"] = prov;
+    entry["provenance"] = Json::object();
     const kmodel::TracedValue* name = call.field("map_name");
     entry["name"] = name ? object_name(name->bytes) : "";
     if (name) provenance(entry, path, "name", name->provenance);
-    entry["type"] = number_or(bpf_map_type_str(static_cast<uint32_t>(value(call, "map_type", path, entry, "type"))),
-                              static_cast<uint32_t>(call.field("map_type") ? call.field("map_type")->value : 0));
+    const auto type = static_cast<uint32_t>(value(call, "map_type", path, entry, "type"));
+    entry["type"] = number_or(bpf_map_type_str(type), type);
     entry["key_size"] = value(call, "key_size", path, entry);
     entry["value_size"] = value(call, "value_size", path, entry);
     entry["max_entries"] = value(call, "max_entries", path, entry);
