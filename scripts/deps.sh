@@ -14,6 +14,7 @@ packages=(
   keyutils
   softhsm2 libengine-pkcs11-openssl libp11-kit-dev   # keys in a PKCS#11 token: the engine, p11-kit's pkcs11.h, SoftHSM2 for the tests
   libtomlplusplus-dev
+  python3-jsonschema   # tests/verify/test_deep.cpp validates verify --deep's manifest against docs/manifest.schema.json
   qemu-system-x86 busybox-static   # the VM suite (docs/vm-tests.md)
 )
 

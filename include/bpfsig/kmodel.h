@@ -24,6 +24,7 @@
 #include "bpfsig/bytes.h"
 #include "bpfsig/crypto.h"
 #include "bpfsig/skel.h"
+#include "bpfsig/vm.h"
 
 namespace bpfsig::lsm {
 class LsmStack;
@@ -257,6 +258,7 @@ struct ProgInfo {
   std::vector<uint32_t> map_ids;    // used_maps, in the order first referenced
   bool gpl_compatible = false;
   bool loaded_by_kernel = false;    // came through bpf_sys_bpf (kernel == true)
+  Bytes insns;                      // as loaded: with the CO-RE relocations applied
 };
 
 // Memory of the calling process that bpf_copy_from_user may read: a user
@@ -281,9 +283,67 @@ struct LinkInfo {
   uint32_t ifindex = 0;  // XDP links
 };
 
+// ---- provenance of what a loader passes to the kernel (deep verify) ---------
+
+// Where a run of bytes came from (docs/deep-verify.md, "Provenance"):
+// "metadata" (the loader map's value as loaded, offset into it), "insns"
+// (written by the program's own instruction at byte offset `offset`),
+// "kernel" (a helper's result, written by the instruction at `offset`),
+// "ctx" / "user" (the unsigned ctx or user memory, offset into it), or
+// "computed" (several sources; `sources` names them).
+struct Provenance {
+  std::string source;
+  uint64_t offset = 0, length = 0;
+  uint8_t sources = 0;  // vm::kFrom* bits of every byte
+  bool unsigned_input() const { return sources & vm::kFromUnsigned; }
+};
+
+// One field of a nested command's attr, or the bytes one of its pointers
+// names: its value (integers) or bytes, and their provenance.
+struct TracedValue {
+  std::string name;  // the attr field ("max_entries") or the pointed-to data ("insns")
+  uint64_t value = 0;
+  Bytes bytes;       // pointed-to data only
+  Provenance provenance;
+};
+
+// One bpf_sys_bpf call of a traced PROG_RUN, in the order the loader made it.
+struct TracedCall {
+  std::string command;  // "BPF_MAP_CREATE", ...
+  std::vector<TracedValue> fields, data;
+  int64_t result = 0;   // the fd, 0 or -errno
+  uint32_t object_id = 0;  // of the map, BTF or program it created (0: none)
+  // fd fields resolved to the id of the object they named at the call
+  // ("map_fd" -> map id, "btf_fd" -> BTF id, ...).
+  std::map<std::string, uint32_t> referenced_ids;
+  const TracedValue* field(const std::string& name) const;
+  const TracedValue* datum(const std::string& name) const;
+};
+
+// A lookup helper's answer (bpf_btf_find_by_name_kind, bpf_kallsyms_lookup_name):
+// how a loader resolved kfunc and attach-target names to ids.
+struct TracedLookup {
+  std::string helper, name;
+  uint32_t kind = 0;
+  int64_t result = 0;
+};
+
+// What a traced PROG_RUN did: its nested calls and lookups, the loader
+// instructions that branched on unsigned input, and the metadata map's id
+// (what "metadata" provenance is relative to).
+struct NestedTrace {
+  std::vector<TracedCall> calls;
+  std::vector<TracedLookup> lookups;
+  std::vector<vm::TaintedBranch> tainted_branches;  // of the loader
+  uint32_t metadata_map_id = 0;
+};
+
 struct ProgRunOptions {
   const UserMemory* user_memory = nullptr;  // null: every user pointer faults
   uint64_t budget = 10'000'000;             // instructions before the model gives up
+  // Set: the run tracks provenance (vm::OriginTracker) and records every
+  // nested call here. Null (the default): no tracking, no cost.
+  NestedTrace* trace = nullptr;
 };
 
 struct ProgRunResult {
@@ -501,6 +561,7 @@ class Kernel {
   bool host_btf_tried_ = false;
   bool lsm_bpf_hooks_ = false;
   bool in_sys_bpf_ = false;
+  NestedTrace* trace_ = nullptr;  // set during a traced PROG_RUN
   std::optional<NestedFailure> nested_failure_;  // set by bpf_sys_bpf (sys_bpf.cpp)  // inside a bpf_sys_bpf command: security_bpf already ran, kernel == true
   std::map<int, int32_t> session_keyrings_;   // pid -> serial
   std::map<uint32_t, int32_t> user_keyrings_;  // uid -> serial
@@ -531,6 +592,8 @@ struct SkeletonOptions {
   // created without excl_prog_hash.
   bool skip_freeze = false;
   bool skip_exclusive = false;
+  // Deep verify: the loader's run is traced into this (ProgRunOptions::trace).
+  NestedTrace* trace = nullptr;
 };
 
 struct SkeletonResult {

@@ -227,5 +227,13 @@ SignedLoader parse_header(const std::string& text, const std::string& what);
 
 // Reads a bundle or a header, deciding by content.
 SignedLoader read_signed_file(const std::string& path);
+// The same, with what the input was: its format ("bundle" or "header") and
+// the SHA-256 of its bytes (verify --deep's manifest names the file it describes).
+struct SignedInput {
+  SignedLoader loader;
+  std::string format;
+  crypto::Digest sha256{};
+};
+SignedInput read_signed_input(const std::string& path);
 
 }  // namespace bpfsig::skel

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -97,6 +98,76 @@ class AddressSpace {
   std::vector<uint8_t> stack_;  // kMaxFrames * kStackSize, zeroed per run
 };
 
+// ---- provenance (deep verification; off unless RunOptions::origins is set) --
+
+// Where a value came from, as a set of bits: a register or a byte of memory
+// carries the union of the sources it was computed from.
+inline constexpr uint8_t kFromInsns = 1;     // an immediate of the program (or a pointer it formed)
+inline constexpr uint8_t kFromOriginal = 2;  // a region's bytes as they were before the run wrote them
+inline constexpr uint8_t kFromCtx = 4;       // the ctx the caller passed
+inline constexpr uint8_t kFromUser = 8;      // user memory (bpf_copy_from_user)
+inline constexpr uint8_t kFromKernel = 16;   // a helper's result (an fd, an id) or what a helper wrote
+inline constexpr uint8_t kFromUnsigned = kFromCtx | kFromUser;
+
+// One byte's origin: who wrote it last and what it was computed from.
+struct ByteOrigin {
+  uint32_t writer = 0;  // 0: never written (the region's original byte); else the writing insn's pc + 1
+  uint32_t from = 0;    // kFromCtx / kFromUser: the offset in the ctx or user region it was copied from
+  uint8_t sources = 0;
+};
+
+// What a register holds, as far as provenance goes.
+struct RegOrigin {
+  uint8_t sources = 0;
+  uint32_t from = 0;  // as ByteOrigin::from, for a value loaded from memory
+};
+
+// A conditional jump whose operands had unsigned sources.
+struct TaintedBranch {
+  size_t pc = 0;
+  uint8_t sources = 0;
+  uint32_t from = 0;  // ByteOrigin::from of the tested value: where in the ctx or user memory it was read
+};
+
+// The shadow of an AddressSpace: one ByteOrigin per byte of every region,
+// the stacks and the ctx reset at each run, persistent regions kept. Costs
+// nothing when not given to run(): the interpreter is instantiated twice
+// and the untracked one has no tracking code.
+class OriginTracker {
+ public:
+  // The sources a region's original bytes count as (default: kFromOriginal;
+  // the stacks start as kFromInsns, the zeroes run() put there, and the
+  // ctx as kFromCtx).
+  void set_original(size_t region_index, uint8_t sources);
+  // Called by run(): sizes the shadows for the regions of memory.
+  void begin_run(const AddressSpace& memory);
+  // Called after a helper mapped a region (its bytes: kFromKernel).
+  void region_added(const AddressSpace& memory);
+
+  // [addr, addr+len) must lie in one region (the VM translated it first).
+  RegOrigin read(uint64_t addr, uint64_t len) const;
+  void write(uint64_t addr, uint64_t len, size_t pc, RegOrigin value);
+  // The origins of [addr, addr+len), for a helper that reports where its
+  // input came from; empty when the range is not one region.
+  std::span<const ByteOrigin> bytes(uint64_t addr, uint64_t len) const;
+  // Conditional jumps on a value with a ctx or user source: the program's
+  // control flow depends on unsigned input. pcs, first occurrence order.
+  const std::vector<TaintedBranch>& tainted_branches() const { return tainted_branches_; }
+  void note_tainted_branch(size_t pc, RegOrigin tested);
+
+  static size_t region_of(uint64_t addr) { return static_cast<size_t>((addr >> 32) - kRegionTagBase); }
+  static uint64_t offset_of(uint64_t addr) { return (addr & 0xffffffffu) ^ kRegionCenter; }
+  const std::vector<ByteOrigin>& shadow(size_t region_index) const { return shadows_.at(region_index); }
+
+ private:
+  ByteOrigin* at(uint64_t addr) { return shadows_[region_of(addr)].data() + offset_of(addr); }
+  void reset_region(size_t index, uint64_t size);
+
+  std::vector<std::vector<ByteOrigin>> shadows_;
+  std::map<size_t, uint8_t> originals_;
+  std::vector<TaintedBranch> tainted_branches_;
+};
+
 // ---- preparing a program --------------------------------------------------------
 
 // An ld_imm64 whose src names something outside the program (map fd, map
@@ -165,7 +236,8 @@ struct FaultSignal {
 // memory it returns to the program (dropped when the run ends).
 class HelperContext {
  public:
-  HelperContext(AddressSpace& memory, size_t pc, int32_t helper_id) : memory_(memory), pc_(pc), helper_id_(helper_id) {}
+  HelperContext(AddressSpace& memory, size_t pc, int32_t helper_id, OriginTracker* origins = nullptr)
+      : memory_(memory), pc_(pc), helper_id_(helper_id), origins_(origins) {}
 
   // Host view of [addr, addr+len); ends the run with "bad_helper_arg" when
   // the range is not one readable (writable) region.
@@ -180,12 +252,21 @@ class HelperContext {
   int32_t helper_id() const { return helper_id_; }
   AddressSpace& memory() const { return memory_; }
 
+  // Provenance, when the run tracks it (null otherwise). writable() marks
+  // the bytes it hands out as written by this call with kFromKernel; a
+  // helper that knows better says so with mark().
+  OriginTracker* origins() const { return origins_; }
+  void mark(uint64_t addr, uint64_t len, RegOrigin value) const {
+    if (origins_ && len) origins_->write(addr, len, pc_, value);
+  }
+
  private:
   std::span<uint8_t> view(uint64_t addr, uint64_t len, bool write) const;
 
   AddressSpace& memory_;
   size_t pc_;
   int32_t helper_id_;
+  OriginTracker* origins_;
 };
 
 // A helper gets r1..r5 and returns r0.
@@ -215,6 +296,8 @@ struct RunOptions {
   // overflow (INT_MIN / -1, INT_MIN % -1) end the run. false: the kernel's
   // results (shift amounts masked, INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0).
   bool strict_arith = true;
+  // Set: track every byte's and register's provenance in it (deep verify).
+  OriginTracker* origins = nullptr;
 };
 
 struct RunResult {

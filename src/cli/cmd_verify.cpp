@@ -5,10 +5,12 @@
 #include <optional>
 #include <sstream>
 
+#include "bpfsig/deep.h"
 #include "bpfsig/error.h"
 #include "bpfsig/skel.h"
 #include "cli/batch.h"
 #include "cli/cli.h"
+#include "cli/deep_output.h"
 
 namespace bpfsig::cli {
 
@@ -20,6 +22,7 @@ struct VerifyArgs {
   std::string insns, data, sig, excl;
   std::string scheme = "loader-hash";  // raw input only: what the signature covers
   std::string kernel;                  // empty: no kernel prediction
+  DeepArgs deep;                       // --deep and its options
 };
 
 // The prediction for a real kernel decides the verdict when that kernel
@@ -139,6 +142,13 @@ void check_usage(const CLI::App& cmd, const VerifyArgs& a, bool raw) {
   refuse_unless_applies(cmd, "--scheme", raw, file_names_its_own + "scheme");
   refuse_unless_applies(cmd, "--data", raw, file_names_its_own + "metadata");
   refuse_unless_applies(cmd, "--excl-hash", raw, file_names_its_own + "exclusive hash");
+  const std::string needs_deep = "applies only to verify --deep";
+  refuse_unless_applies(cmd, "--allow-unsigned-input", a.deep.enabled, needs_deep);
+  refuse_unless_applies(cmd, "--expect", a.deep.enabled, needs_deep);
+  refuse_unless_applies(cmd, "--btf", a.deep.enabled, needs_deep);
+  if (a.deep.enabled && (raw || a.files.size() != 1))
+    throw usage_error("--deep needs exactly one FILE (a bundle or a signed header): it runs the loader it describes");
+  refuse_unless_applies(cmd, "--kernel", !a.deep.enabled, "does not apply with --deep: the scheme picks the model's profile");
 }
 
 // One input's verdict, and the kernel's prediction when --kernel asks.
@@ -191,14 +201,35 @@ BatchItem batch_item(const VerifyArgs& a, const Verified& v) {
   return BatchItem{v.report.err == 0, verified_json(a, v), human.str(), v.report.err ? failure_line(v) : ""};
 }
 
+// verify --deep: the signature checks first (a failure is reported exactly
+// as verify reports it, and nothing runs), then the manifest.
+void run_verify_deep(const VerifyArgs& a, const Common& common, const std::vector<crypto::Certificate>& trusted) {
+  const std::string& file = a.files[0];
+  const skel::SignedInput input = skel::read_signed_input(file);
+  deep::Options options;
+  options.vmlinux_btf = a.deep.vmlinux_btf;
+  const deep::Result r = deep::deep_verify(input, file, trusted, options);
+  if (r.report.err == 0) return report_deep(a.deep, file, r, common);
+  const Verified v{file, input.loader.scheme, input.loader.map_names, r.report, std::nullopt};
+  if (common.json)
+    print_json(common, verified_json(a, v));
+  else
+    print_verified(std::cout, a, v);
+  std::cerr << failure_line(v);
+  g_exit_code = 1;
+}
+
 void run_verify(const VerifyArgs& a, const Common& common, const CLI::App& cmd) {
   const bool raw = !a.insns.empty() || !a.sig.empty();
   check_usage(cmd, a, raw);
   std::vector<CommandFile> inputs{{"--insns", a.insns}, {"--data", a.data}, {"--sig", a.sig}, {"--excl-hash", a.excl}};
   for (const auto& f : a.files) inputs.push_back({"FILE", f});
   for (const auto& t : a.trusted) inputs.push_back({"-i", t});
+  inputs.push_back({"--expect", a.deep.expect});
+  inputs.push_back({"--btf", a.deep.vmlinux_btf});
   check_command_files(inputs, {});  // standard input for one of them at most
   std::vector<crypto::Certificate> trusted = load_trusted(a.trusted);
+  if (a.deep.enabled) return run_verify_deep(a, common, trusted);
   if (a.files.size() > 1) {
     run_batch("verify", a.files, [&](const std::string& f) { return batch_item(a, verify_input(a, f, trusted)); }, common);
     return;
@@ -235,6 +266,7 @@ void add_verify(CLI::App& app, Common& common) {
   sub->add_option("file", args->files,
                   "Bundles or signed light-skeleton headers (- for standard input); several are verified on every "
                   "core, with a summary");
+  add_deep_options(*sub, args->deep);
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_verify(*args, common, *sub); });
 }

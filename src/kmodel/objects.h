@@ -132,6 +132,7 @@ class Prog : public Object {
 
   bool gpl_compatible = false;
   crypto::Digest digest{};
+  Bytes loaded_insns;  // the instructions as loaded (CO-RE relocations applied)
   std::vector<std::shared_ptr<Map>> used_maps;  // first-reference order, no duplicates
   // SYSCALL programs only: the memory the program may touch and the program.
   std::unique_ptr<vm::AddressSpace> memory;

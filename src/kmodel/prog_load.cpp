@@ -445,6 +445,7 @@ int Kernel::prog_load(Process& proc, const ProgLoadAttr& attr, bool kernel) {
   auto insns = decode_and_validate(code);
   prog->digest = prog_digest(code);
   prog->view.digest = prog->digest;
+  prog->loaded_insns = code;
   auto refs = resolve_map_refs(insns, attr, [&](int fd) { return typed_object_at<Map>(proc, fd, kCmd); });
   prog->used_maps = collect_used_maps(attr, refs, [&](int fd) { return object_at(proc, fd, kCmd); });
   finish_structural_checks(*prog, attr, insns, refs);
@@ -494,6 +495,7 @@ int Kernel::prog_load_loadtime(Process& proc, const ProgLoadAttr& attr, bool ker
   auto insns = decode_and_validate(code);
   prog->digest = prog_digest(code);
   prog->view.digest = prog->digest;
+  prog->loaded_insns = code;
   auto refs = resolve_map_refs(insns, attr, [&](int fd) {
     auto map = typed_object_at<Map>(proc, fd, kCmd);
     if (is_signed && std::find(folded.begin(), folded.end(), map) == folded.end())
@@ -514,7 +516,7 @@ ProgInfo Kernel::prog_info(Process& proc, int fd) {
   const ProgLoadAttr& a = prog->attr();
   ProgInfo info{a.prog_type, prog->id(), a.prog_flags, a.expected_attach_type, prog->view.name,
                 static_cast<uint32_t>(a.insns.size() / sizeof(uint64_t)), prog->digest, {},
-                prog->gpl_compatible, prog->loaded_by_kernel()};
+                prog->gpl_compatible, prog->loaded_by_kernel(), prog->loaded_insns};
   for (const auto& map : prog->used_maps) info.map_ids.push_back(map->id());
   return info;
 }

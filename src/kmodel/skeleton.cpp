@@ -156,6 +156,8 @@ SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLo
   Bytes ctx = loader_ctx(loader, options);
   ProgRunOptions run_options;
   run_options.user_memory = options.user_memory;
+  run_options.trace = options.trace;
+  if (options.trace) options.trace->metadata_map_id = result.loader_map.id;
   result.loader_retval = static_cast<int32_t>(kernel.prog_run(proc, prog_fd, ctx, run_options).retval);
   if (result.loader_retval < 0) loader_failed(result.loader_retval, kernel.nested_failure());
   take_created_fds(kernel, proc, loader, ctx, result);

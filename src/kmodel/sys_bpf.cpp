@@ -73,7 +73,7 @@ class Attr {
 };
 
 // [addr, addr + len) of VM memory, or nullopt (the kernel's copy fault).
-std::optional<Bytes> vm_bytes(vm::HelperContext& ctx, uint64_t addr, uint64_t len) {
+std::optional<Bytes> vm_bytes(const vm::HelperContext& ctx, uint64_t addr, uint64_t len) {
   if (len == 0) return Bytes{};
   vm::AccessFault fault;
   const uint8_t* p = ctx.memory().translate(addr, len, false, &fault);
@@ -304,6 +304,8 @@ NestedFailure describe_failure(uint32_t cmd, const Attr& a, const Error& e) {
 
 }  // namespace
 
+uint64_t sys_bpf_untraced(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const uint64_t args[5]);
+
 // The Kernel internals bpf_sys_bpf needs (a friend of Kernel).
 struct KernelInternals {
   // Keeps the first failure of a run: later calls fail because of it (or
@@ -322,6 +324,9 @@ struct KernelInternals {
     if (int err = kernel.lsm_->security_bpf(static_cast<int>(cmd), attr, size, /*kernel=*/true))
       fail(-err, "bpf_sys_bpf", "refused by an LSM (security_bpf)");
   }
+  static bool traced(const Kernel& kernel) { return kernel.trace_ != nullptr; }
+  static void trace(Kernel& kernel, Process& proc, const vm::HelperContext& ctx, uint32_t cmd, uint64_t attr_addr,
+                    ByteView user, int64_t result);
   // Marks the Kernel as inside a nested command for its lifetime.
   class Nested {
    public:
@@ -336,7 +341,81 @@ struct KernelInternals {
   };
 };
 
+namespace {
+
+// The bytes each command's attr pointers name, as the command reads them.
+void trace_pointed_data(Kernel& kernel, Process& proc, const vm::HelperContext& ctx, uint32_t cmd, const Attr& a,
+                        TracedCall& call, uint32_t metadata) {
+  switch (cmd) {
+    case kMapCreate:
+      trace_data(ctx, call, "excl_prog_hash", a.u64(80), a.u32(88), metadata);
+      break;
+    case kMapUpdateElem: {
+      MapInfo info;
+      try {
+        info = kernel.map_info(proc, a.s32(0));
+      } catch (const Error&) {
+        return;  // no such map: the call failed before reading key and value
+      }
+      trace_data(ctx, call, "key", a.u64(8), info.key_size, metadata);
+      trace_data(ctx, call, "value", a.u64(16), value_bytes(info, kernel.profile()), metadata);
+      break;
+    }
+    case kBtfLoad:
+      trace_data(ctx, call, "btf", a.u64(0), a.u32(16), metadata);
+      break;
+    case kProgLoad: {
+      trace_data(ctx, call, "insns", a.u64(8), uint64_t{a.u32(4)} * 8, metadata);
+      vm::AccessFault fault;
+      uint64_t license_len = 0;  // the NUL-terminated license, NUL included
+      while (license_len <= kMaxLicense && ctx.memory().translate(a.u64(16) + license_len, 1, false, &fault) &&
+             *ctx.memory().translate(a.u64(16) + license_len, 1, false, &fault))
+        ++license_len;
+      trace_data(ctx, call, "license", a.u64(16), license_len + 1, metadata);
+      auto insns = vm_bytes(ctx, a.u64(8), uint64_t{a.u32(4)} * 8).value_or(Bytes{});
+      trace_data(ctx, call, "fd_array", a.u64(120), 4 * fd_array_entries_needed(insns, a.u32(148)), metadata);
+      if (a.u32(88) || a.u32(104))
+        trace_data(ctx, call, "core_relos", a.u64(128), uint64_t{a.u32(116)} * a.u32(136), metadata);
+      break;
+    }
+    default: break;
+  }
+}
+
+}  // namespace
+
+// Deep verify: the call's attr and data with their provenance, and what it
+// created (bpf_sys_bpf of a traced run).
+void KernelInternals::trace(Kernel& kernel, Process& proc, const vm::HelperContext& ctx, uint32_t cmd,
+                            uint64_t attr_addr, ByteView user, int64_t result) {
+  const uint32_t metadata = kernel.trace_->metadata_map_id;
+  auto fd_to_id = [&](int fd) -> uint32_t {
+    try {
+      return kernel.object_at(proc, fd, "trace")->id();
+    } catch (const Error&) {
+      return 0;  // not open: the call failed on it
+    }
+  };
+  ByteView attr(user.data(), std::min<size_t>(user.size(), kAttrSize));
+  TracedCall call = trace_call(ctx, command_name(cmd), cmd, attr_addr, attr, fd_to_id, metadata);
+  trace_pointed_data(kernel, proc, ctx, cmd, Attr(user), call, metadata);
+  call.result = result;
+  if (result > 0 && (cmd == kMapCreate || cmd == kBtfLoad || cmd == kProgLoad))
+    call.object_id = fd_to_id(static_cast<int>(result));
+  kernel.trace_->calls.push_back(std::move(call));
+}
+
 uint64_t sys_bpf(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const uint64_t args[5]) {
+  const uint64_t result = sys_bpf_untraced(kernel, proc, ctx, args);
+  if (KernelInternals::traced(kernel) && ctx.origins()) {
+    auto user = ctx.read(args[1], static_cast<uint32_t>(args[2]));
+    KernelInternals::trace(kernel, proc, ctx, static_cast<uint32_t>(args[0]), args[1], user,
+                           static_cast<int64_t>(result));
+  }
+  return result;
+}
+
+uint64_t sys_bpf_untraced(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const uint64_t args[5]) {
   uint32_t cmd = static_cast<uint32_t>(args[0]);
   uint32_t size = static_cast<uint32_t>(args[2]);
   auto user = ctx.read(args[1], size);  // the verifier proved [attr, attr + size) readable

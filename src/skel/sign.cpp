@@ -107,22 +107,27 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
   return out;
 }
 
-SignedLoader read_signed_file(const std::string& path) {
+SignedLoader read_signed_file(const std::string& path) { return read_signed_input(path).loader; }
+
+SignedInput read_signed_input(const std::string& path) {
   // Read once ("-" and /dev/stdin cannot be read twice). A bundle's limit is a
   // quarter of a header's: a regular file's magic is peeked at first, so an
   // oversized bundle is refused before it is read.
   InputFile in(path);
   const std::string& what = in.name();
-  if (looks_like_bundle(in.peek(8))) return decode_bundle(in.read_all(kMaxBundleSize), what);
+  if (looks_like_bundle(in.peek(8))) {
+    Bytes raw = in.read_all(kMaxBundleSize);
+    return SignedInput{decode_bundle(raw, what), "bundle", crypto::sha256(raw)};
+  }
   const std::string text = in.read_all_text(kMaxHeaderSize);
   const ByteView bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-  if (looks_like_bundle(bytes)) return decode_bundle(bytes, what);  // from standard input
+  if (looks_like_bundle(bytes)) return SignedInput{decode_bundle(bytes, what), "bundle", crypto::sha256(bytes)};  // from standard input
   if (text.find("struct bpf_loader_ctx") != std::string::npos) {
     SignedLoader l = parse_header(text, what);
     mark_hornet_scheme(l);  // a header does not name its scheme: the signature tells
     // Fails closed: the C compiler would hand the edited literal to the program before load.
     check_header_initial_values(l, what);
-    return l;
+    return SignedInput{std::move(l), "header", crypto::sha256(bytes)};
   }
   throw Error(EBADMSG, "unknown_format", what + ": neither a bpfsig bundle nor a signed light-skeleton header");
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The VM's address space, and the checked access helpers get to it.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -73,6 +74,72 @@ void AddressSpace::end_run() {
   regions_[kCtxRegion].size = 0;
 }
 
+// ---- provenance -------------------------------------------------------------------
+
+void OriginTracker::set_original(size_t region_index, uint8_t sources) { originals_[region_index] = sources; }
+
+// A region's bytes as they were before anything wrote them: byte i of the
+// ctx comes from ctx offset i.
+void OriginTracker::reset_region(size_t index, uint64_t size) {
+  auto original = originals_.find(index);
+  uint8_t sources = original != originals_.end() ? original->second
+                    : index < kMaxFrames         ? kFromInsns
+                    : index == kCtxRegion        ? kFromCtx
+                                                 : kFromOriginal;
+  std::vector<ByteOrigin>& shadow = shadows_[index];
+  shadow.assign(static_cast<size_t>(size), ByteOrigin{0, 0, sources});
+  for (size_t i = 0; i < shadow.size(); ++i) shadow[i].from = static_cast<uint32_t>(i);
+}
+
+void OriginTracker::begin_run(const AddressSpace& memory) {
+  tainted_branches_.clear();
+  const size_t count = memory.region_count();
+  // The stacks and the ctx are new at every run; persistent regions keep
+  // what earlier runs wrote unless their size changed.
+  if (shadows_.size() > count) shadows_.resize(count);
+  const size_t known = shadows_.size();
+  shadows_.resize(count);
+  for (size_t i = 0; i < count; ++i)
+    if (i <= kCtxRegion || i >= known || shadows_[i].size() != memory.region(i).size) reset_region(i, memory.region(i).size);
+}
+
+void OriginTracker::region_added(const AddressSpace& memory) {
+  const size_t index = memory.region_count() - 1;
+  shadows_.resize(memory.region_count());
+  originals_[index] = kFromKernel;
+  reset_region(index, memory.region(index).size);
+}
+
+RegOrigin OriginTracker::read(uint64_t addr, uint64_t len) const {
+  const ByteOrigin* p = shadows_[region_of(addr)].data() + offset_of(addr);
+  RegOrigin value{0, p->from};
+  for (uint64_t i = 0; i < len; ++i) value.sources |= p[i].sources;
+  return value;
+}
+
+void OriginTracker::write(uint64_t addr, uint64_t len, size_t pc, RegOrigin value) {
+  ByteOrigin* p = at(addr);
+  for (uint64_t i = 0; i < len; ++i)
+    p[i] = ByteOrigin{static_cast<uint32_t>(pc + 1), value.from + static_cast<uint32_t>(i), value.sources};
+}
+
+std::span<const ByteOrigin> OriginTracker::bytes(uint64_t addr, uint64_t len) const {
+  const size_t index = region_of(addr);
+  if (index >= shadows_.size()) return {};
+  const std::vector<ByteOrigin>& shadow = shadows_[index];
+  const uint64_t offset = offset_of(addr);
+  if (len > shadow.size() || offset > shadow.size() - len) return {};
+  return {shadow.data() + offset, static_cast<size_t>(len)};
+}
+
+void OriginTracker::note_tainted_branch(size_t pc, RegOrigin tested) {
+  auto known = std::find_if(tainted_branches_.begin(), tainted_branches_.end(),
+                            [pc](const TaintedBranch& b) { return b.pc == pc; });
+  const auto sources = static_cast<uint8_t>(tested.sources & kFromUnsigned);
+  if (known == tainted_branches_.end()) tainted_branches_.push_back(TaintedBranch{pc, sources, tested.from});
+  else known->sources |= sources;
+}
+
 // ---- helpers --------------------------------------------------------------------
 
 std::span<uint8_t> HelperContext::view(uint64_t addr, uint64_t len, bool write) const {
@@ -82,6 +149,8 @@ std::span<uint8_t> HelperContext::view(uint64_t addr, uint64_t len, bool write) 
   if (!p)
     fail("bad_helper_arg", std::string(write ? "write" : "read") + " of " + std::to_string(len) + " bytes at " +
                                memory_.describe(addr));
+  // Whatever a helper writes is the kernel's unless it says otherwise.
+  if (write) mark(addr, len, RegOrigin{kFromKernel, 0});
   return {p, static_cast<size_t>(len)};
 }
 
@@ -93,7 +162,9 @@ void HelperContext::write(uint64_t addr, ByteView bytes) const {
 uint64_t HelperContext::map_region(std::string name, std::span<uint8_t> bytes, bool writable) {
   if (bytes.size() > kMaxRegionSize || memory_.regions_.size() >= kMaxRegions)
     fail("helper_failed", "cannot map " + std::to_string(bytes.size()) + " more bytes");
-  return memory_.push(std::move(name), bytes.data(), bytes.size(), writable);
+  uint64_t base = memory_.push(std::move(name), bytes.data(), bytes.size(), writable);
+  if (origins_) origins_->region_added(memory_);
+  return base;
 }
 
 void HelperContext::fail(const std::string& kind, const std::string& why) const {

@@ -85,6 +85,9 @@ const char* unsupported_what(uint64_t reason) {
   }
 }
 
+// The provenance of an immediate stored by BPF_ST.
+constexpr RegOrigin kImmediateOrigin{kFromInsns, 0};
+
 struct Frame {
   const Op* return_to;
   uint64_t saved[5];  // r6..r9 and r10
@@ -102,7 +105,8 @@ class Machine {
 
   RunResult run(uint64_t ctx_address) {
     RunResult result;
-    result.fault = execute(ctx_address, result);
+    origins_ = options_.origins;
+    result.fault = origins_ ? execute<true>(ctx_address, result) : execute<false>(ctx_address, result);
     return result;
   }
 
@@ -139,13 +143,54 @@ class Machine {
   [[gnu::always_inline]] inline std::optional<Fault> call_helper(const Op& op, Registers& reg);
   std::optional<Fault> atomic32(const Op& op, Registers& reg);
   std::optional<Fault> atomic64(const Op& op, Registers& reg);
+  template <bool kTrack>
   std::optional<Fault> execute(uint64_t ctx_address, RunResult& result);
+
+  // ---- provenance (execute<true> only) ----
+  // ALU and MOV: the result has the sources of both operands (MOV: of the
+  // operand alone); an immediate is the program's.
+  void track_binary(const Op& op) {
+    const bool register_operand = op.code & 1;  // the X forms (ops.h: 64K, 64X, 32K, 32X)
+    const RegOrigin operand = register_operand ? origin_[op.src] : RegOrigin{kFromInsns, 0};
+    if (op.code >= Mov64K && op.code <= Mov32X) origin_[op.dst] = operand;
+    else origin_[op.dst].sources |= operand.sources;
+  }
+  void track_branch(const Op& op) {
+    const RegOrigin& dst = origin_[op.dst];
+    if (dst.sources & kFromUnsigned) origins_->note_tainted_branch(pc_of(op), dst);
+    else if ((op.code & 1) && (origin_[op.src].sources & kFromUnsigned)) origins_->note_tainted_branch(pc_of(op), origin_[op.src]);
+  }
+  // The one-operand ops keep dst's sources; sign extensions copy src's.
+  void track_unary(const Op& op) {
+    if (op.code >= Movsx64From8 && op.code <= Movsx32From16) origin_[op.dst] = origin_[op.src];
+  }
+  void track_store(const Op& op, uint64_t addr, uint64_t len, RegOrigin value) {
+    origins_->write(addr, len, pc_of(op), value);
+  }
+  // An atomic op: memory gets its old sources and the operand's; a fetched
+  // value (cmpxchg: r0) gets the memory's.
+  void track_atomic(const Op& op, uint64_t addr, uint64_t len, RegOrigin before) {
+    const auto operation = static_cast<int32_t>(op.imm);
+    const bool cmpxchg = (operation & ~isa::kAtomicFetch) == 0xf0;  // BPF_CMPXCHG
+    RegOrigin after{static_cast<uint8_t>(before.sources | origin_[op.src].sources | (cmpxchg ? origin_[0].sources : 0)),
+                    before.from};
+    origins_->write(addr, len, pc_of(op), after);
+    if (cmpxchg) origin_[0] = before;
+    else if (operation & isa::kAtomicFetch) origin_[op.src] = before;
+  }
+  void track_helper_return() {
+    origin_[0] = RegOrigin{kFromKernel, 0};
+    for (int r = 1; r <= 5; ++r) origin_[r] = RegOrigin{};
+  }
 
   const Op* ops_;
   AddressSpace& memory_;
   const HelperTable& helpers_;
   const RunOptions& options_;
   Frame frames_[kMaxFrames] = {};
+  OriginTracker* origins_ = nullptr;
+  RegOrigin origin_[11] = {};
+  RegOrigin saved_origin_[kMaxFrames][5] = {};
 };
 
 // Inlined into the loop on purpose: out of line (GCC's choice once the loop
@@ -155,7 +200,7 @@ std::optional<Fault> Machine::call_helper(const Op& op, Registers& reg) {
   auto id = static_cast<int32_t>(op.imm);
   const Helper* helper = helpers_.find(id);
   if (!helper) [[unlikely]] return unknown_helper_fault(op, id);
-  HelperContext context(memory_, pc_of(op), id);
+  HelperContext context(memory_, pc_of(op), id, origins_);
   try {
     reg[0] = (*helper)(context, &reg[1]);
   } catch (FaultSignal& signal) {
@@ -229,6 +274,14 @@ std::optional<Fault> Machine::atomic64(const Op& op, Registers& reg) {
 // is always budget - left. (Counting up in a RunResult member instead, as the
 // switch did, stored the count on every op: about 15% slower here.)
 
+// Provenance bookkeeping: compiled into execute<true> only.
+#define BPFSIG_TRACK(statement)   \
+  do {                            \
+    if constexpr (kTrack) {       \
+      statement;                  \
+    }                             \
+  } while (0)
+
 #define BPFSIG_DISPATCH()                              \
   do {                                                 \
     if (left == 0) [[unlikely]] goto budget_exhausted; \
@@ -259,11 +312,12 @@ std::optional<Fault> Machine::atomic64(const Op& op, Registers& reg) {
   } while (0)
 
 // An op that only sets dst; `value` may read `op`, the current Op.
-#define BPFSIG_SET(code, value) \
-  do_##code : {                 \
-    const Op& op = *ip;         \
-    reg[op.dst] = (value);      \
-    BPFSIG_NEXT();              \
+#define BPFSIG_SET(code, value)    \
+  do_##code : {                    \
+    const Op& op = *ip;            \
+    reg[op.dst] = (value);         \
+    BPFSIG_TRACK(track_unary(op)); \
+    BPFSIG_NEXT();                 \
   }
 
 // The handlers are generated per width and operand form; `a` is the
@@ -273,24 +327,28 @@ std::optional<Fault> Machine::atomic64(const Op& op, Registers& reg) {
     const Op& op = *ip;                                                                           \
     const uint64_t a = reg[op.dst], b = op.imm;                                                   \
     reg[op.dst] = (expr);                                                                         \
+    BPFSIG_TRACK(track_binary(op));                                                               \
     BPFSIG_NEXT();                                                                                \
   }                                                                                               \
   do_##name##64X : {                                                                              \
     const Op& op = *ip;                                                                           \
     const uint64_t a = reg[op.dst], b = reg[op.src];                                              \
     reg[op.dst] = (expr);                                                                         \
+    BPFSIG_TRACK(track_binary(op));                                                               \
     BPFSIG_NEXT();                                                                                \
   }                                                                                               \
   do_##name##32K : {                                                                              \
     const Op& op = *ip;                                                                           \
     const uint32_t a = static_cast<uint32_t>(reg[op.dst]), b = static_cast<uint32_t>(op.imm);    \
     reg[op.dst] = static_cast<uint32_t>(expr);                                                    \
+    BPFSIG_TRACK(track_binary(op));                                                               \
     BPFSIG_NEXT();                                                                                \
   }                                                                                               \
   do_##name##32X : {                                                                              \
     const Op& op = *ip;                                                                           \
     const uint32_t a = static_cast<uint32_t>(reg[op.dst]), b = static_cast<uint32_t>(reg[op.src]); \
     reg[op.dst] = static_cast<uint32_t>(expr);                                                    \
+    BPFSIG_TRACK(track_binary(op));                                                               \
     BPFSIG_NEXT();                                                                                \
   }
 
@@ -301,6 +359,7 @@ std::optional<Fault> Machine::atomic64(const Op& op, Registers& reg) {
     const uint64_t a = reg[op.dst], b = op.code == name##64K ? op.imm : reg[op.src];             \
     if (strict && signed_overflow(a, b)) BPFSIG_LEAVE(overflow_fault(op));                       \
     reg[op.dst] = fn(a, b);                                                                      \
+    BPFSIG_TRACK(track_binary(op));                                                              \
     BPFSIG_NEXT();                                                                               \
   }                                                                                              \
   do_##name##32K : do_##name##32X : {                                                            \
@@ -309,6 +368,7 @@ std::optional<Fault> Machine::atomic64(const Op& op, Registers& reg) {
     const uint32_t b = static_cast<uint32_t>(op.code == name##32K ? op.imm : reg[op.src]);       \
     if (strict && signed_overflow(a, b)) BPFSIG_LEAVE(overflow_fault(op));                       \
     reg[op.dst] = fn(a, b);                                                                      \
+    BPFSIG_TRACK(track_binary(op));                                                              \
     BPFSIG_NEXT();                                                                               \
   }
 
@@ -319,6 +379,7 @@ std::optional<Fault> Machine::atomic64(const Op& op, Registers& reg) {
     const Op& op = *ip;                                                                          \
     const uint64_t a = reg[op.dst], n = op.imm;                                                  \
     reg[op.dst] = (expr);                                                                        \
+    BPFSIG_TRACK(track_binary(op));                                                              \
     BPFSIG_NEXT();                                                                               \
   }                                                                                              \
   do_##name##64X : {                                                                             \
@@ -330,12 +391,14 @@ std::optional<Fault> Machine::atomic64(const Op& op, Registers& reg) {
       n &= 63;                                                                                   \
     }                                                                                            \
     reg[op.dst] = (expr);                                                                        \
+    BPFSIG_TRACK(track_binary(op));                                                              \
     BPFSIG_NEXT();                                                                               \
   }                                                                                              \
   do_##name##32K : {                                                                             \
     const Op& op = *ip;                                                                          \
     const uint32_t a = static_cast<uint32_t>(reg[op.dst]), n = static_cast<uint32_t>(op.imm);   \
     reg[op.dst] = static_cast<uint32_t>(expr);                                                   \
+    BPFSIG_TRACK(track_binary(op));                                                              \
     BPFSIG_NEXT();                                                                               \
   }                                                                                              \
   do_##name##32X : {                                                                             \
@@ -347,6 +410,7 @@ std::optional<Fault> Machine::atomic64(const Op& op, Registers& reg) {
       n &= 31;                                                                                   \
     }                                                                                            \
     reg[op.dst] = static_cast<uint32_t>(expr);                                                   \
+    BPFSIG_TRACK(track_binary(op));                                                              \
     BPFSIG_NEXT();                                                                               \
   }
 
@@ -354,21 +418,25 @@ std::optional<Fault> Machine::atomic64(const Op& op, Registers& reg) {
   do_##name##64K : {                                                                              \
     const Op& op = *ip;                                                                           \
     const uint64_t a = reg[op.dst], b = op.imm;                                                   \
+    BPFSIG_TRACK(track_branch(op));                                                               \
     BPFSIG_BRANCH(expr);                                                                          \
   }                                                                                               \
   do_##name##64X : {                                                                              \
     const Op& op = *ip;                                                                           \
     const uint64_t a = reg[op.dst], b = reg[op.src];                                              \
+    BPFSIG_TRACK(track_branch(op));                                                               \
     BPFSIG_BRANCH(expr);                                                                          \
   }                                                                                               \
   do_##name##32K : {                                                                              \
     const Op& op = *ip;                                                                           \
     const uint32_t a = static_cast<uint32_t>(reg[op.dst]), b = static_cast<uint32_t>(op.imm);    \
+    BPFSIG_TRACK(track_branch(op));                                                               \
     BPFSIG_BRANCH(expr);                                                                          \
   }                                                                                               \
   do_##name##32X : {                                                                              \
     const Op& op = *ip;                                                                           \
     const uint32_t a = static_cast<uint32_t>(reg[op.dst]), b = static_cast<uint32_t>(reg[op.src]); \
+    BPFSIG_TRACK(track_branch(op));                                                               \
     BPFSIG_BRANCH(expr);                                                                          \
   }
 
@@ -379,16 +447,18 @@ std::optional<Fault> Machine::atomic64(const Op& op, Registers& reg) {
     const uint8_t* p = memory_.translate(addr, sizeof(type), false, &why);               \
     if (!p) [[unlikely]] BPFSIG_LEAVE(memory_fault(op, addr, sizeof(type), false, why)); \
     reg[op.dst] = static_cast<uint64_t>(load<type>(p));                                  \
+    BPFSIG_TRACK(origin_[op.dst] = origins_->read(addr, sizeof(type)));                  \
     BPFSIG_NEXT();                                                                       \
   }
 
-#define BPFSIG_STORE(code, type, value)                                                 \
+#define BPFSIG_STORE(code, type, value, origin)                                         \
   do_##code : {                                                                         \
     const Op& op = *ip;                                                                 \
     const uint64_t addr = address(reg, op, op.dst);                                     \
     uint8_t* p = memory_.translate(addr, sizeof(type), true, &why);                     \
     if (!p) [[unlikely]] BPFSIG_LEAVE(memory_fault(op, addr, sizeof(type), true, why)); \
     store<type>(p, static_cast<type>(value));                                           \
+    BPFSIG_TRACK(track_store(op, addr, sizeof(type), origin));                          \
     BPFSIG_NEXT();                                                                      \
   }
 
@@ -397,6 +467,7 @@ std::optional<Fault> Machine::atomic64(const Op& op, Registers& reg) {
 #define BPFSIG_FOUR_HANDLERS(name) &&do_##name##64K, &&do_##name##64X, &&do_##name##32K, &&do_##name##32X,
 #define BPFSIG_ONE_HANDLER(name) &&do_##name,
 
+template <bool kTrack>
 std::optional<Fault> Machine::execute(uint64_t ctx_address, RunResult& result) {
   static const void* const kHandlers[] = {
       BPFSIG_VM_BINARY_ALU(BPFSIG_FOUR_HANDLERS)
@@ -467,23 +538,32 @@ do_Nop:
   BPFSIG_LOAD(Ldxs8, int8_t)
   BPFSIG_LOAD(Ldxs16, int16_t)
   BPFSIG_LOAD(Ldxs32, int32_t)
-  BPFSIG_STORE(St8, uint8_t, op.imm)
-  BPFSIG_STORE(St16, uint16_t, op.imm)
-  BPFSIG_STORE(St32, uint32_t, op.imm)
-  BPFSIG_STORE(St64, uint64_t, op.imm)
-  BPFSIG_STORE(Stx8, uint8_t, reg[op.src])
-  BPFSIG_STORE(Stx16, uint16_t, reg[op.src])
-  BPFSIG_STORE(Stx32, uint32_t, reg[op.src])
-  BPFSIG_STORE(Stx64, uint64_t, reg[op.src])
-do_Atomic32:
+  BPFSIG_STORE(St8, uint8_t, op.imm, kImmediateOrigin)
+  BPFSIG_STORE(St16, uint16_t, op.imm, kImmediateOrigin)
+  BPFSIG_STORE(St32, uint32_t, op.imm, kImmediateOrigin)
+  BPFSIG_STORE(St64, uint64_t, op.imm, kImmediateOrigin)
+  BPFSIG_STORE(Stx8, uint8_t, reg[op.src], origin_[op.src])
+  BPFSIG_STORE(Stx16, uint16_t, reg[op.src], origin_[op.src])
+  BPFSIG_STORE(Stx32, uint32_t, reg[op.src], origin_[op.src])
+  BPFSIG_STORE(Stx64, uint64_t, reg[op.src], origin_[op.src])
+do_Atomic32: {
+  [[maybe_unused]] const uint64_t addr = address(reg, *ip, ip->dst);
+  [[maybe_unused]] RegOrigin before{};
   if (auto f = atomic32(*ip, reg)) BPFSIG_LEAVE(f);
+  BPFSIG_TRACK((before = origins_->read(addr, 4), track_atomic(*ip, addr, 4, before)));
   BPFSIG_NEXT();
-do_Atomic64:
+}
+do_Atomic64: {
+  [[maybe_unused]] const uint64_t addr = address(reg, *ip, ip->dst);
+  [[maybe_unused]] RegOrigin before{};
   if (auto f = atomic64(*ip, reg)) BPFSIG_LEAVE(f);
+  BPFSIG_TRACK((before = origins_->read(addr, 8), track_atomic(*ip, addr, 8, before)));
   BPFSIG_NEXT();
+}
 
 do_LdImm64:
   reg[ip->dst] = ip->imm;
+  BPFSIG_TRACK(origin_[ip->dst] = (RegOrigin{kFromInsns, 0}));
   ++ip;  // over the second slot
   BPFSIG_NEXT();
 do_Ja:
@@ -491,12 +571,14 @@ do_Ja:
   BPFSIG_DISPATCH();
 do_CallHelper:
   if (auto f = call_helper(*ip, reg)) BPFSIG_LEAVE(f);
+  BPFSIG_TRACK(track_helper_return());
   BPFSIG_NEXT();
 do_CallLocal: {
   const Op& op = *ip;
   if (depth + 1 >= options_.max_call_depth)
     BPFSIG_LEAVE(fault("call_depth", op, "call depth exceeds " + std::to_string(options_.max_call_depth) + " frames"));
   frames_[depth] = Frame{ip + 1, {reg[6], reg[7], reg[8], reg[9], reg[10]}};
+  BPFSIG_TRACK(std::memcpy(saved_origin_[depth], &origin_[6], sizeof saved_origin_[depth]));
   reg[10] = frame_top(++depth);
   ip = ops + op.target;
   BPFSIG_DISPATCH();
@@ -505,6 +587,7 @@ do_Exit: {
   if (depth == 0) BPFSIG_LEAVE(std::nullopt);
   const Frame& caller = frames_[--depth];
   std::memcpy(&reg[6], caller.saved, sizeof caller.saved);
+  BPFSIG_TRACK(std::memcpy(&origin_[6], saved_origin_[depth], sizeof saved_origin_[depth]));
   ip = caller.return_to;
   BPFSIG_DISPATCH();
 }
@@ -525,6 +608,7 @@ budget_exhausted:
 #undef BPFSIG_JUMP
 #undef BPFSIG_LOAD
 #undef BPFSIG_STORE
+#undef BPFSIG_TRACK
 #undef BPFSIG_FOUR_HANDLERS
 #undef BPFSIG_ONE_HANDLER
 
@@ -558,6 +642,7 @@ RunResult run(const Program& program, AddressSpace& memory, std::span<uint8_t> c
   check_options(options);
   if (program.size() == 0) throw Error(EINVAL, "vm_options", "program was not prepared");
   RunScope scope(memory, ctx, options.stack_size);
+  if (options.origins) options.origins->begin_run(memory);
   return Machine(program, memory, helpers, options).run(AddressSpace::base_of(kCtxRegion));
 }
 
