@@ -298,7 +298,7 @@ Json parse_manifest(const std::string& text, const std::string& source) {
   try {
     return Json::parse(text);
   } catch (const Json::exception& e) {
-    throw Error(EINVAL, "manifest", source + ": not JSON: " + e.what());
+    throw Error(EINVAL, "bad_manifest", source + ": not JSON: " + e.what());
   }
 }
 

@@ -49,7 +49,7 @@ class ManifestReader {
   explicit ManifestReader(const std::string& source) : source_(source) {}
 
   [[noreturn]] void fail(const std::string& path, const std::string& what) const {
-    throw Error(EINVAL, "manifest", source_ + ": " + path + ": " + what);
+    throw Error(EINVAL, "bad_manifest", source_ + ": " + path + ": " + what);
   }
 
   // parent (an object, at parent_path) must have key, of that kind.
@@ -164,7 +164,7 @@ std::string_view keyring_property_name(int32_t keyring_id) {
 std::vector<ManifestLoad> manifest_loads(const nlohmann::ordered_json& manifest, const std::string& source,
                                          const ManifestCaller& caller) {
   ManifestReader r(source);
-  if (!manifest.is_object()) throw Error(EINVAL, "manifest", source + ": expected a JSON object (a bpfsig manifest)");
+  if (!manifest.is_object()) throw Error(EINVAL, "bad_manifest", source + ": expected a JSON object (a bpfsig manifest)");
   const std::string schema = r.text(manifest, "", "schema");
   if (schema != kManifestSchema)
     r.fail("schema", "\"" + schema + "\" is not \"" + std::string(kManifestSchema) + "\"");

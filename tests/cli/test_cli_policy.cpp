@@ -300,10 +300,10 @@ TEST(CliPolicyManifest, AMalformedManifestIsOneErrorLineNamingThePath) {
   EXPECT_EQ(wrong.exit_code, 1);
   EXPECT_EQ(wrong.out, "");
   EXPECT_EQ(wrong.err, "bpfsig policy: " + d.file("wrong-type.json") +
-                           ": programs[0].kernel: expected a boolean [EINVAL, manifest]\n");
+                           ": programs[0].kernel: expected a boolean [EINVAL, bad_manifest]\n");
   auto missing = policy_cmd({"policy", "eval", "--policy", pol, "--manifest", d.file("missing.json")});
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_EQ(missing.err, "bpfsig policy: " + d.file("missing.json") + ": programs[0].kernel: missing [EINVAL, manifest]\n");
+  EXPECT_EQ(missing.err, "bpfsig policy: " + d.file("missing.json") + ": programs[0].kernel: missing [EINVAL, bad_manifest]\n");
   auto not_json = policy_cmd({"policy", "eval", "--policy", pol, "--manifest", "-"}, "{\"schema\": ");
   EXPECT_EQ(not_json.exit_code, 1);
   EXPECT_EQ(not_json.err.rfind("bpfsig policy: stdin: not JSON: ", 0), 0u) << not_json.err;
@@ -313,7 +313,7 @@ TEST(CliPolicyManifest, AMalformedManifestIsOneErrorLineNamingThePath) {
   EXPECT_EQ(j.exit_code, 1);
   Json doc = Json::parse(j.out);
   EXPECT_EQ(doc["ok"], false);
-  EXPECT_EQ(doc["error"]["kind"], "manifest");
+  EXPECT_EQ(doc["error"]["kind"], "bad_manifest");
   EXPECT_EQ(doc["error"]["errno_name"], "EINVAL");
 }
 

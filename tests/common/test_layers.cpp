@@ -88,6 +88,7 @@ const std::map<std::string, std::string>& public_header_modules() {
       {"sys.h", "sys"},             {"enforcer.h", "sys"},    {"vm.h", "vm"},
       {"kmodel.h", "kmodel"},       {"lsm.h", "lsm"},         {"hornet.h", "lsm"},
       {"ipe.h", "lsm"},             {"enforce.h", "enforce"}, {"sim.h", "sim"},
+      {"deep.h", "deep"},
   };
   return m;
 }

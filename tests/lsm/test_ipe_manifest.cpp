@@ -31,7 +31,7 @@ std::string manifest_error(const Json& m) {
     manifest_loads(m, "m.json");
   } catch (const Error& e) {
     EXPECT_EQ(e.err(), EINVAL);
-    EXPECT_EQ(e.kind(), "manifest");
+    EXPECT_EQ(e.kind(), "bad_manifest");
     return e.what();
   }
   return "";
