@@ -5,6 +5,7 @@
 #include "bpfsig/files.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,6 +154,75 @@ std::string InputFile::read_all_text(size_t max_size) {
   std::string out;
   read_into(out, max_size);
   return out;
+}
+
+// ---- mapped inputs ----------------------------------------------------------------
+
+namespace {
+
+// Below this, reading costs no more than mapping, and a small file is most inputs.
+constexpr size_t kMapThreshold = size_t{1} << 20;
+
+// A private, writable map of the whole file, every page of it copied from the
+// file now (MADV_POPULATE_WRITE breaks copy-on-write for each page), then
+// made read-only. Once this returns, writes to the file and truncation can
+// no longer reach the bytes (a shared page of a truncated file would raise
+// SIGBUS). nullptr when a page could not be taken (the file shrank: its
+// tail no longer exists) or the kernel cannot populate (before Linux 5.14).
+void* private_copy_map(int fd, size_t size) {
+  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (map == MAP_FAILED) return nullptr;
+  if (::madvise(map, size, MADV_POPULATE_WRITE) != 0 || ::mprotect(map, size, PROT_READ) != 0) {
+    ::munmap(map, size);
+    return nullptr;
+  }
+  return map;
+}
+
+}  // namespace
+
+InputFile::Contents::Contents(void* map, size_t size)
+    : map_(map), map_size_(size), view_(static_cast<const uint8_t*>(map), size) {}
+
+InputFile::Contents::~Contents() { release(); }
+
+void InputFile::Contents::release() {
+  if (map_ != nullptr) ::munmap(map_, map_size_);
+  map_ = nullptr;
+  map_size_ = 0;
+  buffer_.clear();
+  view_ = {};
+}
+
+InputFile::Contents::Contents(Contents&& other) noexcept { *this = std::move(other); }
+
+InputFile::Contents& InputFile::Contents::operator=(Contents&& other) noexcept {
+  if (this == &other) return *this;
+  release();
+  map_ = std::exchange(other.map_, nullptr);
+  map_size_ = std::exchange(other.map_size_, 0);
+  const bool buffered = map_ == nullptr;
+  buffer_ = std::move(other.buffer_);
+  view_ = buffered ? ByteView(buffer_) : other.view_;
+  other.buffer_.clear();
+  other.view_ = {};
+  return *this;
+}
+
+InputFile::Contents InputFile::read_contents(size_t max_size) {
+  if (is_regular() && static_cast<uint64_t>(st_.st_size) > max_size)
+    throw Error(EFBIG, "input_too_large",
+                name_ + ": " + std::to_string(st_.st_size) + " bytes, over the limit of " + std::to_string(max_size));
+  const size_t size = is_regular() ? static_cast<size_t>(st_.st_size) : 0;
+  if (size >= kMapThreshold) {
+    if (void* map = private_copy_map(fd_, size)) {
+      // The size checked is the size mapped: a file that grew since fstat is read as it was then.
+      struct stat now {};
+      if (::fstat(fd_, &now) == 0 && static_cast<uint64_t>(now.st_size) >= size) return Contents(map, size);
+      ::munmap(map, size);
+    }
+  }
+  return Contents(read_all(max_size));
 }
 
 Bytes read_file(const std::string& path, size_t max_size) { return InputFile(path).read_all(max_size); }

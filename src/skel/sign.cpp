@@ -113,7 +113,10 @@ SignedLoader read_signed_file(const std::string& path) {
   // oversized bundle is refused before it is read.
   InputFile in(path);
   const std::string& what = in.name();
-  if (looks_like_bundle(in.peek(8))) return decode_bundle(in.read_all(kMaxBundleSize), what);
+  // A large bundle is mapped (a private copy, InputFile::read_contents) and
+  // decoded from the map, which is released as soon as the loader holds its
+  // fields: the bytes are in memory twice at most, and only while decoding.
+  if (looks_like_bundle(in.peek(8))) return decode_bundle(in.read_contents(kMaxBundleSize).bytes(), what);
   const std::string text = in.read_all_text(kMaxHeaderSize);
   const ByteView bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
   if (looks_like_bundle(bytes)) return decode_bundle(bytes, what);  // from standard input
