@@ -160,19 +160,30 @@ std::string InputFile::read_all_text(size_t max_size) {
 
 namespace {
 
-// Below this, reading costs no more than mapping, and a small file is most inputs.
+// Below this, a heap buffer is as good, and a small file is most inputs.
 constexpr size_t kMapThreshold = size_t{1} << 20;
 
-// A private, writable map of the whole file, every page of it copied from the
-// file now (MADV_POPULATE_WRITE breaks copy-on-write for each page), then
-// made read-only. Once this returns, writes to the file and truncation can
-// no longer reach the bytes (a shared page of a truncated file would raise
-// SIGBUS). nullptr when a page could not be taken (the file shrank: its
-// tail no longer exists) or the kernel cannot populate (before Linux 5.14).
-void* private_copy_map(int fd, size_t size) {
-  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+// The whole file read into an anonymous private map of its size. Not a map
+// of the file: the kernel unmaps even the private copy-on-write pages of a
+// file map when the file is truncated (SIGBUS at the next access), so no map
+// of an input file can be kept safe from a writer; pages of our own can. The
+// map, unlike a heap buffer of that size, goes back to the system whole when
+// it is released. nullptr when the file did not read as size bytes (it
+// shrank, or grew: the caller reads it with read_all instead).
+void* read_into_private_map(int fd, size_t size) {
+  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (map == MAP_FAILED) return nullptr;
-  if (::madvise(map, size, MADV_POPULATE_WRITE) != 0 || ::mprotect(map, size, PROT_READ) != 0) {
+  auto* bytes = static_cast<uint8_t*>(map);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, bytes + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  uint8_t more = 0;
+  const bool exact = done == size && ::pread(fd, &more, 1, static_cast<off_t>(size)) == 0;
+  if (!exact || ::mprotect(map, size, PROT_READ) != 0) {
     ::munmap(map, size);
     return nullptr;
   }
@@ -214,14 +225,8 @@ InputFile::Contents InputFile::read_contents(size_t max_size) {
     throw Error(EFBIG, "input_too_large",
                 name_ + ": " + std::to_string(st_.st_size) + " bytes, over the limit of " + std::to_string(max_size));
   const size_t size = is_regular() ? static_cast<size_t>(st_.st_size) : 0;
-  if (size >= kMapThreshold) {
-    if (void* map = private_copy_map(fd_, size)) {
-      // The size checked is the size mapped: a file that grew since fstat is read as it was then.
-      struct stat now {};
-      if (::fstat(fd_, &now) == 0 && static_cast<uint64_t>(now.st_size) >= size) return Contents(map, size);
-      ::munmap(map, size);
-    }
-  }
+  if (size >= kMapThreshold)
+    if (void* map = read_into_private_map(fd_, size)) return Contents(map, size);
   return Contents(read_all(max_size));
 }
 
