@@ -53,12 +53,12 @@ class InputFile {
   Bytes read_all(size_t max_size);
   // The same into a string, for text formats: no second copy of a large file.
   std::string read_all_text(size_t max_size);
-  // Everything, once, as read_all, but a large regular file is mapped rather
-  // than read through a buffer: the map is private and every page of it is
-  // copied from the file at once (MADV_POPULATE_WRITE), so the bytes cannot
-  // change or vanish under the reader when the file is written or truncated
-  // afterwards. A file whose pages cannot all be taken (it shrank) is read
-  // with read_all instead. The result owns its bytes either way.
+  // Everything, once, as read_all, but a large regular file is read into an
+  // anonymous private map of its size instead of a heap buffer. Not a map of
+  // the file: the kernel unmaps even private copies of a file's pages when it
+  // is truncated (SIGBUS), so the bytes are our own pages and a writer of the
+  // file cannot reach them. A file that does not read as its size (it changed
+  // meanwhile) is read with read_all instead. The result owns its bytes.
   class Contents;
   Contents read_contents(size_t max_size);
 
@@ -72,7 +72,7 @@ class InputFile {
   struct stat st_ {};
 };
 
-// Bytes read by InputFile::read_contents: a private map, or a buffer.
+// Bytes read by InputFile::read_contents: an anonymous private map, or a buffer.
 class InputFile::Contents {
  public:
   Contents() = default;
