@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,8 @@ namespace bpfsig::crypto {
 
 using Digest = std::array<uint8_t, 32>;
 Digest sha256(ByteView data);
+// SHA-256 of the parts' concatenation, which is never built.
+Digest sha256(const std::vector<ByteView>& parts);
 // SHA-256 of data zero-padded to a multiple of 8 bytes: what the kernel's
 // array_map_get_hash computes for a one-entry ARRAY map holding data.
 Digest sha256_padded8(ByteView data);
@@ -189,6 +192,12 @@ Bytes sign_bpftool(ByteView content, const X509* cert, EVP_PKEY* key);
 // bundle seal (docs/formats.md, section 10).
 Bytes sign_message(ByteView message, EVP_PKEY* key);
 bool message_signature_verifies(ByteView signature, ByteView message, const X509* cert);
+// The same for a message that is not one contiguous buffer (a bundle without
+// its seal): write(put) hands it over piece by piece, in order, and each piece
+// is hashed as it comes, so the message is never assembled in memory.
+using MessageWriter = std::function<void(const std::function<void(ByteView)>& put)>;
+Bytes sign_message(const MessageWriter& write, EVP_PKEY* key);
+bool message_signature_verifies(ByteView signature, const MessageWriter& write, const X509* cert);
 
 struct SignerSummary {
   bool by_skid = false;       // signer identified by subjectKeyIdentifier
@@ -216,6 +225,11 @@ struct SigCheck {
   std::string kind;    // "ok", "sig_too_large", "cms_parse", "cms_embedded", "bad_digest", "bad_signature", "no_key", ...
   std::string detail;  // one sentence
   std::optional<CertInfo> signer;  // the trusted certificate that verified
+  // Which of the trusted certificates that was (an index into the vector the
+  // check was given), -1 when none verified: callers that need the
+  // certificate itself (the seal check) take it from there instead of
+  // searching the vector by fingerprint.
+  int signer_index = -1;
 };
 // As the kernel: size over kMaxKernelSignatureSize -> EINVAL; unparsable ->
 // EBADMSG; embedded content -> EBADMSG; content type not id-data ->
@@ -224,6 +238,10 @@ struct SigCheck {
 // ENOPKG; no trusted certificate matches a signer (SKID or issuer+serial) ->
 // ENOKEY; signature does not verify -> EKEYREJECTED.
 SigCheck verify_kernel_rules(ByteView signature, ByteView content, const std::vector<Certificate>& trusted);
+// The same over the concatenation of content_parts, which is never built
+// (the load-time scheme signs insns || metadata).
+SigCheck verify_kernel_rules(ByteView signature, const std::vector<ByteView>& content_parts,
+                             const std::vector<Certificate>& trusted);
 // The full table, with the cases where the kernel source refines the summary
 // above (EINVAL for a content type other than id-data and Authenticode, for no
 // SignerInfo, and for unsupported versions): docs/crypto.md.
@@ -275,5 +293,33 @@ std::optional<HornetAttribute> hornet_attribute(ByteView cms_der);
 // parser accepts the message, else the errno it returns (EBADMSG, EINVAL,
 // ENOPKG, EKEYREJECTED), with kind and detail. Hornet reports BADSIG for it.
 SigCheck parse_kernel_rules(ByteView signature);
+
+// A signature decoded once with the kernel's parser, for a check that asks a
+// message several questions (Hornet: does it parse, does it verify, what does
+// its attribute say). Each answer equals the function of the same name on the
+// bytes; the DER is decoded once, in the constructor, and the Hornet
+// attribute on its first use. The message does not keep the bytes.
+class KernelMessage {
+ public:
+  explicit KernelMessage(ByteView signature);
+  ~KernelMessage();
+  KernelMessage(KernelMessage&&) noexcept;
+  KernelMessage& operator=(KernelMessage&&) noexcept;
+
+  size_t size() const;
+  // parse_kernel_rules(signature)
+  const SigCheck& parse_check() const;
+  // verify_kernel_rules(signature, content, trusted)
+  SigCheck verify(ByteView content, const std::vector<Certificate>& trusted) const;
+  // The same over the concatenation of content_parts, which is never built
+  // (the load-time scheme signs insns || metadata).
+  SigCheck verify(const std::vector<ByteView>& content_parts, const std::vector<Certificate>& trusted) const;
+  // hornet_attribute(signature), with the same errors (thrown on each call).
+  const std::optional<HornetAttribute>& hornet_attribute() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace bpfsig::crypto

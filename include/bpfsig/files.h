@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bpfsig/bytes.h"
@@ -52,6 +53,14 @@ class InputFile {
   Bytes read_all(size_t max_size);
   // The same into a string, for text formats: no second copy of a large file.
   std::string read_all_text(size_t max_size);
+  // Everything, once, as read_all, but a large regular file is read into an
+  // anonymous private map of its size instead of a heap buffer. Not a map of
+  // the file: the kernel unmaps even private copies of a file's pages when it
+  // is truncated (SIGBUS), so the bytes are our own pages and a writer of the
+  // file cannot reach them. A file that does not read as its size (it changed
+  // meanwhile) is read with read_all instead. The result owns its bytes.
+  class Contents;
+  Contents read_contents(size_t max_size);
 
  private:
   template <class Buffer>
@@ -61,6 +70,29 @@ class InputFile {
   int fd_ = -1;
   bool owned_ = false;
   struct stat st_ {};
+};
+
+// Bytes read by InputFile::read_contents: an anonymous private map, or a buffer.
+class InputFile::Contents {
+ public:
+  Contents() = default;
+  explicit Contents(Bytes bytes) : buffer_(std::move(bytes)), view_(buffer_) {}
+  Contents(void* map, size_t size);
+  ~Contents();
+  Contents(Contents&& other) noexcept;
+  Contents& operator=(Contents&& other) noexcept;
+  Contents(const Contents&) = delete;
+  Contents& operator=(const Contents&) = delete;
+
+  ByteView bytes() const { return view_; }
+  bool mapped() const { return map_ != nullptr; }
+
+ private:
+  void release();
+  void* map_ = nullptr;
+  size_t map_size_ = 0;
+  Bytes buffer_;
+  ByteView view_;
 };
 
 // read_file (bytes.h) with a check of the open file's status before a byte is

@@ -53,6 +53,13 @@ struct HornetSigCheck {
 HornetSigCheck hornet_check_signature(ByteView insns, const std::optional<Bytes>& signature,
                                       const std::optional<std::vector<Bytes>>& keyring, HornetDesign design);
 
+// The same steps on a signature decoded once (nullptr: no signature) and a
+// keyring of parsed certificates (nullptr: no such keyring): `bpfsig verify`
+// asks the message for its design first and hands it over, so neither the
+// CMS nor the certificates are decoded again.
+HornetSigCheck hornet_check_message(ByteView insns, const crypto::KernelMessage* message,
+                                    const std::vector<crypto::Certificate>* keyring, HornetDesign design);
+
 class HornetLsm : public Lsm {
  public:
   // struct hornet_prog_security_struct, plus the verdict for inspection.

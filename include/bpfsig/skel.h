@@ -106,6 +106,10 @@ struct SignedLoader {
 // Error(EFAULT, "signature_maps") for an index past the light skeleton's
 // one-entry fd_array (what the kernel's copy from fd_array would give).
 Bytes signed_content(const SignedLoader& loader);
+// The same content as views of the loader's bytes, in order, without the
+// copy: the load-time scheme's insns || metadata is two views. The hash
+// chain's 32-byte value, which is computed, is kept in *storage.
+std::vector<ByteView> signed_content_parts(const SignedLoader& loader, crypto::Digest* storage);
 
 // The hash-chain series' signed value. map_hashes[i] is sha256 of map i's
 // value area as array_map_get_hash reads it (elem_size = value_size rounded
@@ -212,6 +216,9 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what);
 // What a bundle's seal signs: the bundle as encode_bundle writes it without
 // the seal section (its header counting the sections before the seal).
 Bytes seal_content(const SignedLoader& loader);
+// The same bytes handed to put piece by piece (views of the loader, and the
+// small headers between them), for hashing without building them.
+void write_seal_content(const SignedLoader& loader, const std::function<void(ByteView)>& put);
 // Signs seal_content with the key that signed the program (verify checks
 // the seal under the certificate that verified the program's signature);
 // sign_object does this for every loader it signs.
@@ -228,12 +235,13 @@ SignedLoader parse_header(const std::string& text, const std::string& what);
 // Reads a bundle or a header, deciding by content.
 SignedLoader read_signed_file(const std::string& path);
 // The same, with what the input was: its format ("bundle" or "header") and
-// the SHA-256 of its bytes (verify --deep's manifest names the file it describes).
+// the SHA-256 of its bytes (verify --deep's manifest names the file it
+// describes; all zero when hash_input is false).
 struct SignedInput {
   SignedLoader loader;
   std::string format;
   crypto::Digest sha256{};
 };
-SignedInput read_signed_input(const std::string& path);
+SignedInput read_signed_input(const std::string& path, bool hash_input = true);
 
 }  // namespace bpfsig::skel

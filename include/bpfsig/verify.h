@@ -18,7 +18,9 @@ namespace bpfsig::verify {
 enum class Verdict { kOk, kUnsigned, kPartialSig, kUnknownKey, kUnexpected, kFault, kBadSig };
 std::string verdict_name(Verdict v);  // "OK", "UNSIGNED", "PARTIALSIG", ...
 
-// What the hash-match block says and whether the metadata matches it.
+// What the hash-match block says and whether the metadata matches it. The
+// digests are kept as bytes and compared as bytes; output renders them in
+// hex (to_hex).
 struct ChainCheck {
   bool block_found = false;
   std::string layout;            // "6.18" (28 insns) or "excl" (33 insns)
@@ -27,11 +29,11 @@ struct ChainCheck {
   size_t cleanup_pc = 0;
   std::string mismatch_target;   // "cleanup" or "cleanup+1" (libbpf 1.7's off-by-one)
   std::string shape_error;       // empty when the block is exactly as libbpf emits it
-  std::string signed_metadata_sha256;  // the four immediates
-  std::string metadata_sha256;         // recomputed over the metadata, zero-padded to 8
+  std::optional<crypto::Digest> signed_metadata_sha256;  // the four immediates, when the block's shape is right
+  crypto::Digest metadata_sha256{};  // recomputed over the metadata, zero-padded to 8
   bool metadata_ok = false;
-  std::string excl_hash;         // what the exclusive map will demand
-  std::string loader_digest;     // the loader's prog->digest
+  Bytes excl_hash;               // what the exclusive map will demand (any length, as the file has it)
+  crypto::Digest loader_digest{};  // the loader's prog->digest
   bool excl_ok = false;
 };
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // bpfsig inspect: everything in a bundle or a signed header.
+#include <algorithm>
 #include <iostream>
 #include <optional>
 
@@ -76,10 +77,14 @@ Json signed_content_json(const skel::SignedLoader& l) {
   }
   j["value"] = Json(nullptr);
   try {
-    Bytes content = skel::signed_content(l);
-    j["size"] = content.size();
+    // Views of the loader: a large metadata is hashed where it is, not copied.
+    crypto::Digest chain_value{};
+    const std::vector<ByteView> content = skel::signed_content_parts(l, &chain_value);
+    size_t size = 0;
+    for (ByteView part : content) size += part.size();
+    j["size"] = size;
     j["sha256"] = to_hex(crypto::sha256(content));
-    if (j["covers"] == "hash chain") j["value"] = to_hex(content);
+    if (j["covers"] == "hash chain") j["value"] = to_hex(chain_value);
   } catch (const Error& e) {
     j["error"] = e.what();
   }
@@ -141,10 +146,10 @@ std::optional<crypto::HornetAttribute> hornet_of(const skel::SignedLoader& l) {
 }
 
 // Whether one of the Hornet attribute's hashes is the metadata map's.
-bool hornet_covers_metadata(const std::optional<crypto::HornetAttribute>& attr, const std::string& metadata_sha256) {
+bool hornet_covers_metadata(const std::optional<crypto::HornetAttribute>& attr, const crypto::Digest& metadata_sha256) {
   if (!attr) return false;
   for (const auto& m : attr->maps)
-    if (to_hex(m.sha) == metadata_sha256) return true;
+    if (std::equal(m.sha.begin(), m.sha.end(), metadata_sha256.begin(), metadata_sha256.end())) return true;
   return false;
 }
 
@@ -179,7 +184,7 @@ void print_match_block(const verify::ChainCheck& c, bool signature_covers_metada
     std::cout << "match block:  insns " << c.block_start << "-" << c.block_start + c.block_length - 1 << ", layout "
               << describe_layout(c) << "\n"
               << "              mismatch jumps land on " << describe_target(c) << "\n"
-              << "              signed metadata sha256 " << c.signed_metadata_sha256
+              << "              signed metadata sha256 " << to_hex(*c.signed_metadata_sha256)
               << (c.metadata_ok ? " (matches)" : " (does NOT match)") << "\n";
   }
 }
@@ -191,12 +196,12 @@ void print_human(const std::string& file, const skel::SignedLoader& l, const ver
             << "programs:     " << json_text(l.prog_names) << "\n"
             << "maps:         " << json_text(l.map_names) << "\n"
             << "loader:       " << l.insns.size() / 8 << " instructions (" << l.insns.size() << " bytes), digest "
-            << c.loader_digest << "\n"
-            << "metadata:     " << l.data.size() << " bytes, sha256 " << c.metadata_sha256 << "\n"
-            << "excl hash:    " << c.excl_hash << (c.excl_ok ? " (= loader digest)" : " (!= loader digest)") << "\n";
+            << to_hex(c.loader_digest) << "\n"
+            << "metadata:     " << l.data.size() << " bytes, sha256 " << to_hex(c.metadata_sha256) << "\n"
+            << "excl hash:    " << to_hex(c.excl_hash) << (c.excl_ok ? " (= loader digest)" : " (!= loader digest)") << "\n";
   print_signature(j["signature"]);
   const std::optional<crypto::HornetAttribute> attr = hornet_of(l);
-  if (attr) print_hornet_attribute(*attr, "", c.metadata_sha256);
+  if (attr) print_hornet_attribute(*attr, "", to_hex(c.metadata_sha256));
   if (!j["signer_cert"].is_null()) {
     const Json& s = j["signer_cert"];
     std::cout << "signer cert:  " << s["subject"].get<std::string>() << ", serial " << s["serial"].get<std::string>()

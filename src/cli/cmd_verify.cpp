@@ -95,7 +95,7 @@ void print_human(std::ostream& out, const std::string& what, const verify::Repor
               << "\n";
   else if (r.seal.present)
     out << "  seal:        present, not checked (an earlier check failed)\n";
-  out << "  excl hash:   " << c.excl_hash << (c.excl_ok ? " (the loader's digest)" : " (NOT the loader's digest)")
+  out << "  excl hash:   " << to_hex(c.excl_hash) << (c.excl_ok ? " (the loader's digest)" : " (NOT the loader's digest)")
             << "\n";
   out << "  scheme:      " << r.scheme << ", the signature covers the " << r.signed_content;
   if (r.signed_content_size) out << " (" << r.signed_content_size << " bytes)";
@@ -117,7 +117,7 @@ void print_human(std::ostream& out, const std::string& what, const verify::Repor
               << describe_layout(c) << "\n"
               << "               mismatch jumps land on " << describe_target(c) << "\n";
   }
-  out << "  metadata:    sha256 " << c.metadata_sha256;
+  out << "  metadata:    sha256 " << to_hex(c.metadata_sha256);
   if (r.hornet)
     out << " (Hornet checks the frozen map against the signed hash)";
   else if (kernel_checks_metadata)

@@ -49,12 +49,13 @@ Json chain_json(const verify::ChainCheck& c) {
     j["cleanup_pc"] = c.cleanup_pc;
     j["mismatch_target"] = c.mismatch_target;
     j["shape_error"] = c.shape_error;
-    j["signed_metadata_sha256"] = c.signed_metadata_sha256;
+    // "" when the block's shape is wrong, as before the digests were bytes.
+    j["signed_metadata_sha256"] = c.signed_metadata_sha256 ? to_hex(*c.signed_metadata_sha256) : "";
   }
-  j["metadata_sha256"] = c.metadata_sha256;
+  j["metadata_sha256"] = to_hex(c.metadata_sha256);
   j["metadata_ok"] = c.metadata_ok;
-  j["excl_hash"] = c.excl_hash;
-  j["loader_digest"] = c.loader_digest;
+  j["excl_hash"] = to_hex(c.excl_hash);
+  j["loader_digest"] = to_hex(c.loader_digest);
   j["excl_ok"] = c.excl_ok;
   return j;
 }

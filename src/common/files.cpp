@@ -5,6 +5,7 @@
 #include "bpfsig/files.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,6 +154,80 @@ std::string InputFile::read_all_text(size_t max_size) {
   std::string out;
   read_into(out, max_size);
   return out;
+}
+
+// ---- mapped inputs ----------------------------------------------------------------
+
+namespace {
+
+// Below this, a heap buffer is as good, and a small file is most inputs.
+constexpr size_t kMapThreshold = size_t{1} << 20;
+
+// The whole file read into an anonymous private map of its size. Not a map
+// of the file: the kernel unmaps even the private copy-on-write pages of a
+// file map when the file is truncated (SIGBUS at the next access), so no map
+// of an input file can be kept safe from a writer; pages of our own can. The
+// map, unlike a heap buffer of that size, goes back to the system whole when
+// it is released. nullptr when the file did not read as size bytes (it
+// shrank, or grew: the caller reads it with read_all instead).
+void* read_into_private_map(int fd, size_t size) {
+  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED) return nullptr;
+  auto* bytes = static_cast<uint8_t*>(map);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, bytes + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  uint8_t more = 0;
+  const bool exact = done == size && ::pread(fd, &more, 1, static_cast<off_t>(size)) == 0;
+  if (!exact || ::mprotect(map, size, PROT_READ) != 0) {
+    ::munmap(map, size);
+    return nullptr;
+  }
+  return map;
+}
+
+}  // namespace
+
+InputFile::Contents::Contents(void* map, size_t size)
+    : map_(map), map_size_(size), view_(static_cast<const uint8_t*>(map), size) {}
+
+InputFile::Contents::~Contents() { release(); }
+
+void InputFile::Contents::release() {
+  if (map_ != nullptr) ::munmap(map_, map_size_);
+  map_ = nullptr;
+  map_size_ = 0;
+  buffer_.clear();
+  view_ = {};
+}
+
+InputFile::Contents::Contents(Contents&& other) noexcept { *this = std::move(other); }
+
+InputFile::Contents& InputFile::Contents::operator=(Contents&& other) noexcept {
+  if (this == &other) return *this;
+  release();
+  map_ = std::exchange(other.map_, nullptr);
+  map_size_ = std::exchange(other.map_size_, 0);
+  const bool buffered = map_ == nullptr;
+  buffer_ = std::move(other.buffer_);
+  view_ = buffered ? ByteView(buffer_) : other.view_;
+  other.buffer_.clear();
+  other.view_ = {};
+  return *this;
+}
+
+InputFile::Contents InputFile::read_contents(size_t max_size) {
+  if (is_regular() && static_cast<uint64_t>(st_.st_size) > max_size)
+    throw Error(EFBIG, "input_too_large",
+                name_ + ": " + std::to_string(st_.st_size) + " bytes, over the limit of " + std::to_string(max_size));
+  const size_t size = is_regular() ? static_cast<size_t>(st_.st_size) : 0;
+  if (size >= kMapThreshold)
+    if (void* map = read_into_private_map(fd_, size)) return Contents(map, size);
+  return Contents(read_all(max_size));
 }
 
 Bytes read_file(const std::string& path, size_t max_size) { return InputFile(path).read_all(max_size); }

@@ -10,6 +10,7 @@
 #include <openssl/objects.h>
 
 #include "bpfsig/crypto.h"
+#include "crypto/hornet_internal.h"
 #include "crypto/ossl.h"
 
 namespace bpfsig::crypto {
@@ -185,6 +186,18 @@ std::optional<Bytes> find_attribute_value(CMS_ContentInfo* cms) {
   return std::nullopt;
 }
 
+// The format to decode first: the first map's first field is an OCTET STRING
+// in the final format and an INTEGER in v7. Looking at that one tag saves
+// decoding a v7 value in the wrong grammar first; the other format is still
+// tried, so the answer is the one both decoders give.
+std::array<HornetFormat, 2> formats_to_try(ByteView value) {
+  constexpr uint8_t kInteger = 0x02;
+  // SEQUENCE { SET { SEQUENCE { first field: short lengths put it at byte 6.
+  const bool v7_first = value.size() > 6 && value[0] == 0x30 && value[2] == 0x31 && value[4] == 0x30 && value[6] == kInteger;
+  if (v7_first) return {HornetFormat::kV7, HornetFormat::kFinal};
+  return {HornetFormat::kFinal, HornetFormat::kV7};
+}
+
 void check_signer(const X509* cert, EVP_PKEY* key) {
   if (cert == nullptr || key == nullptr) throw Error(EINVAL, "bad_argument", "signing needs a certificate and a private key");
   require_kernel_key(key, "signing key", EINVAL, "key_unsupported");
@@ -250,14 +263,20 @@ std::optional<HornetAttribute> hornet_attribute(ByteView cms_der) {
   const unsigned char* p = cms_der.data();
   ossl::Cms cms(cms_der.empty() ? nullptr : d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(cms_der.size())));
   if (!cms) throw ossl::failure(EBADMSG, "cms_parse", "not a DER CMS ContentInfo");
-  if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed)
-    throw Error(EBADMSG, "cms_parse", "the CMS content type is " + ossl::oid_dotted(CMS_get0_type(cms.get())) + ", not SignedData");
-  std::optional<Bytes> value = find_attribute_value(cms.get());
+  return detail::hornet_attribute_of(cms.get());
+}
+
+namespace detail {
+
+std::optional<HornetAttribute> hornet_attribute_of(CMS_ContentInfo* cms) {
+  if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed)
+    throw Error(EBADMSG, "cms_parse", "the CMS content type is " + ossl::oid_dotted(CMS_get0_type(cms)) + ", not SignedData");
+  std::optional<Bytes> value = find_attribute_value(cms);
   if (!value) return std::nullopt;
   HornetAttribute attr;
-  attr.value_der = *value;
-  for (HornetFormat format : {HornetFormat::kFinal, HornetFormat::kV7}) {
-    if (auto maps = decode_value(*value, format)) {
+  attr.value_der = std::move(*value);
+  for (HornetFormat format : formats_to_try(attr.value_der)) {
+    if (auto maps = decode_value(attr.value_der, format)) {
       attr.format = format;
       attr.maps = std::move(*maps);
       return attr;
@@ -265,5 +284,7 @@ std::optional<HornetAttribute> hornet_attribute(ByteView cms_der) {
   }
   throw Error(EBADMSG, "hornet_asn1", "Hornet attribute: the value is neither SEQUENCE { SET OF Map } format (final or v7)");
 }
+
+}  // namespace detail
 
 }  // namespace bpfsig::crypto

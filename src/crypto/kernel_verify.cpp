@@ -17,10 +17,12 @@
 
 #include <climits>
 #include <cstring>
+#include <mutex>
 #include <new>
 
 #include "bpfsig/crypto.h"
 #include "crypto/ber.h"
+#include "crypto/hornet_internal.h"
 #include "crypto/ossl.h"
 
 namespace bpfsig::crypto {
@@ -516,6 +518,9 @@ Rejection parse_message(ByteView der, Message& msg) {
 
 // ---- the arithmetic -------------------------------------------------------------
 
+// The signed content: the concatenation of these views, never built.
+using Content = std::vector<ByteView>;
+
 ossl::Md fetch_digest(const DigestAlgo& d) {
   if (d.openssl_name == nullptr) return nullptr;
   ossl::Md md(EVP_MD_fetch(nullptr, d.openssl_name, nullptr));
@@ -523,13 +528,23 @@ ossl::Md fetch_digest(const DigestAlgo& d) {
   return md;
 }
 
-std::optional<Bytes> digest_of(const DigestAlgo& d, ByteView content) {
+// The digest of the parts' concatenation, hashed part by part.
+std::optional<Bytes> digest_of(const DigestAlgo& d, const Content& content) {
   ossl::Md md = fetch_digest(d);
-  if (!md) return std::nullopt;
+  ossl::MdCtx ctx(EVP_MD_CTX_new());
+  if (!md || !ctx || EVP_DigestInit_ex(ctx.get(), md.get(), nullptr) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  for (ByteView part : content) {
+    if (!part.empty() && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) != 1) {
+      ERR_clear_error();
+      return std::nullopt;
+    }
+  }
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  static const uint8_t kEmpty = 0;
-  if (EVP_Digest(content.empty() ? &kEmpty : content.data(), content.size(), out, &len, md.get(), nullptr) != 1) {
+  if (EVP_DigestFinal_ex(ctx.get(), out, &len) != 1) {
     ERR_clear_error();
     return std::nullopt;
   }
@@ -540,7 +555,7 @@ std::optional<Bytes> digest_of(const DigestAlgo& d, ByteView content) {
 // verify_one() has computed already: check it against that digest, as the
 // kernel's public_key_verify_signature() does, instead of hashing the content
 // a second time.
-bool digest_signature_verifies(const Signer& s, EVP_PKEY* key, ByteView content) {
+bool digest_signature_verifies(const Signer& s, EVP_PKEY* key, const Content& content) {
   const ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(s.si);
   std::optional<Bytes> digest = s.content_digest ? s.content_digest : digest_of(*s.digest, content);
   ossl::Md md = fetch_digest(*s.digest);
@@ -567,7 +582,7 @@ bool attrs_signature_verifies(const Signer& s, EVP_PKEY* key) {
                           s.signed_attrs.size()) == 1;
 }
 
-bool signature_verifies(const Signer& s, X509* cert, ByteView content) {
+bool signature_verifies(const Signer& s, X509* cert, const Content& content) {
   EVP_PKEY* key = X509_get0_pubkey(cert);
   if (!key_fits(key, s.kind) || !kernel_verifier_takes_hash(s.digest->kernel_name)) {
     ERR_clear_error();
@@ -597,7 +612,7 @@ X509* carried_signer_cert(const Message& msg, const Signer& s) {
 
 // pkcs7_verify_one(). ENOPKG means "cannot check this signer": the caller
 // skips it, as the kernel does.
-Rejection verify_one(const Message& msg, Signer& s, ByteView content) {
+Rejection verify_one(const Message& msg, Signer& s, const Content& content) {
   std::optional<Bytes>& digest = s.content_digest;
   if (s.kind != SigKind::kEcrdsa) digest = digest_of(*s.digest, content);
   if (!digest) return reject(ENOPKG, "unsupported_algo", nth(s.index) + ": " + s.digest->kernel_name + " cannot be computed here");
@@ -621,9 +636,9 @@ Rejection verify_one(const Message& msg, Signer& s, ByteView content) {
   return std::nullopt;
 }
 
-Rejection verify_phase(Message& msg, ByteView content) {
+Rejection verify_phase(const Message& msg, std::vector<Signer>& signers, const Content& content) {
   bool any_checked = false;
-  for (Signer& s : msg.signers) {
+  for (Signer& s : signers) {
     Rejection r = verify_one(msg, s, content);
     if (r && r->err == ENOPKG) {
       s.unsupported_crypto = true;
@@ -649,7 +664,7 @@ TrustVerdict rejected(const std::string& detail) { return TrustVerdict{EKEYREJEC
 
 // The chain step of pkcs7_validate_trust_one() for a signer whose certificate
 // travels in the message. nullopt: fall through to the direct lookup.
-std::optional<TrustVerdict> trust_via_carried_cert(const Signer& s, const std::vector<X509*>& keyring, ByteView content) {
+std::optional<TrustVerdict> trust_via_carried_cert(const Signer& s, const std::vector<X509*>& keyring, const Content& content) {
   X509* cert = s.carried_cert;
   KeyIds ids = key_ids(cert);
   if (X509* key = find_key(keyring, ids.id, ids.skid)) {
@@ -668,7 +683,7 @@ std::optional<TrustVerdict> trust_via_carried_cert(const Signer& s, const std::v
   return trusted_by(issuer);
 }
 
-TrustVerdict trust_one(const Signer& s, const std::vector<X509*>& keyring, ByteView content) {
+TrustVerdict trust_one(const Signer& s, const std::vector<X509*>& keyring, const Content& content) {
   if (s.carried_cert != nullptr)
     if (auto v = trust_via_carried_cert(s, keyring, content)) return *v;
   // "As a last resort, see if we have a trusted public key that matches the
@@ -679,7 +694,14 @@ TrustVerdict trust_one(const Signer& s, const std::vector<X509*>& keyring, ByteV
   return trusted_by(key);
 }
 
-SigCheck trust_phase(const Message& msg, ByteView content, const std::vector<Certificate>& trusted) {
+// The position of key in trusted (the caller's vector), -1 when absent.
+int index_in(const std::vector<Certificate>& trusted, const X509* key) {
+  for (size_t i = 0; i < trusted.size(); ++i)
+    if (trusted[i].get() == key) return static_cast<int>(i);
+  return -1;
+}
+
+SigCheck trust_phase(const std::vector<Signer>& signers, const Content& content, const std::vector<Certificate>& trusted) {
   std::vector<X509*> keyring;
   // add_key never lets a certificate with a key the kernel cannot use into a
   // keyring, so such a "trusted" certificate vouches for nothing.
@@ -688,7 +710,7 @@ SigCheck trust_phase(const Message& msg, ByteView content, const std::vector<Cer
   int cached = ENOKEY;
   const Signer* winner = nullptr;
   X509* winner_key = nullptr;
-  for (const Signer& s : msg.signers) {
+  for (const Signer& s : signers) {
     if (s.unsupported_crypto) {
       if (cached == ENOKEY) cached = ENOPKG;
       continue;
@@ -708,53 +730,115 @@ SigCheck trust_phase(const Message& msg, ByteView content, const std::vector<Cer
   ok.err = 0;
   ok.kind = "ok";
   ok.signer = describe(winner_key);
+  ok.signer_index = index_in(trusted, winner_key);
   ok.detail = nth(winner->index) + " verified by the trusted certificate " + ok.signer->subject;
   return ok;
 }
 
-SigCheck check(ByteView signature, ByteView content, const std::vector<Certificate>& trusted) {
-  if (signature.size() > kMaxKernelSignatureSize)
-    return reject(EINVAL, "sig_too_large",
-                  std::to_string(signature.size()) + " bytes is over the kernel's limit of " + std::to_string(kMaxKernelSignatureSize));
+SigCheck parse_signature(ByteView signature, Message& msg) {
   if (signature.empty()) return reject(EBADMSG, "cms_parse", "the signature is empty");
-  Message msg;
   if (auto r = parse_message(signature, msg)) return *r;
+  SigCheck ok;
+  ok.kind = "ok";
+  ok.detail = "the kernel's PKCS#7 parser accepts the message";
+  return ok;
+}
+
+// verify_kernel_rules() on a message parse_signature() has read. The per-signer
+// results of the verify phase go into a copy of the signers, so that one
+// parsed message can be checked against any content and keyring.
+Rejection too_large(size_t signature_size) {
+  if (signature_size <= kMaxKernelSignatureSize) return std::nullopt;
+  return reject(EINVAL, "sig_too_large",
+                std::to_string(signature_size) + " bytes is over the kernel's limit of " + std::to_string(kMaxKernelSignatureSize));
+}
+
+SigCheck check(size_t signature_size, const Message& msg, const SigCheck& parsed, const Content& content,
+               const std::vector<Certificate>& trusted) {
+  if (auto r = too_large(signature_size)) return *r;
+  if (parsed.err != 0) return parsed;
   // verify_pkcs7_message_sig(): the data must be supplied, never carried.
   if (CMS_is_detached(msg.cms.get()) != 1) return reject(EBADMSG, "cms_embedded", "the signature carries its content; the kernel wants it detached");
   // pkcs7_verify(), usage VERIFYING_BPF_SIGNATURE.
   if (msg.authenticode) return reject(EKEYREJECTED, "content_type", "an Authenticode signature is not a pkcs7-data one");
-  if (auto r = verify_phase(msg, content)) return *r;
-  return trust_phase(msg, content, trusted);
+  std::vector<Signer> signers = msg.signers;
+  if (auto r = verify_phase(msg, signers, content)) return *r;
+  return trust_phase(signers, content, trusted);
+}
+
+// Runs one of the checks with the module's error discipline: a library error
+// or an allocation failure is a rejection, never an exception.
+template <class Fn>
+SigCheck guarded(Fn&& fn) {
+  ossl::ErrorQueueGuard guard;
+  try {
+    return fn();
+  } catch (const Error& e) {
+    return reject(e.err(), "internal", e.what());
+  } catch (const std::bad_alloc&) {
+    return reject(ENOMEM, "internal", "out of memory");
+  }
 }
 
 }  // namespace
 
-SigCheck verify_kernel_rules(ByteView signature, ByteView content, const std::vector<Certificate>& trusted) {
-  ossl::ErrorQueueGuard guard;
-  try {
-    return check(signature, content, trusted);
-  } catch (const Error& e) {
-    return reject(e.err(), "internal", e.what());
-  } catch (const std::bad_alloc&) {
-    return reject(ENOMEM, "internal", "out of memory");
-  }
+struct KernelMessage::Impl {
+  size_t size = 0;
+  Message msg;
+  SigCheck parsed;
+  // Kept only when the kernel's decoder refused the bytes before OpenSSL
+  // decoded them: hornet_attribute() still reads such a message as before.
+  Bytes undecoded;
+  std::once_flag attribute_once;
+  std::optional<HornetAttribute> attribute;
+  std::optional<Error> attribute_error;
+};
+
+KernelMessage::KernelMessage(ByteView signature) : impl_(std::make_unique<Impl>()) {
+  impl_->size = signature.size();
+  impl_->parsed = guarded([&] { return parse_signature(signature, impl_->msg); });
+  if (!impl_->msg.cms) impl_->undecoded.assign(signature.begin(), signature.end());
+}
+KernelMessage::~KernelMessage() = default;
+KernelMessage::KernelMessage(KernelMessage&&) noexcept = default;
+KernelMessage& KernelMessage::operator=(KernelMessage&&) noexcept = default;
+
+size_t KernelMessage::size() const { return impl_->size; }
+const SigCheck& KernelMessage::parse_check() const { return impl_->parsed; }
+
+SigCheck KernelMessage::verify(ByteView content, const std::vector<Certificate>& trusted) const {
+  return verify(Content{content}, trusted);
 }
 
-SigCheck parse_kernel_rules(ByteView signature) {
-  ossl::ErrorQueueGuard guard;
-  try {
-    if (signature.empty()) return reject(EBADMSG, "cms_parse", "the signature is empty");
-    Message msg;
-    if (auto r = parse_message(signature, msg)) return *r;
-    SigCheck ok;
-    ok.kind = "ok";
-    ok.detail = "the kernel's PKCS#7 parser accepts the message";
-    return ok;
-  } catch (const Error& e) {
-    return reject(e.err(), "internal", e.what());
-  } catch (const std::bad_alloc&) {
-    return reject(ENOMEM, "internal", "out of memory");
-  }
+SigCheck KernelMessage::verify(const std::vector<ByteView>& content_parts, const std::vector<Certificate>& trusted) const {
+  return guarded([&] { return check(impl_->size, impl_->msg, impl_->parsed, content_parts, trusted); });
 }
+
+const std::optional<HornetAttribute>& KernelMessage::hornet_attribute() const {
+  std::call_once(impl_->attribute_once, [this] {
+    ossl::ErrorQueueGuard guard;
+    try {
+      impl_->attribute = impl_->msg.cms ? detail::hornet_attribute_of(impl_->msg.cms.get())
+                                        : crypto::hornet_attribute(impl_->undecoded);
+    } catch (const Error& e) {
+      impl_->attribute_error = e;
+    }
+  });
+  if (impl_->attribute_error) throw *impl_->attribute_error;
+  return impl_->attribute;
+}
+
+SigCheck verify_kernel_rules(ByteView signature, ByteView content, const std::vector<Certificate>& trusted) {
+  return verify_kernel_rules(signature, Content{content}, trusted);
+}
+
+SigCheck verify_kernel_rules(ByteView signature, const std::vector<ByteView>& content_parts,
+                             const std::vector<Certificate>& trusted) {
+  // The size is the kernel's first check: a message over it is not decoded.
+  if (auto r = too_large(signature.size())) return *r;
+  return KernelMessage(signature).verify(content_parts, trusted);
+}
+
+SigCheck parse_kernel_rules(ByteView signature) { return KernelMessage(signature).parse_check(); }
 
 }  // namespace bpfsig::crypto

@@ -24,23 +24,33 @@ bool set_padding(EVP_PKEY_CTX* pctx, EVP_PKEY* key) {
 }  // namespace
 
 Bytes sign_message(ByteView message, EVP_PKEY* key) {
+  return sign_message([&](const std::function<void(ByteView)>& put) { put(message); }, key);
+}
+
+Bytes sign_message(const MessageWriter& write, EVP_PKEY* key) {
   ossl::ErrorQueueGuard guard;
   if (key == nullptr) throw Error(EINVAL, "bad_argument", "signing needs a private key");
   ossl::MdCtx ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key) != 1 || !set_padding(pctx, key))
     throw ossl::failure(EIO, "sign_failed", "cannot start a SHA-256 signature with this key");
+  write([&](ByteView piece) {
+    if (!piece.empty() && EVP_DigestSignUpdate(ctx.get(), piece.data(), piece.size()) != 1)
+      throw ossl::failure(EIO, "sign_failed", "cannot hash the message");
+  });
   size_t len = 0;
-  if (EVP_DigestSign(ctx.get(), nullptr, &len, message.data(), message.size()) != 1)
-    throw ossl::failure(EIO, "sign_failed", "cannot size the signature");
+  if (EVP_DigestSignFinal(ctx.get(), nullptr, &len) != 1) throw ossl::failure(EIO, "sign_failed", "cannot size the signature");
   Bytes out(len);
-  if (EVP_DigestSign(ctx.get(), out.data(), &len, message.data(), message.size()) != 1)
-    throw ossl::failure(EIO, "sign_failed", "signing failed");
+  if (EVP_DigestSignFinal(ctx.get(), out.data(), &len) != 1) throw ossl::failure(EIO, "sign_failed", "signing failed");
   out.resize(len);
   return out;
 }
 
 bool message_signature_verifies(ByteView signature, ByteView message, const X509* cert) {
+  return message_signature_verifies(signature, [&](const std::function<void(ByteView)>& put) { put(message); }, cert);
+}
+
+bool message_signature_verifies(ByteView signature, const MessageWriter& write, const X509* cert) {
   ossl::ErrorQueueGuard guard;
   EVP_PKEY* key = cert ? X509_get0_pubkey(cert) : nullptr;
   ossl::MdCtx ctx(EVP_MD_CTX_new());
@@ -48,7 +58,11 @@ bool message_signature_verifies(ByteView signature, ByteView message, const X509
   if (!key || !ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key) != 1 ||
       !set_padding(pctx, key))
     return false;
-  return EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(), message.size()) == 1;
+  bool hashed = true;
+  write([&](ByteView piece) {
+    if (hashed && !piece.empty()) hashed = EVP_DigestVerifyUpdate(ctx.get(), piece.data(), piece.size()) == 1;
+  });
+  return hashed && EVP_DigestVerifyFinal(ctx.get(), signature.data(), signature.size()) == 1;
 }
 
 }  // namespace bpfsig::crypto

@@ -76,31 +76,41 @@ HornetDesign parse_hornet_design(const std::string& name) {
 
 HornetSigCheck hornet_check_signature(ByteView insns, const std::optional<Bytes>& signature,
                                       const std::optional<std::vector<Bytes>>& keyring, HornetDesign design) {
+  std::optional<crypto::KernelMessage> message;
+  if (signature) message.emplace(*signature);
+  std::optional<std::vector<crypto::Certificate>> certs;
+  if (keyring) certs = parse_keyring(*keyring);
+  return hornet_check_message(insns, message ? &*message : nullptr, certs ? &*certs : nullptr, design);
+}
+
+HornetSigCheck hornet_check_message(ByteView insns, const crypto::KernelMessage* message,
+                                    const std::vector<crypto::Certificate>* keyring, HornetDesign design) {
   HornetSigCheck c;
-  if (!signature) return verdict(std::move(c), IntegrityVerdict::kUnsigned, "unsigned", "no signature (attr->signature == 0)");
-  if (signature->empty())
+  if (message == nullptr) return verdict(std::move(c), IntegrityVerdict::kUnsigned, "unsigned", "no signature (attr->signature == 0)");
+  if (message->size() == 0)
     return verdict(std::move(c), IntegrityVerdict::kBadSig, "empty_signature", "a signature pointer with signature_size 0");
-  crypto::SigCheck parsed = crypto::parse_kernel_rules(*signature);
+  const crypto::SigCheck& parsed = message->parse_check();
   if (parsed.err != 0) {
     c.signature = parsed;
     return verdict(std::move(c), IntegrityVerdict::kBadSig, "cms_parse", "pkcs7_parse_message() fails: " + parsed.detail);
   }
-  if (!keyring) return verdict(std::move(c), IntegrityVerdict::kUnknownKey, "unknown_keyring", "lookup_user_key() finds no such keyring");
-  c.signature = crypto::verify_kernel_rules(*signature, insns, parse_keyring(*keyring));
+  if (keyring == nullptr)
+    return verdict(std::move(c), IntegrityVerdict::kUnknownKey, "unknown_keyring", "lookup_user_key() finds no such keyring");
+  c.signature = message->verify(insns, *keyring);
   if (c.signature.err != 0)
     return verdict(std::move(c), IntegrityVerdict::kBadSig, "bad_signature",
                    "verify_pkcs7_message_sig() fails (" + errno_name(c.signature.err) + ", " + c.signature.kind + "): " +
                        c.signature.detail);
-  std::optional<crypto::HornetAttribute> attribute;
+  const std::optional<crypto::HornetAttribute>* attribute = nullptr;
   try {
-    attribute = crypto::hornet_attribute(*signature);
+    attribute = &message->hornet_attribute();
   } catch (const Error& e) {
     return verdict(std::move(c), IntegrityVerdict::kBadSig, "hornet_asn1", e.what());
   }
-  if (!attribute)
+  if (!*attribute)
     return verdict(std::move(c), IntegrityVerdict::kPartialSig, "no_hornet_attribute",
                    "signature good over the instructions, but it carries no Hornet attribute: the maps are not covered");
-  return decode_for_design(std::move(c), *attribute, design);
+  return decode_for_design(std::move(c), **attribute, design);
 }
 
 // ---- the LSM --------------------------------------------------------------------------

@@ -3,6 +3,9 @@
 // (docs/formats.md is the specification).
 #include <algorithm>
 #include <cerrno>
+#include <deque>
+#include <functional>
+#include <optional>
 #include <map>
 #include <set>
 
@@ -48,14 +51,6 @@ bool known_scheme(uint16_t scheme) {
 }
 
 size_t padded8(size_t n) { return (n + 7) & ~size_t{7}; }
-
-void put_section(Bytes& out, uint32_t type, ByteView payload) {
-  size_t at = out.size();
-  out.resize(at + kSectionHeaderSize + padded8(payload.size()), 0);
-  store_le32(&out[at], type);
-  store_le32(&out[at + 4], static_cast<uint32_t>(payload.size()));
-  std::copy(payload.begin(), payload.end(), out.begin() + static_cast<long>(at + kSectionHeaderSize));
-}
 
 Bytes join_names(const std::vector<std::string>& names) {
   Bytes out;
@@ -117,31 +112,86 @@ std::vector<uint32_t> decode_u32_list(ByteView payload, const std::string& what,
   return out;
 }
 
+using Put = std::function<void(ByteView)>;
+
+// A bundle's sections in the one order a bundle may have, as views of the
+// loader's fields: encoding, the canonical-form check and the seal all walk
+// the same list, and only the encoder copies the payloads.
+class Sections {
+ public:
+  Sections(const SignedLoader& l, bool with_seal) {
+    add(kSecName, view(l.name));
+    add(kSecInsns, l.insns);
+    add(kSecData, l.data);
+    add(kSecSignature, l.signature);
+    add(kSecExclHash, l.excl_hash);
+    add(kSecMapNames, own(join_names(l.map_names)));
+    add(kSecProgNames, own(join_names(l.prog_names)));
+    if (!l.signer_cert.empty()) add(kSecSignerCert, l.signer_cert);
+    if (!l.signature_maps.empty()) add(kSecSignatureMaps, own(encode_u32_list(l.signature_maps)));
+    for (const SignedLoader::Extension& e : l.extensions) add(e.type, e.payload);
+    if (with_seal && !l.seal.empty()) add(kSecSeal, l.seal);
+  }
+  Sections(const Sections&) = delete;
+  Sections& operator=(const Sections&) = delete;
+
+  size_t encoded_size() const {
+    size_t total = kHeaderSize;
+    for (const Section& s : list_) total += kSectionHeaderSize + padded8(s.payload.size());
+    return total;
+  }
+
+  // The encoding, piece by piece: header, then each section's header, payload and padding.
+  void write(const Put& put) const {
+    uint8_t header[kHeaderSize] = {};
+    std::copy(std::begin(kMagic), std::end(kMagic), header);
+    store_le16(&header[8], kVersion);
+    store_le16(&header[10], static_cast<uint16_t>(scheme_));
+    store_le32(&header[12], static_cast<uint32_t>(list_.size()));
+    store_le32(&header[16], static_cast<uint32_t>(encoded_size()));
+    put(ByteView(header, sizeof header));
+    static const uint8_t kZeros[8] = {};
+    for (const Section& s : list_) {
+      uint8_t section_header[kSectionHeaderSize];
+      store_le32(&section_header[0], s.type);
+      store_le32(&section_header[4], static_cast<uint32_t>(s.payload.size()));
+      put(ByteView(section_header, sizeof section_header));
+      put(s.payload);
+      put(ByteView(kZeros, padded8(s.payload.size()) - s.payload.size()));
+    }
+  }
+
+  void set_scheme(Scheme scheme) { scheme_ = scheme; }
+
+ private:
+  struct Section {
+    uint32_t type;
+    ByteView payload;
+  };
+  void add(uint32_t type, ByteView payload) { list_.push_back({type, payload}); }
+  ByteView own(Bytes bytes) {
+    owned_.push_back(std::move(bytes));
+    return owned_.back();
+  }
+
+  Scheme scheme_ = Scheme::kLoaderHash;
+  std::vector<Section> list_;
+  std::deque<Bytes> owned_;  // a deque: views of earlier elements stay valid as it grows
+};
+
+Bytes encode_sections(const SignedLoader& l, bool with_seal) {
+  Sections sections(l, with_seal);
+  sections.set_scheme(l.scheme);
+  Bytes out;
+  out.reserve(sections.encoded_size());
+  sections.write([&](ByteView piece) { out.insert(out.end(), piece.begin(), piece.end()); });
+  return out;
+}
+
 // Every section but the seal, in the one order a bundle may have.
 Bytes encode_unsealed(const SignedLoader& l, const std::string& what) {
   check_sizes(l, what);
-  Bytes out(kHeaderSize, 0);
-  std::copy(std::begin(kMagic), std::end(kMagic), out.begin());
-  store_le16(&out[8], kVersion);
-  store_le16(&out[10], static_cast<uint16_t>(l.scheme));
-  uint32_t count = 0;
-  auto add = [&](uint32_t type, ByteView payload) {
-    put_section(out, type, payload);
-    ++count;
-  };
-  add(kSecName, view(l.name));
-  add(kSecInsns, l.insns);
-  add(kSecData, l.data);
-  add(kSecSignature, l.signature);
-  add(kSecExclHash, l.excl_hash);
-  add(kSecMapNames, join_names(l.map_names));
-  add(kSecProgNames, join_names(l.prog_names));
-  if (!l.signer_cert.empty()) add(kSecSignerCert, l.signer_cert);
-  if (!l.signature_maps.empty()) add(kSecSignatureMaps, encode_u32_list(l.signature_maps));
-  for (const SignedLoader::Extension& e : l.extensions) add(e.type, e.payload);
-  store_le32(&out[12], count);
-  store_le32(&out[16], static_cast<uint32_t>(out.size()));
-  return out;
+  return encode_sections(l, false);
 }
 
 // Signed bundles carry a seal and unsigned ones do not: there is no key to
@@ -163,19 +213,45 @@ size_t first_difference(ByteView a, ByteView b) {
 // through here, so its checks run once and name the file).
 Bytes encode(const SignedLoader& l, const std::string& what) {
   check_seal_presence(l, what);
-  Bytes out = encode_unsealed(l, what);
-  if (l.seal.empty()) return out;
-  put_section(out, kSecSeal, l.seal);
-  store_le32(&out[12], load_le32(&out[12]) + 1);
-  store_le32(&out[16], static_cast<uint32_t>(out.size()));
-  return out;
+  check_sizes(l, what);
+  return encode_sections(l, true);
+}
+
+// The offset of the first byte where bytes is not the loader's encoding, or
+// nullopt when it is exactly that encoding: encode() compared without
+// building a second copy of the bundle.
+std::optional<size_t> differs_from_encoding(const SignedLoader& l, ByteView bytes, const std::string& what) {
+  check_seal_presence(l, what);
+  check_sizes(l, what);
+  Sections sections(l, true);
+  sections.set_scheme(l.scheme);
+  std::optional<size_t> difference;
+  size_t at = 0;
+  sections.write([&](ByteView piece) {
+    if (difference) return;
+    ByteView mine = bytes.subspan(std::min(at, bytes.size()), std::min(piece.size(), bytes.size() - std::min(at, bytes.size())));
+    if (mine.size() != piece.size() || !std::equal(piece.begin(), piece.end(), mine.begin()))
+      difference = at + first_difference(mine, piece);
+    at += piece.size();
+  });
+  if (!difference && at != bytes.size()) difference = std::min(at, bytes.size());
+  return difference;
 }
 
 }  // namespace
 
 Bytes seal_content(const SignedLoader& l) { return encode_unsealed(l, "bundle"); }
 
-void seal_bundle(SignedLoader& l, EVP_PKEY* key) { l.seal = crypto::sign_message(seal_content(l), key); }
+void write_seal_content(const SignedLoader& l, const std::function<void(ByteView)>& put) {
+  check_sizes(l, "bundle");
+  Sections sections(l, false);
+  sections.set_scheme(l.scheme);
+  sections.write(put);
+}
+
+void seal_bundle(SignedLoader& l, EVP_PKEY* key) {
+  l.seal = crypto::sign_message([&](const Put& put) { write_seal_content(l, put); }, key);
+}
 
 Bytes encode_bundle(const SignedLoader& l) { return encode(l, "bundle"); }
 
@@ -244,10 +320,8 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
   // One encoding per bundle: what the seal signs is re-encoded from the
   // decoded fields, so a second spelling of the same fields (another section
   // order, an empty optional section) must not exist.
-  Bytes canonical = encode(l, what);
-  if (!std::equal(bytes.begin(), bytes.end(), canonical.begin(), canonical.end()))
-    throw format_error(what, first_difference(bytes, canonical),
-                       "not in canonical form (sections out of order, or an empty optional section)");
+  if (std::optional<size_t> at = differs_from_encoding(l, bytes, what))
+    throw format_error(what, *at, "not in canonical form (sections out of order, or an empty optional section)");
   return l;
 }
 

@@ -47,20 +47,27 @@ crypto::Digest hash_chain_value(ByteView insns, const std::vector<crypto::Digest
   return crypto::sha256(concat(insns_hash, chain));
 }
 
-Bytes signed_content(const SignedLoader& l) {
+std::vector<ByteView> signed_content_parts(const SignedLoader& l, crypto::Digest* storage) {
   switch (l.scheme) {
-    case Scheme::kLoaderHash: return l.insns;
-    case Scheme::kHornet: return l.insns;  // the map hashes travel in a signed attribute
-    case Scheme::kLoadtime: return concat(l.insns, l.data);
+    case Scheme::kLoaderHash: return {l.insns};
+    case Scheme::kHornet: return {l.insns};  // the map hashes travel in a signed attribute
+    case Scheme::kLoadtime: return {l.insns, l.data};
     case Scheme::kHashChain: {
       // No maps: the series verifies the plain instructions (as 6.18 does).
-      if (l.signature_maps.empty()) return l.insns;
-      crypto::Digest value = hash_chain_value(l.insns, chained_map_hashes(l));
-      return Bytes(value.begin(), value.end());
+      if (l.signature_maps.empty()) return {l.insns};
+      *storage = hash_chain_value(l.insns, chained_map_hashes(l));
+      return {ByteView(*storage)};
     }
     default: break;
   }
   throw Error(EINVAL, "unknown_scheme", "scheme " + scheme_name(l.scheme) + " has no signed content in this version");
+}
+
+Bytes signed_content(const SignedLoader& l) {
+  crypto::Digest storage{};
+  Bytes out;
+  for (ByteView part : signed_content_parts(l, &storage)) out.insert(out.end(), part.begin(), part.end());
+  return out;
 }
 
 }  // namespace bpfsig::skel

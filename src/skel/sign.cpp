@@ -107,27 +107,32 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
   return out;
 }
 
-SignedLoader read_signed_file(const std::string& path) { return read_signed_input(path).loader; }
+// Plain verify does not hash the whole file: only the manifest names it.
+SignedLoader read_signed_file(const std::string& path) { return read_signed_input(path, false).loader; }
 
-SignedInput read_signed_input(const std::string& path) {
+SignedInput read_signed_input(const std::string& path, bool hash_input) {
+  auto file_digest = [hash_input](ByteView bytes) { return hash_input ? crypto::sha256(bytes) : crypto::Digest{}; };
   // Read once ("-" and /dev/stdin cannot be read twice). A bundle's limit is a
   // quarter of a header's: a regular file's magic is peeked at first, so an
   // oversized bundle is refused before it is read.
   InputFile in(path);
   const std::string& what = in.name();
+  // A large bundle is mapped (a private copy, InputFile::read_contents) and
+  // decoded from the map, which is released as soon as the loader holds its
+  // fields: the bytes are in memory twice at most, and only while decoding.
   if (looks_like_bundle(in.peek(8))) {
-    Bytes raw = in.read_all(kMaxBundleSize);
-    return SignedInput{decode_bundle(raw, what), "bundle", crypto::sha256(raw)};
+    const auto contents = in.read_contents(kMaxBundleSize);
+    return SignedInput{decode_bundle(contents.bytes(), what), "bundle", file_digest(contents.bytes())};
   }
   const std::string text = in.read_all_text(kMaxHeaderSize);
   const ByteView bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-  if (looks_like_bundle(bytes)) return SignedInput{decode_bundle(bytes, what), "bundle", crypto::sha256(bytes)};  // from standard input
+  if (looks_like_bundle(bytes)) return SignedInput{decode_bundle(bytes, what), "bundle", file_digest(bytes)};  // stdin
   if (text.find("struct bpf_loader_ctx") != std::string::npos) {
     SignedLoader l = parse_header(text, what);
     mark_hornet_scheme(l);  // a header does not name its scheme: the signature tells
     // Fails closed: the C compiler would hand the edited literal to the program before load.
     check_header_initial_values(l, what);
-    return SignedInput{std::move(l), "header", crypto::sha256(bytes)};
+    return SignedInput{std::move(l), "header", file_digest(bytes)};
   }
   throw Error(EBADMSG, "unknown_format", what + ": neither a bpfsig bundle nor a signed light-skeleton header");
 }

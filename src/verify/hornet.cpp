@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Offline verification of a Hornet-scheme loader: what the Hornet LSM would
 // report for it, and what it would then check against the loader's map.
+#include <algorithm>
 #include <cerrno>
 
 #include "bpfsig/error.h"
@@ -26,9 +27,11 @@ Verdict from_lsm(lsm::IntegrityVerdict v) {
   }
 }
 
-lsm::HornetDesign design_of(const Bytes& signature) {
+// The design whose kernel would read this attribute. The message keeps the
+// attribute it decoded here for the Hornet check that follows.
+lsm::HornetDesign design_of(const crypto::KernelMessage& message) {
   try {
-    auto attr = crypto::hornet_attribute(signature);
+    const auto& attr = message.hornet_attribute();
     if (attr && attr->format == crypto::HornetFormat::kV7) return lsm::HornetDesign::kV7;
   } catch (const Error&) {
   }
@@ -44,12 +47,11 @@ Report verify_hornet(const skel::SignedLoader& loader, const std::vector<crypto:
   // The -i certificates play the keyring, which therefore exists: an unknown
   // signer is BADSIG, as Hornet reports it (UNKNOWNKEY is for a keyring_id
   // that names no keyring, which cannot happen offline).
-  std::vector<Bytes> keyring;
-  for (const auto& cert : trusted) keyring.push_back(crypto::certificate_der(cert.get()));
-  std::optional<Bytes> signature;
-  if (!loader.signature.empty()) signature = loader.signature;
-  const lsm::HornetDesign design = design_of(loader.signature);
-  lsm::HornetSigCheck h = lsm::hornet_check_signature(loader.insns, signature, keyring, design);
+  // The signature is decoded once, and the certificates are used as parsed.
+  const crypto::KernelMessage message(loader.signature);
+  const lsm::HornetDesign design = design_of(message);
+  lsm::HornetSigCheck h =
+      lsm::hornet_check_message(loader.insns, loader.signature.empty() ? nullptr : &message, &trusted, design);
   r.signature = h.signature;
   r.hornet = h.attribute;
   const Verdict v = from_lsm(h.verdict);
@@ -65,7 +67,7 @@ Report verify_hornet(const skel::SignedLoader& loader, const std::vector<crypto:
   }
   if (!c.excl_ok)
     return decide(std::move(r), Verdict::kBadSig, EACCES, "excl_mismatch",
-                  "exclusive-map hash " + c.excl_hash + " is not the loader's digest " + c.loader_digest +
+                  "exclusive-map hash " + to_hex(c.excl_hash) + " is not the loader's digest " + to_hex(c.loader_digest) +
                       ": the kernel refuses the load with EACCES");
   // The loader's only map when it loads is the metadata map, in fd_array[0].
   for (const crypto::HornetMapHash& m : h.attribute->maps) {
@@ -74,9 +76,9 @@ Report verify_hornet(const skel::SignedLoader& loader, const std::vector<crypto:
       return decide(std::move(r), Verdict::kFault, EPERM, "fault",
                     "a signed hash names fd_array[" + std::to_string(m.index) +
                         "], but a light skeleton passes only the metadata map (slot 0): Hornet v7 reports FAULT");
-    if (to_hex(m.sha) != c.metadata_sha256)
+    if (!std::equal(m.sha.begin(), m.sha.end(), c.metadata_sha256.begin(), c.metadata_sha256.end()))
       return decide(std::move(r), Verdict::kUnexpected, EPERM, "map_hash_mismatch",
-                    "the signed map hash " + to_hex(m.sha) + " is not the metadata map's " + c.metadata_sha256 +
+                    "the signed map hash " + to_hex(m.sha) + " is not the metadata map's " + to_hex(c.metadata_sha256) +
                         (design == lsm::HornetDesign::kFinal ? ": the publish check (bpf_prog hook) refuses with EPERM"
                                                              : ": Hornet v7 reports UNEXPECTED at load"));
   }

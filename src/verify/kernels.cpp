@@ -55,7 +55,7 @@ Step bound_maps(const LoadCase& c, Report& r, KernelProfile) {
                 "a signed program's fd_array_cnt map must be exclusive to it (EPERM)");
   if (!r.chain.excl_ok)
     return fail(r, Verdict::kBadSig, EACCES, "excl_mismatch",
-                "exclusive-map hash " + r.chain.excl_hash + " is not the loader's digest " + r.chain.loader_digest +
+                "exclusive-map hash " + to_hex(r.chain.excl_hash) + " is not the loader's digest " + to_hex(r.chain.loader_digest) +
                     ": the kernel refuses the load with EACCES before it checks the signature");
   if (!c.conditions.metadata_frozen)
     return fail(r, Verdict::kUnexpected, EPERM, "map_not_frozen",
@@ -97,7 +97,7 @@ Step map_binding(const LoadCase& c, Report& r, KernelProfile k) {
 Step verifier_excl(const LoadCase& c, Report& r, KernelProfile) {
   if (c.fd_array_cnt || !c.conditions.metadata_exclusive || r.chain.excl_ok) return std::nullopt;
   return fail(r, Verdict::kBadSig, EACCES, "excl_mismatch",
-              "exclusive-map hash " + r.chain.excl_hash + " is not the loader's digest " + r.chain.loader_digest +
+              "exclusive-map hash " + to_hex(r.chain.excl_hash) + " is not the loader's digest " + to_hex(r.chain.loader_digest) +
                   ": the verifier refuses the load with EACCES");
 }
 
@@ -113,8 +113,9 @@ Step loader_run(const LoadCase& c, Report& r, KernelProfile k) {
                 "the excl layout reads struct bpf_map at offset 32, which this kernel's verifier refuses (EACCES)");
   if (!chain.metadata_ok)
     return fail(r, Verdict::kBadSig, EINVAL, "metadata_mismatch",
-                "metadata SHA-256 " + chain.metadata_sha256 + " differs from the signed " +
-                    chain.signed_metadata_sha256 + ": the loader returns -22 (EINVAL)");
+                "metadata SHA-256 " + to_hex(chain.metadata_sha256) + " differs from the signed " +
+                    (chain.signed_metadata_sha256 ? to_hex(*chain.signed_metadata_sha256) : std::string("(none)")) +
+                    ": the loader returns -22 (EINVAL)");
   if (chain.layout == "excl" && !c.conditions.metadata_exclusive)
     return fail(r, Verdict::kBadSig, EINVAL, "map_not_exclusive",
                 "the metadata map is not exclusive: the loader's excl check returns -22 (EINVAL)");

@@ -3,6 +3,7 @@
 
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 
@@ -42,7 +43,7 @@ void read_block(const skel::SignedLoader& loader, ChainCheck& c) {
     c.shape_error = info.shape_error;
     if (info.shape_error.empty()) {
       c.mismatch_target = skel::mismatch_target_name(info.target);
-      c.signed_metadata_sha256 = to_hex(info.digest);
+      c.signed_metadata_sha256 = info.digest;
     }
   } catch (const Error& e) {
     // A loader that does not even start like one still "has" a block position
@@ -56,10 +57,10 @@ void read_block(const skel::SignedLoader& loader, ChainCheck& c) {
 
 ChainCheck check_chain(const skel::SignedLoader& loader) {
   ChainCheck c;
-  c.metadata_sha256 = to_hex(crypto::sha256_padded8(loader.data));
-  c.loader_digest = to_hex(skel::prog_digest(loader.insns));
-  c.excl_hash = to_hex(loader.excl_hash);
-  c.excl_ok = c.excl_hash == c.loader_digest;
+  c.metadata_sha256 = crypto::sha256_padded8(loader.data);
+  c.loader_digest = skel::prog_digest(loader.insns);
+  c.excl_hash = loader.excl_hash;
+  c.excl_ok = std::equal(c.excl_hash.begin(), c.excl_hash.end(), c.loader_digest.begin(), c.loader_digest.end());
   read_block(loader, c);
   c.metadata_ok = c.block_found && c.shape_error.empty() && c.signed_metadata_sha256 == c.metadata_sha256;
   return c;
@@ -86,7 +87,7 @@ Report decide_covered(Report r, const skel::SignedLoader& loader) {
   if (c.block_found && c.shape_error.empty() && !c.metadata_ok)
     return decide(std::move(r), Verdict::kBadSig, EINVAL, "metadata_mismatch",
                   "the kernel accepts the metadata, but the loader's hash-match block names " +
-                      c.signed_metadata_sha256 + ": the loader would return -22 (EINVAL)");
+                      to_hex(*c.signed_metadata_sha256) + ": the loader would return -22 (EINVAL)");
   return decide(std::move(r), Verdict::kOk, 0, "ok",
                 "signature good over the " + r.signed_content + " (" + skel::scheme_name(loader.scheme) +
                     "): the kernel checks the metadata at load, before the LSM hook");
@@ -96,12 +97,12 @@ Report decide_covered(Report r, const skel::SignedLoader& loader) {
 
 namespace {
 
-// The trusted certificate that verified the program's signature.
+// The trusted certificate that verified the program's signature, as the
+// signature check names it: no certificate is described or compared again.
 const crypto::Certificate* program_signer(const Report& r, const std::vector<crypto::Certificate>& trusted) {
-  if (!r.signature.signer) return nullptr;
-  for (const crypto::Certificate& c : trusted)
-    if (crypto::describe(c.get()).sha256_hex == r.signature.signer->sha256_hex) return &c;
-  return nullptr;
+  const int i = r.signature.signer_index;
+  if (i < 0 || static_cast<size_t>(i) >= trusted.size()) return nullptr;
+  return &trusted[static_cast<size_t>(i)];
 }
 
 // The seal is checked only once everything the kernel checks has passed, so a
@@ -111,7 +112,10 @@ Report check_seal(Report r, const skel::SignedLoader& loader, const std::vector<
   if (!r.seal.present || r.err != 0) return r;
   r.seal.checked = true;
   const crypto::Certificate* signer = program_signer(r, trusted);
-  r.seal.ok = signer && crypto::message_signature_verifies(loader.seal, skel::seal_content(loader), signer->get());
+  // The seal's message (the bundle without its seal) is hashed from the
+  // loader's fields as it is written, never built.
+  r.seal.ok = signer && crypto::message_signature_verifies(
+                            loader.seal, [&](const auto& put) { skel::write_seal_content(loader, put); }, signer->get());
   if (r.seal.ok) return r;
   return decide(std::move(r), Verdict::kBadSig, EKEYREJECTED, "bundle_seal",
                 "the kernel would accept the program, but the bundle's seal does not verify under its signer's "
@@ -135,14 +139,16 @@ Report verify_scheme(const skel::SignedLoader& loader, const std::vector<crypto:
 
   if (loader.signature.empty())
     return decide(std::move(r), Verdict::kUnsigned, ENODATA, "unsigned", "the loader carries no signature");
-  Bytes content;
+  crypto::Digest chain_value{};
+  std::vector<ByteView> content;
   try {
-    content = skel::signed_content(loader);
+    content = skel::signed_content_parts(loader, &chain_value);
   } catch (const Error& e) {
     return decide(std::move(r), Verdict::kFault, e.err(), e.kind(), e.what());
   }
-  r.signed_content_size = content.size();
-  if (r.signed_content == "hash chain") r.signed_value = to_hex(content);
+  r.signed_content_size = 0;
+  for (ByteView part : content) r.signed_content_size += part.size();
+  if (r.signed_content == "hash chain") r.signed_value = to_hex(chain_value);
   r.signature = crypto::verify_kernel_rules(loader.signature, content, trusted);
   if (r.signature.err != 0) {
     Verdict v = r.signature.err == ENOKEY ? Verdict::kUnknownKey : Verdict::kBadSig;
@@ -154,7 +160,7 @@ Report verify_scheme(const skel::SignedLoader& loader, const std::vector<crypto:
   }
   if (!c.excl_ok)
     return decide(std::move(r), Verdict::kBadSig, EACCES, "excl_mismatch",
-                  "exclusive-map hash " + c.excl_hash + " is not the loader's digest " + c.loader_digest +
+                  "exclusive-map hash " + to_hex(c.excl_hash) + " is not the loader's digest " + to_hex(c.loader_digest) +
                       ": the kernel refuses the load with EACCES");
   if (loader.scheme != skel::Scheme::kLoaderHash) return decide_covered(std::move(r), loader);
   if (!c.block_found)
@@ -167,7 +173,7 @@ Report verify_scheme(const skel::SignedLoader& loader, const std::vector<crypto:
                   "hash-match block at insn " + std::to_string(c.block_start) + " is malformed: " + c.shape_error);
   if (!c.metadata_ok)
     return decide(std::move(r), Verdict::kBadSig, EINVAL, "metadata_mismatch",
-                  "metadata SHA-256 " + c.metadata_sha256 + " differs from the signed " + c.signed_metadata_sha256 +
+                  "metadata SHA-256 " + to_hex(c.metadata_sha256) + " differs from the signed " + to_hex(*c.signed_metadata_sha256) +
                       ": the loader would return -22 (EINVAL)");
   return decide(std::move(r), Verdict::kOk, 0, "ok",
                 "signature good over the instructions; the hash-match block covers the metadata");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <dirent.h>
+#include <algorithm>
 #include <future>
 #include <set>
 
@@ -297,3 +298,82 @@ TEST(CommandFiles, StdinForTwoInputsIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// A file of n bytes with a pattern that shows which byte is which.
+Bytes patterned(size_t n) {
+  Bytes b(n);
+  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(i * 7 + i / 4096);
+  return b;
+}
+
+}  // namespace
+
+TEST(FilesInputContents, ALargeFileIsMappedAndHoldsItsBytes) {
+  test::TempDir dir;
+  const Bytes content = patterned(size_t{3} << 20);
+  write_file_atomic(dir.file("big"), content);
+  InputFile in(dir.file("big"));
+  InputFile::Contents c = in.read_contents(size_t{64} << 20);
+  EXPECT_TRUE(c.mapped());
+  EXPECT_TRUE(std::equal(c.bytes().begin(), c.bytes().end(), content.begin(), content.end()));
+}
+
+TEST(FilesInputContents, ASmallFileIsReadIntoABuffer) {
+  test::TempDir dir;
+  const Bytes content = patterned(4096);
+  write_file_atomic(dir.file("small"), content);
+  InputFile in(dir.file("small"));
+  InputFile::Contents c = in.read_contents(1 << 20);
+  EXPECT_FALSE(c.mapped());
+  EXPECT_TRUE(std::equal(c.bytes().begin(), c.bytes().end(), content.begin(), content.end()));
+}
+
+// The hostile case: the file is truncated and rewritten after it was read.
+// A shared map would raise SIGBUS at the first byte past the new end; the
+// private copy keeps the bytes as they were read.
+TEST(FilesInputContents, TruncatingOrRewritingTheFileAfterwardsChangesNothingRead) {
+  test::TempDir dir;
+  const Bytes content = patterned(size_t{2} << 20);
+  write_file_atomic(dir.file("big"), content);
+  InputFile in(dir.file("big"));
+  InputFile::Contents c = in.read_contents(size_t{64} << 20);
+  ASSERT_TRUE(c.mapped());
+  {
+    const int fd = ::open(dir.file("big").c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, 100), 0);
+    const Bytes other(100, 0xee);
+    ASSERT_EQ(::pwrite(fd, other.data(), other.size(), 0), 100);
+    ::close(fd);
+  }
+  EXPECT_TRUE(std::equal(c.bytes().begin(), c.bytes().end(), content.begin(), content.end()));
+}
+
+TEST(FilesInputContents, MovedContentsKeepTheirBytes) {
+  test::TempDir dir;
+  const Bytes small = patterned(100), large = patterned(size_t{1} << 20);
+  write_file_atomic(dir.file("small"), small);
+  write_file_atomic(dir.file("large"), large);
+  InputFile a(dir.file("small")), b(dir.file("large"));
+  InputFile::Contents moved_small = a.read_contents(1 << 21);
+  InputFile::Contents moved_large = b.read_contents(1 << 21);
+  InputFile::Contents x(std::move(moved_small)), y(std::move(moved_large));
+  EXPECT_TRUE(std::equal(x.bytes().begin(), x.bytes().end(), small.begin(), small.end()));
+  EXPECT_TRUE(std::equal(y.bytes().begin(), y.bytes().end(), large.begin(), large.end()));
+  EXPECT_TRUE(moved_small.bytes().empty());
+}
+
+TEST(FilesInputContents, AFileOverTheLimitIsRefusedBeforeItIsRead) {
+  test::TempDir dir;
+  write_file_atomic(dir.file("big"), patterned(size_t{2} << 20));
+  InputFile in(dir.file("big"));
+  try {
+    in.read_contents(size_t{1} << 20);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.err(), EFBIG);
+    EXPECT_EQ(e.kind(), "input_too_large");
+  }
+}

@@ -379,3 +379,88 @@ TEST(KernelRulesAttrs, SignatureCoversTheAttributesAsReceived) {
 
 }  // namespace
 }  // namespace bpfsig
+
+namespace bpfsig {
+namespace {
+
+// KernelMessage decodes once and answers as the functions on the bytes do.
+void expect_same_answers(const Bytes& sig, ByteView content, const std::vector<crypto::Certificate>& trust) {
+  const crypto::KernelMessage message(sig);
+  EXPECT_EQ(message.size(), sig.size());
+  const crypto::SigCheck parsed = crypto::parse_kernel_rules(sig);
+  EXPECT_EQ(message.parse_check().err, parsed.err);
+  EXPECT_EQ(message.parse_check().kind, parsed.kind);
+  EXPECT_EQ(message.parse_check().detail, parsed.detail);
+  const crypto::SigCheck verified = crypto::verify_kernel_rules(sig, content, trust);
+  const crypto::SigCheck mine = message.verify(content, trust);
+  EXPECT_EQ(mine.err, verified.err);
+  EXPECT_EQ(mine.kind, verified.kind);
+  EXPECT_EQ(mine.detail, verified.detail);
+  EXPECT_EQ(mine.signer_index, verified.signer_index);
+  std::optional<crypto::HornetAttribute> attr;
+  std::string error;
+  try {
+    attr = crypto::hornet_attribute(sig);
+  } catch (const Error& e) {
+    error = e.kind() + ": " + e.what();
+  }
+  for (int ask = 0; ask < 2; ++ask) {  // the second answer comes from what the first decoded
+    try {
+      const std::optional<crypto::HornetAttribute>& a = message.hornet_attribute();
+      EXPECT_EQ(error, "");
+      ASSERT_EQ(a.has_value(), attr.has_value());
+      if (!a) continue;
+      EXPECT_EQ(a->format, attr->format);
+      EXPECT_EQ(a->value_der, attr->value_der);
+      ASSERT_EQ(a->maps.size(), attr->maps.size());
+      for (size_t i = 0; i < a->maps.size(); ++i) {
+        EXPECT_EQ(a->maps[i].index, attr->maps[i].index);
+        EXPECT_EQ(a->maps[i].sha, attr->maps[i].sha);
+      }
+    } catch (const Error& e) {
+      EXPECT_EQ(error, e.kind() + ": " + e.what());
+    }
+  }
+}
+
+TEST(KernelMessage, AnswersAsTheFunctionsOnTheBytesDo) {
+  const test::TestSigner& s = test::default_signer();
+  const Bytes insns(64, 0x11);
+  const std::vector<crypto::HornetMapHash> maps = {{0, Bytes(32, 0xaa)}, {2, {}}};
+  std::vector<Bytes> signatures;
+  for (auto format : {crypto::HornetFormat::kFinal, crypto::HornetFormat::kV7})
+    signatures.push_back(crypto::sign_hornet(insns, maps, format, s.cert.get(), s.key.get()));
+  signatures.push_back(crypto::sign_hornet(insns, {}, crypto::HornetFormat::kFinal, s.cert.get(), s.key.get()));
+  signatures.push_back(crypto::sign_bpftool(insns, s.cert.get(), s.key.get()));
+  signatures.push_back({});
+  signatures.push_back(Bytes{0x30, 0x03, 0x02, 0x01, 0x01});
+  Bytes truncated = signatures.front();
+  truncated.resize(truncated.size() / 2);
+  signatures.push_back(truncated);
+  Bytes flipped = signatures.front();
+  flipped[flipped.size() - 10] ^= 0x01;  // inside the signature value
+  signatures.push_back(flipped);
+  signatures.push_back(Bytes(crypto::kMaxKernelSignatureSize + 1, 0x30));
+  for (const Bytes& sig : signatures) {
+    SCOPED_TRACE("signature of " + std::to_string(sig.size()) + " bytes");
+    expect_same_answers(sig, insns, s.trust());
+    expect_same_answers(sig, Bytes(64, 0x12), s.trust());
+    expect_same_answers(sig, insns, {});
+  }
+}
+
+TEST(KernelMessage, ContentInPartsVerifiesAsTheJoinedContent) {
+  const test::TestSigner& s = test::default_signer();
+  const Bytes a(40, 0x01), b(24, 0x02);
+  Bytes joined = a;
+  joined.insert(joined.end(), b.begin(), b.end());
+  const Bytes sig = crypto::sign_bpftool(joined, s.cert.get(), s.key.get());
+  EXPECT_EQ(crypto::verify_kernel_rules(sig, std::vector<ByteView>{a, b}, s.trust()).err, 0);
+  EXPECT_EQ(crypto::verify_kernel_rules(sig, std::vector<ByteView>{b, a}, s.trust()).err, EKEYREJECTED);
+  EXPECT_EQ(crypto::verify_kernel_rules(sig, std::vector<ByteView>{a}, s.trust()).err, EKEYREJECTED);
+  const crypto::SigCheck ok = crypto::verify_kernel_rules(sig, joined, s.trust());
+  EXPECT_EQ(ok.signer_index, 0);
+}
+
+}  // namespace
+}  // namespace bpfsig

@@ -80,7 +80,8 @@ TEST(Verify, AcceptsBpftool77Header) {
   EXPECT_EQ(r.chain.block_length, 28u);
   EXPECT_EQ(r.chain.cleanup_pc, 7u);
   EXPECT_EQ(r.chain.mismatch_target, "cleanup+1");
-  EXPECT_EQ(r.chain.signed_metadata_sha256.substr(0, 8), "202423a9");
+  ASSERT_TRUE(r.chain.signed_metadata_sha256.has_value());
+  EXPECT_EQ(to_hex(*r.chain.signed_metadata_sha256).substr(0, 8), "202423a9");
 }
 
 TEST(Verify, BpftoolMasterHeaderIsPartialAndFailsClosed) {
