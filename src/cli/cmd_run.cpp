@@ -21,7 +21,7 @@ namespace bpfsig::cli {
 namespace {
 
 struct RunArgs {
-  std::string file, kernel = "6.18", lsm = "capability", keyring = "builtin";
+  std::string file, kernel, lsm = "capability", keyring = "builtin";  // kernel "": the one the file's scheme is for
   std::vector<std::string> trusted;
   bool no_signature = false;
   std::string ipe_policy;  // --ipe-policy: loaded and activated in the "ipe" LSM
@@ -229,13 +229,27 @@ void print_human(const RunArgs& a, const Outcome& o, const lsm::AuditLog& audit)
   }
 }
 
-void run_run(const RunArgs& a, const Common& common, const CLI::App& cmd) {
-  check_usage(cmd, a);
+// Without --kernel, the kernel the file was signed for: what its scheme's
+// kernels check (docs/signing.md).
+std::string default_kernel_for(skel::Scheme scheme) {
+  switch (scheme) {
+    case skel::Scheme::kLoaderHash: return "6.18";
+    case skel::Scheme::kLoadtime: return "loadtime";
+    case skel::Scheme::kHornet: return "hornet";
+    case skel::Scheme::kHashChain: return "hash-chain";
+  }
+  return "6.18";
+}
+
+void run_run(const RunArgs& args, const Common& common, const CLI::App& cmd) {
+  check_usage(cmd, args);
   std::vector<CommandFile> inputs{
-      {"FILE", a.file}, {"--ipe-policy", a.ipe_policy}, {"--policy", a.enforce_policy}, {"--btf", a.btf}};
-  for (const auto& t : a.trusted) inputs.push_back({"-i", t});
+      {"FILE", args.file}, {"--ipe-policy", args.ipe_policy}, {"--policy", args.enforce_policy}, {"--btf", args.btf}};
+  for (const auto& t : args.trusted) inputs.push_back({"-i", t});
   check_command_files(inputs, {});  // standard input for one of them at most
-  skel::SignedLoader loader = skel::read_signed_file(a.file);
+  skel::SignedLoader loader = skel::read_signed_file(args.file);
+  RunArgs a = args;
+  if (a.kernel.empty()) a.kernel = default_kernel_for(loader.scheme);
   kmodel::Kernel kernel(profile_for(a.kernel));
   if (!a.btf.empty()) kernel.set_vmlinux_btf_file(a.btf);  // CO-RE relocates against this kernel
   std::shared_ptr<lsm::LsmStack> stack = make_stack(a);
@@ -272,7 +286,7 @@ void run_run(const RunArgs& a, const Common& common, const CLI::App& cmd) {
 void add_run(CLI::App& app, Common& common) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* sub = app.add_subcommand("run", "Load and run a signed loader in the kernel model (no privileges needed)");
-  sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18 (default), 6.18-toctou (before the Feb 2026 fix), loadtime (bpf-next 2026), hash-chain (the Sep 2025 series) or hornet (6.18 + the Hornet LSM)")
+  sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18, 6.18-toctou (before the Feb 2026 fix), loadtime (bpf-next 2026), hash-chain (the Sep 2025 series) or hornet (6.18 + the Hornet LSM); default: the one FILE's scheme is for (loader-hash: 6.18)")
       ->check(one_of({"6.18", "6.18-toctou", "loadtime", "hash-chain", "hornet"}));
   sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only, hornet, ipe, enforce")
       ->check(lsm_list_check());

@@ -32,6 +32,14 @@ void print_provenance(std::ostream& out, const Json& entry) {
   if (!line.empty()) out << "        from: " << line << "\n";
 }
 
+// expected_attach_type 0 is BPF_CGROUP_INET_INGRESS by name, and "none" for
+// the many program types that do not read it: the number says both.
+std::string attach_type_text(const Json& prog) {
+  const std::string name = prog["expected_attach_type"].get<std::string>();
+  if (name == "CGROUP_INET_INGRESS" && prog["type"] != "CGROUP_SKB") return "expected_attach_type 0";
+  return name;
+}
+
 std::string list_text(const Json& list) {
   std::string text;
   for (const auto& item : list) text += (text.empty() ? "" : " ") + (item.is_string() ? item.get<std::string>() : item.dump());
@@ -61,7 +69,7 @@ void print_summary(std::ostream& out, const std::string& file, const deep::Resul
   }
   for (const auto& p : m["programs"]) {
     out << "  prog[" << p["index"] << "]:    " << p["name"].get<std::string>() << " " << p["type"].get<std::string>()
-        << " (" << p["expected_attach_type"].get<std::string>() << "), " << p["insn_count"] << " insns, tag "
+        << " (" << attach_type_text(p) << "), " << p["insn_count"] << " insns, tag "
         << (p["tag"].is_null() ? "-" : p["tag"].get<std::string>()) << ", license "
         << p["license"].get<std::string>() << "\n";
     if (!p["attach_target"].is_null())

@@ -15,7 +15,7 @@ namespace {
 using test::bpfsig_cmd;
 
 // A key, a certificate and the signed execcount example, made once, in the
-// scheme of run's default kernel profile (6.18).
+// loader-hash scheme (the 6.18 profile is run's default for it).
 struct Signed {
   test::TempDir dir;
   std::string cert = dir.file("c.der"), bundle = dir.file("x.bpfsig");
@@ -144,4 +144,24 @@ TEST(CliRun, UnknownKernelProfileIsBadUsage) {
   auto r = bpfsig_cmd({"run", "--kernel", "no-such-kernel", signed_example().bundle});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("[EINVAL, usage]"), std::string::npos) << r.err;
+}
+
+// Without --kernel, run takes the kernel the file's scheme is for: sign's
+// default (loadtime) loads under the loadtime profile, loader-hash under 6.18.
+TEST(CliRun, WithoutKernelTheFilesSchemePicksTheProfile) {
+  Signed& s = signed_example();
+  const std::string loadtime = s.dir.file("lt.bpfsig");
+  ASSERT_EQ(bpfsig_cmd({"sign", "-k", s.dir.file("k.pem"), "-i", s.cert, "-o", loadtime,
+                        test::examples_dir() + "/execcount.bpf.o"})
+                .exit_code,
+            0);
+  Json lt = run_json({"-i", s.cert, loadtime}, 0);
+  EXPECT_EQ(lt["kernel"], "loadtime");
+  EXPECT_EQ(lt["decision"], "loaded");
+  Json lh = run_json({"-i", s.cert, s.bundle}, 0);
+  EXPECT_EQ(lh["kernel"], "6.18");
+  // An explicit --kernel still wins: the load-time file under 6.18 is refused.
+  Json forced = run_json({"--kernel", "6.18", "-i", s.cert, loadtime}, 1);
+  EXPECT_EQ(forced["kernel"], "6.18");
+  EXPECT_EQ(forced["decision"], "refused");
 }
