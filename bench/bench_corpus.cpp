@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bench_signer.h"
 #include "bpfsig/crypto.h"
 #include "bpfsig/error.h"
 #include "bpfsig/kmodel.h"
@@ -33,18 +34,12 @@ const std::string kLargestTracingTool = "execsnoop";
 // The tool signed once (load-time scheme) with a key made for the run.
 const skel::SignedLoader& tool_loader() {
   static const skel::SignedLoader loader = [] {
-    char tmpl[] = "/tmp/bpfsig_bench_corpus_XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    if (!dir) throw std::runtime_error("mkdtemp failed");
-    const std::string key_path = std::string(dir) + "/key.pem", cert_path = std::string(dir) + "/cert.der";
-    crypto::keygen(crypto::KeygenOptions{}, key_path, cert_path);
-    crypto::PrivateKey key = crypto::load_private_key(key_path);
-    crypto::Certificate cert = crypto::load_certificate(cert_path);
+    bench::BenchSigner signer = bench::make_bench_signer();
     skel::SignOptions options;
     options.scheme = skel::Scheme::kLoadtime;
     skel::SignedLoader signed_loader = skel::sign_object(
-        std::string(BPFSIG_CORPUS_DIR) + "/" + kLargestTracingTool + ".bpf.o", cert.get(), key.get(), options);
-    std::filesystem::remove_all(dir);
+        std::string(BPFSIG_CORPUS_DIR) + "/" + kLargestTracingTool + ".bpf.o", signer.cert.get(), signer.key.get(),
+        options);
     return signed_loader;
   }();
   return loader;

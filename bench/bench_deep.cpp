@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_signer.h"
 #include "bpfsig/crypto.h"
 #include "bpfsig/deep.h"
 #include "bpfsig/kmodel.h"
@@ -55,15 +56,10 @@ struct Inputs {
   std::vector<Input> inputs;
 
   Inputs() {
-    char tmpl[] = "/tmp/bpfsig_bench_deep_XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    if (!dir) throw std::runtime_error("mkdtemp failed");
-    const std::string key_path = std::string(dir) + "/key.pem", cert_path = std::string(dir) + "/cert.der";
-    crypto::keygen(crypto::KeygenOptions{}, key_path, cert_path);
-    crypto::PrivateKey key = crypto::load_private_key(key_path);
-    crypto::Certificate cert = crypto::load_certificate(cert_path);
-    trusted.push_back(crypto::load_certificate(cert_path));
-    fs::remove_all(dir);
+    bench::BenchSigner signer = bench::make_bench_signer();
+    crypto::PrivateKey& key = signer.key;
+    crypto::Certificate& cert = signer.cert;
+    trusted.push_back(crypto::parse_certificate(signer.cert_der, "bench certificate"));
     skel::SignOptions options;
     options.scheme = skel::Scheme::kLoadtime;
     std::vector<std::pair<std::string, std::string>> objects;

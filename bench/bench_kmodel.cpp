@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_signer.h"
 #include "bpfsig/crypto.h"
 #include "bpfsig/kmodel.h"
 #include "bpfsig/skel.h"
@@ -45,14 +46,10 @@ struct SignedExamples {
   std::map<std::string, skel::SignedLoader> loaders;
 
   SignedExamples() {
-    char tmpl[] = "/tmp/bpfsig_bench_kmodel_XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    if (!dir) throw std::runtime_error("mkdtemp failed");
-    std::string key_path = std::string(dir) + "/key.pem", cert_path = std::string(dir) + "/cert.der";
-    crypto::keygen(crypto::KeygenOptions{}, key_path, cert_path);
-    crypto::PrivateKey key = crypto::load_private_key(key_path);
-    crypto::Certificate cert = crypto::load_certificate(cert_path);
-    cert_der = crypto::certificate_der(cert.get());
+    bench::BenchSigner signer = bench::make_bench_signer();
+    crypto::PrivateKey& key = signer.key;
+    crypto::Certificate& cert = signer.cert;
+    cert_der = signer.cert_der;
     // The 6.18 scheme with the excl block, which the model's default profile
     // checks (the figures in docs/ were measured with it).
     skel::SignOptions opts;
@@ -62,7 +59,6 @@ struct SignedExamples {
     for (const auto& name : kKmodelExamples)
       loaders.emplace(name, skel::sign_object(std::string(BPFSIG_EXAMPLES_DIR) + "/" + name + ".bpf.o", cert.get(),
                                               key.get(), opts));
-    std::filesystem::remove_all(dir);
   }
 };
 

@@ -34,22 +34,10 @@ Digest sha256(const std::vector<ByteView>& parts) {
 }
 
 Digest sha256_padded8(ByteView data) {
-  ossl::ErrorQueueGuard guard;
-  ossl::MdCtx ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
-    throw ossl::failure(ENOMEM, "crypto", "cannot start SHA-256");
-  if (!data.empty() && EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1)
-    throw ossl::failure(EIO, "crypto", "SHA-256 update failed");
   // The kernel hashes elem_size = round_up(value_size, 8) bytes; the tail is zero.
   static const uint8_t kZeros[8] = {};
-  size_t pad = (8 - data.size() % 8) % 8;
-  if (pad != 0 && EVP_DigestUpdate(ctx.get(), kZeros, pad) != 1)
-    throw ossl::failure(EIO, "crypto", "SHA-256 update failed");
-  Digest out{};
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size())
-    throw ossl::failure(EIO, "crypto", "SHA-256 final failed");
-  return out;
+  const size_t pad = (8 - data.size() % 8) % 8;
+  return sha256(std::vector<ByteView>{data, ByteView(kZeros, pad)});
 }
 
 }  // namespace bpfsig::crypto
