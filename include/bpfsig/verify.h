@@ -77,6 +77,15 @@ struct Report {
 // needed; a tampered metadata is EKEYREJECTED, as those kernels answer).
 Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto::Certificate>& trusted);
 
+// verify_loader for a file as read: a header names no scheme (bpfsig's say
+// it in a comment, bpftool's do not) and is read as bpftool 7.7's,
+// loader-hash. bpftool 7.8's is the load-time scheme: no hash-match block,
+// the signature over insns || metadata. A header without a block that fails
+// as loader-hash and verifies as load-time is that: input.loader.scheme
+// becomes kLoadtime. Otherwise the loader-hash reading's report stands (a
+// block-less header signed over the instructions alone stays PARTIALSIG).
+Report verify_signed_input(skel::SignedInput& input, const std::vector<crypto::Certificate>& trusted);
+
 // Scheme hornet (verify_loader calls it for such loaders): the verdict the
 // Hornet LSM gives at load (its design picked by the attribute's format), the
 // exclusive map, then what Hornet checks against the maps: every signed hash

@@ -162,8 +162,10 @@ struct Verified {
 
 Verified verify_input(const VerifyArgs& a, const std::string& file, const std::vector<crypto::Certificate>& trusted) {
   const bool raw = file.empty();
-  skel::SignedLoader loader = raw ? loader_from_raw(a) : skel::read_signed_file(file);
-  Verified v{raw ? a.insns : file, loader.scheme, loader.map_names, verify::verify_loader(loader, trusted), std::nullopt};
+  skel::SignedInput input = raw ? skel::SignedInput{loader_from_raw(a), "raw", {}} : skel::read_signed_input(file, false);
+  verify::Report report = verify::verify_signed_input(input, trusted);  // a bpftool 7.8 header: load-time
+  const skel::SignedLoader& loader = input.loader;
+  Verified v{raw ? a.insns : file, loader.scheme, loader.map_names, std::move(report), std::nullopt};
   if (!a.kernel.empty()) {
     v.kernel = verify::predict_kernel_load(loader, trusted, verify::parse_kernel_profile(a.kernel));
     apply_kernel_prediction(v.report, *v.kernel);

@@ -402,28 +402,11 @@ CtxInput default_ctx(const skel::SignedLoader& loader) {
   return ctx;
 }
 
-// A header does not name its scheme (read as loader-hash unless it is
-// Hornet's). bpftool 7.8's is the load-time scheme: no hash-match block, the
-// signature over insns || metadata. Such a header is verified as that when
-// its signature fails as loader-hash; the checks are the scheme's own.
-skel::SignedInput with_header_scheme(const skel::SignedInput& input, const std::vector<crypto::Certificate>& trusted,
-                                     verify::Report& report) {
-  skel::SignedInput resolved = input;
-  if (report.err == 0 || input.format != "header" || input.loader.scheme != skel::Scheme::kLoaderHash ||
-      verify::check_chain(input.loader).block_found)
-    return resolved;
-  resolved.loader.scheme = skel::Scheme::kLoadtime;
-  verify::Report loadtime = verify::verify_loader(resolved.loader, trusted);
-  if (loadtime.err != 0) return input;
-  report = std::move(loadtime);
-  return resolved;
-}
-
 Result deep_verify(const skel::SignedInput& signed_input, const std::string& file,
                    const std::vector<crypto::Certificate>& trusted, const Options& options) {
   Result r;
-  r.report = verify::verify_loader(signed_input.loader, trusted);
-  const skel::SignedInput input = with_header_scheme(signed_input, trusted, r.report);
+  skel::SignedInput input = signed_input;
+  r.report = verify::verify_signed_input(input, trusted);  // a bpftool 7.8 header: the load-time scheme
   const skel::SignedLoader& loader = input.loader;
   if (r.report.err != 0) return r;  // a tampered artifact never runs
 

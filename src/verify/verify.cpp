@@ -215,4 +215,17 @@ Report verify_loader(const skel::SignedLoader& loader, const std::vector<crypto:
   return r;
 }
 
+Report verify_signed_input(skel::SignedInput& input, const std::vector<crypto::Certificate>& trusted) {
+  Report r = verify_loader(input.loader, trusted);
+  if (r.err == 0 || input.format != "header" || input.loader.scheme != skel::Scheme::kLoaderHash ||
+      check_chain(input.loader).block_found)
+    return r;
+  skel::SignedLoader as_loadtime = input.loader;
+  as_loadtime.scheme = skel::Scheme::kLoadtime;
+  Report loadtime = verify_loader(as_loadtime, trusted);
+  if (loadtime.err != 0) return r;  // not that either: the loader-hash reading's answer stands
+  input.loader.scheme = skel::Scheme::kLoadtime;
+  return loadtime;
+}
+
 }  // namespace bpfsig::verify

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "bpfsig/skel.h"
+#include "bpfsig/verify.h"
 #include "support/signer.h"
 #include "support/support.h"
 
@@ -131,6 +132,29 @@ TEST(Bpftool78, LoadtimeIsByteIdenticalForEveryExample) {
     EXPECT_TRUE(bundle.insns == theirs.insns && bundle.data == theirs.data && bundle.signature == theirs.signature &&
                 bundle.excl_hash == theirs.excl_hash);
   }
+}
+
+// `bpfsig verify` of bpftool 7.8's own header: it names no scheme, has no
+// hash-match block and a signature over insns || metadata, so it verifies as
+// the load-time scheme (a header is first read as bpftool 7.7's, loader-hash).
+TEST(Bpftool78, VerifyTakesBpftoolsHeaderAsTheLoadtimeScheme) {
+  REQUIRE_BPFTOOL78();
+  auto h = both_headers(test::examples_dir() + "/execcount.bpf.o");
+  ASSERT_EQ(h->failure, "");
+  test::write_text(h->dir.file("bpftool.lskel.h"), h->bpftool);
+  test::TestSigner& signer = test::default_signer();
+  test::CommandResult v =
+      test::bpfsig_cmd({"verify", "-j", "-i", signer.cert_path(), h->dir.file("bpftool.lskel.h")});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("\"verdict\":\"OK\""), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("\"scheme\":\"loadtime\""), std::string::npos) << v.out;
+  // One flipped metadata byte is still refused, as the 7.3 kernel refuses it.
+  skel::SignedLoader tampered = skel::parse_header(h->bpftool, "bpftool 7.8 header");
+  tampered.data[tampered.data.size() / 2] ^= 1;
+  skel::SignedInput input{tampered, "header", {}};
+  std::vector<crypto::Certificate> trusted;
+  trusted.push_back(crypto::load_certificate(signer.cert_path()));
+  EXPECT_NE(verify::verify_signed_input(input, trusted).err, 0);
 }
 
 // ---- the header is a drop-in for bpftool 7.8's ------------------------------------
