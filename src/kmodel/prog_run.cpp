@@ -152,15 +152,13 @@ ProgRunResult Kernel::prog_run(Process& proc, int fd, Bytes& ctx, const ProgRunO
     for (size_t i = vm::kCtxRegion + 1; i < prog->memory->region_count(); ++i)
       if (prog->memory->region(i).name != metadata) origins.set_original(i, vm::kFromKernel);
   }
-  trace_ = options.trace;
-  vm::RunResult run;
-  try {
-    run = vm::run(*prog->program, *prog->memory, ctx, helpers, run_options);
-  } catch (...) {
-    trace_ = nullptr;
-    throw;
-  }
-  trace_ = nullptr;
+  // bpf_sys_bpf records into the trace while this run lasts, and not after,
+  // however it ends.
+  struct TraceScope {
+    NestedTrace*& slot;
+    ~TraceScope() { slot = nullptr; }
+  } scope{trace_ = options.trace};
+  vm::RunResult run = vm::run(*prog->program, *prog->memory, ctx, helpers, run_options);
   if (options.trace) options.trace->tainted_branches = origins.tainted_branches();
   if (!run.ok())
     fail(EFAULT, kCmd, "the model stopped the program (" + run.fault->kind + "): " + run.fault->message);
