@@ -186,6 +186,8 @@ CertInfo describe(const X509* cert);
 // signed attributes, signer named by subjectKeyIdentifier, SHA-256, DER.
 // Throws Error(EINVAL, "cert_no_skid") when the certificate has no SKID.
 Bytes sign_bpftool(ByteView content, const X509* cert, EVP_PKEY* key);
+// The same over content in parts (signed as their concatenation, never joined).
+Bytes sign_bpftool(std::span<const ByteView> content, const X509* cert, EVP_PKEY* key);
 
 // A plain SHA-256 signature of message (RSA PKCS#1 v1.5 or DER ECDSA, by
 // the key's type), and its check under a certificate's public key: the

@@ -106,12 +106,26 @@ enum class Access {
   kPrivate,  // exactly 0600, whatever the umask and the replaced file's mode (keys)
 };
 
+// Writes an output's content piece by piece (see Output::produce).
+using ContentWriter = std::function<void(const std::function<void(ByteView)>& put)>;
+
 struct Output {
   std::string path;  // "-" is standard output
   Bytes data;
   Access access = Access::kShared;
   bool replace = true;  // false: an existing file is refused (EEXIST, "output_exists"), never replaced
+  // When set, the content is what produce hands to put, and data is not
+  // used: a large output is written as it is made, never held whole.
+  ContentWriter produce = nullptr;
 };
+
+// An output (shared access, replaced when it exists) whose content is produced as it is written.
+inline Output produced_output(std::string path, ContentWriter produce) {
+  Output o;
+  o.path = std::move(path);
+  o.produce = std::move(produce);
+  return o;
+}
 
 // Writes every output, all or nothing as far as the files go:
 // - a regular file (or a new path) is replaced atomically: the new content is

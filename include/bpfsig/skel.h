@@ -37,11 +37,12 @@ enum class MatchLayout {
 struct SkeletonApi {
   // One memory-mapped internal map (.bss, .data, .rodata, .data.NAME ...):
   // `struct SKEL__IDENT { ... } *IDENT;` in the skeleton, its initial value
-  // copied into anonymous memory at __open, the map mmapped at __load.
+  // copied into anonymous memory at __open, the map mmapped at __load. The
+  // initial value the header writes is the one in the signed metadata (the
+  // value the loader gives the map), not a second copy kept here.
   struct DataSection {
     std::string ident;                                // "bss"
     std::string members;                              // the struct's member lines, as btf_dump writes them
-    Bytes initial_value;                              // bpf_map__initial_value (not signed: see docs/signing.md)
     size_t mmap_size = 0;                             // round_up(round_up(value_size, 8) * max_entries, page)
     bool read_only = false;                           // BPF_F_RDONLY_PROG: mmapped PROT_READ
     std::vector<std::pair<std::string, long>> sizes;  // variable -> size, for __assert
@@ -147,6 +148,9 @@ struct SignedMap {
 // instructions or the blob do not have gen_loader's shape (a bpf() attr or
 // value outside the blob, map creates that do not match map_names).
 std::vector<SignedMap> signed_maps(const SignedLoader& loader);
+// The same without copying the initial values (initial_value is left empty;
+// initial_value_offset and value_size say where each lies in data).
+std::vector<SignedMap> signed_map_layout(const SignedLoader& loader);
 
 // A read of the loader's ctx (r6, as gen_loader keeps it) that lets the host
 // override something signed: a map descriptor's max_entries or initial_value
@@ -211,6 +215,9 @@ SignedLoader sign_object(const std::string& bpf_object_path, const X509* cert, E
 // for malformed input (including a signed bundle without a seal) and
 // Error(EINVAL, "bundle_version" | "unknown_scheme") for what it cannot read.
 Bytes encode_bundle(const SignedLoader& loader);
+// encode_bundle's bytes handed to put piece by piece, with the same checks
+// first: a large bundle is written without being built in memory.
+void write_bundle(const SignedLoader& loader, const std::function<void(ByteView)>& put);
 SignedLoader decode_bundle(ByteView bytes, const std::string& what);
 
 // What a bundle's seal signs: the bundle as encode_bundle writes it without
@@ -227,6 +234,10 @@ void seal_bundle(SignedLoader& loader, EVP_PKEY* key);
 // A C header shaped like `bpftool gen skeleton -L -S` output, including
 // <bpfsig/skel_internal.h> (shipped with bpfsig) for the load sequence.
 std::string render_header(const SignedLoader& loader);
+// The same text handed to put in pieces of at most a few tens of KiB: the
+// header of a large program (four characters per metadata byte) is written
+// without being built in memory.
+void write_header(const SignedLoader& loader, const std::function<void(ByteView)>& put);
 // Reads a header written by render_header or by bpftool 7.7 (opts_data,
 // opts_insn, opts_sig, opts_excl_hash and the map/prog descriptors).
 // Throws Error(EBADMSG, "header_format").

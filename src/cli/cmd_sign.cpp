@@ -145,7 +145,7 @@ void run_sign_many(const SignArgs& a, const skel::SignOptions& opts, const Commo
             [&](const std::string& object) {
               const std::string bundle = a.out_path + "/" + default_bundle_path(object);
               skel::SignedLoader loader = skel::sign_object(object, cert.get(), key.get(), opts);
-              write_outputs({Output{bundle, encode_bundle(loader)}});
+              write_outputs({produced_output(bundle, [&](const auto& put) { skel::write_bundle(loader, put); })});
               std::ostringstream human;
               print_signed(human, object, loader, opts, bundle, "");
               return BatchItem{true, signed_json(object, loader, opts, bundle, ""), human.str(), ""};
@@ -174,11 +174,11 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
 
   // Outputs are written only once everything has been signed, all or nothing.
   std::vector<Output> outputs;
-  if (!a.out_path.empty()) outputs.push_back(Output{a.out_path, encode_bundle(loader)});
-  if (!a.header_path.empty()) {
-    const std::string header = skel::render_header(loader);
-    outputs.push_back(Output{a.header_path, Bytes(header.begin(), header.end())});
-  }
+  // Each is written as it is encoded: a large program is never held twice more.
+  if (!a.out_path.empty())
+    outputs.push_back(produced_output(a.out_path, [&](const auto& put) { skel::write_bundle(loader, put); }));
+  if (!a.header_path.empty())
+    outputs.push_back(produced_output(a.header_path, [&](const auto& put) { skel::write_header(loader, put); }));
   write_outputs(outputs);
   // With an output on standard output, the report goes to standard error.
   const bool output_on_stdout = writes_stdout(a.out_path) || writes_stdout(a.header_path);

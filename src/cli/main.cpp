@@ -2,6 +2,8 @@
 // Entry point: parse, dispatch, and turn any error into one line on stderr
 // (and, with --json, an error object on stdout) and a non-zero exit: 2 for bad
 // usage, 1 for the rest (docs/cli.md).
+#include <malloc.h>
+
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -79,9 +81,19 @@ void add_help(CLI::App& app) {
   });
 }
 
+// glibc raises its mmap threshold to the size of each mmapped block freed,
+// up to 32 MiB: after the first multi-MiB input is released, the next ones
+// come from the heap, whose freed top is kept (the trim threshold doubles
+// with it). A command handles one large artifact in stages (read, libbpf's
+// images, the loader's blob, the output), so each stage's memory would stay
+// resident through the next. A fixed threshold returns every block of 1 MiB
+// or more to the kernel when it is freed.
+void keep_large_blocks_returnable() { ::mallopt(M_MMAP_THRESHOLD, 1 << 20); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_large_blocks_returnable();
   // The name is fixed so that the usage line says "bpfsig", not argv[0]'s path.
   CLI::App app{"bpfsig: sign, verify, inspect and load signed BPF light skeletons", "bpfsig"};
   app.require_subcommand(1);

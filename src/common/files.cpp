@@ -171,7 +171,7 @@ constexpr size_t kMapThreshold = size_t{1} << 20;
 // it is released. nullptr when the file did not read as size bytes (it
 // shrank, or grew: the caller reads it with read_all instead).
 void* read_into_private_map(int fd, size_t size) {
-  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (map == MAP_FAILED) return nullptr;
   auto* bytes = static_cast<uint8_t*>(map);
   size_t done = 0;
@@ -271,6 +271,12 @@ void write_all(int fd, ByteView data, const std::string& name) {
   }
 }
 
+// An output's content: its bytes, or what its producer hands over.
+void write_content(int fd, const Output& o, const std::string& name) {
+  if (!o.produce) return write_all(fd, o.data, name);
+  o.produce([&](ByteView piece) { write_all(fd, piece, name); });
+}
+
 // What an output path names, looked at before anything is written.
 enum class TargetKind { kStdout, kStream, kFile };
 
@@ -307,7 +313,7 @@ void write_stream(const Output& o, const Target& t) {
   if (t.kind == TargetKind::kStdout) {
     std::cout.flush();  // what the command printed before comes first
     std::fflush(stdout);
-    write_all(STDOUT_FILENO, o.data, "stdout");
+    write_content(STDOUT_FILENO, o, "stdout");
     return;
   }
   Fd fd(::open(o.path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
@@ -315,7 +321,7 @@ void write_stream(const Output& o, const Target& t) {
   struct stat now {};
   if (::fstat(fd.get(), &now) != 0 || !same_inode(now, t.st) || S_ISREG(now.st_mode))
     throw Error(EINVAL, "output_type", o.path + ": was replaced by another file before bpfsig could write it");
-  write_all(fd.get(), o.data, o.path);
+  write_content(fd.get(), o, o.path);
 }
 
 // The new content of one regular output, written and fsynced beside it but
@@ -330,7 +336,7 @@ class StagedFile {
     create_temp();
     try {
       set_mode_and_owner();
-      write_all(file_.get(), o.data, o.path);
+      write_content(file_.get(), o, o.path);
       if (::fsync(file_.get()) != 0) throw io_error(errno, o.path, "fsync failed");
     } catch (...) {
       remove_temp();  // no destructor runs for an object whose constructor throws

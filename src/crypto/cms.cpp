@@ -14,7 +14,6 @@ namespace {
 // no certificates and no signed attributes; the signer is named by its SKID.
 constexpr unsigned kBpftoolSignFlags = CMS_NOCERTS | CMS_PARTIAL | CMS_BINARY | CMS_DETACHED | CMS_STREAM;
 constexpr unsigned kBpftoolSignerFlags = CMS_NOCERTS | CMS_BINARY | CMS_NOSMIMECAP | CMS_USE_KEYID | CMS_NOATTR;
-constexpr unsigned kBpftoolFinalFlags = CMS_NOCERTS | CMS_BINARY;
 
 std::string digest_name(const ASN1_OBJECT* oid) {
   int nid = OBJ_obj2nid(oid);
@@ -64,9 +63,32 @@ size_t certificate_count(CMS_ContentInfo* cms) {
   return certs ? static_cast<size_t>(sk_X509_num(certs.get())) : 0;
 }
 
+// What CMS_final does with bpftool's final flags (CMS_BINARY: the content is
+// digested as it is, no CRLF conversion), over content in parts: the parts
+// go through the signer's digest BIO chain (CMS_dataInit) one after the other,
+// so content that lies in several buffers is never joined into one.
+void digest_detached_content(CMS_ContentInfo* cms, std::span<const ByteView> content) {
+  ossl::Bio chain(CMS_dataInit(cms, nullptr));
+  if (!chain) throw ossl::failure(EIO, "sign_failed", "CMS_dataInit failed");
+  for (ByteView part : content) {
+    for (size_t done = 0; done < part.size();) {
+      const int n = static_cast<int>(std::min<size_t>(part.size() - done, 1u << 30));
+      if (BIO_write(chain.get(), part.data() + done, n) != n) throw ossl::failure(EIO, "sign_failed", "cannot digest the content");
+      done += static_cast<size_t>(n);
+    }
+  }
+  (void)BIO_flush(chain.get());
+  if (CMS_dataFinal(cms, chain.get()) != 1) throw ossl::failure(EIO, "sign_failed", "CMS_dataFinal failed");
+}
+
 }  // namespace
 
 Bytes sign_bpftool(ByteView content, const X509* cert, EVP_PKEY* key) {
+  const ByteView parts[] = {content};
+  return sign_bpftool(std::span<const ByteView>(parts), cert, key);
+}
+
+Bytes sign_bpftool(std::span<const ByteView> content, const X509* cert, EVP_PKEY* key) {
   ossl::ErrorQueueGuard guard;
   if (cert == nullptr || key == nullptr) throw Error(EINVAL, "bad_argument", "signing needs a certificate and a private key");
   // CMS_add1_signer takes a reference to the certificate and reads it; it
@@ -85,8 +107,7 @@ Bytes sign_bpftool(ByteView content, const X509* cert, EVP_PKEY* key) {
   if (!cms) throw ossl::failure(EIO, "sign_failed", "CMS_sign failed");
   if (CMS_add1_signer(cms.get(), signer, key, EVP_sha256(), kBpftoolSignerFlags) == nullptr)
     throw ossl::failure(EIO, "sign_failed", "CMS_add1_signer failed");
-  ossl::Bio in = ossl::memory_bio(content);
-  if (CMS_final(cms.get(), in.get(), nullptr, kBpftoolFinalFlags) != 1) throw ossl::failure(EIO, "sign_failed", "CMS_final failed");
+  digest_detached_content(cms.get(), content);
   ossl::Bio out(BIO_new(BIO_s_mem()));
   if (!out || i2d_CMS_bio_stream(out.get(), cms.get(), nullptr, 0) != 1)
     throw ossl::failure(EIO, "sign_failed", "cannot DER-encode the signature");

@@ -179,6 +179,12 @@ class Sections {
   std::deque<Bytes> owned_;  // a deque: views of earlier elements stay valid as it grows
 };
 
+void write_sections(const SignedLoader& l, bool with_seal, const Put& put) {
+  Sections sections(l, with_seal);
+  sections.set_scheme(l.scheme);
+  sections.write(put);
+}
+
 Bytes encode_sections(const SignedLoader& l, bool with_seal) {
   Sections sections(l, with_seal);
   sections.set_scheme(l.scheme);
@@ -244,9 +250,7 @@ Bytes seal_content(const SignedLoader& l) { return encode_unsealed(l, "bundle");
 
 void write_seal_content(const SignedLoader& l, const std::function<void(ByteView)>& put) {
   check_sizes(l, "bundle");
-  Sections sections(l, false);
-  sections.set_scheme(l.scheme);
-  sections.write(put);
+  write_sections(l, false, put);
 }
 
 void seal_bundle(SignedLoader& l, EVP_PKEY* key) {
@@ -254,6 +258,12 @@ void seal_bundle(SignedLoader& l, EVP_PKEY* key) {
 }
 
 Bytes encode_bundle(const SignedLoader& l) { return encode(l, "bundle"); }
+
+void write_bundle(const SignedLoader& l, const Put& put) {
+  check_seal_presence(l, "bundle");
+  check_sizes(l, "bundle");
+  write_sections(l, true, put);
+}
 
 bool looks_like_bundle(ByteView bytes) {
   return bytes.size() >= sizeof kMagic && std::equal(std::begin(kMagic), std::end(kMagic), bytes.begin());

@@ -3,6 +3,7 @@
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 
 #include "bpfsig/bytes.h"
 #include "bpfsig/error.h"
+#include "bpfsig/files.h"
 #include "bpfsig/limits.h"
 #include "skel/libbpf_log.h"
 
@@ -226,9 +228,6 @@ SkeletonApi describe_api(bpf_object* obj, const std::string& what) {
     if (!(bpf_map__map_flags(map) & BPF_F_MMAPABLE)) continue;
     SkeletonApi::DataSection sec;
     sec.ident = map_identifier(bpf_map__name(map), true);
-    size_t size = 0;
-    const auto* init = static_cast<const uint8_t*>(bpf_map__initial_value(map, &size));
-    if (init) sec.initial_value.assign(init, init + size);
     sec.mmap_size = mmap_size_of(map);
     sec.read_only = bpf_map__map_flags(map) & BPF_F_RDONLY_PROG;
     if (const btf_type* t = datasec_for(b, sec.ident)) describe_datasec(b, t, sec, what + ": section " + sec.ident);
@@ -237,6 +236,41 @@ SkeletonApi describe_api(bpf_object* obj, const std::string& what) {
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj) api.attach.push_back(attach_expression(prog));
   return api;
+}
+
+// After a gen_loader load, the images libbpf keeps of the object's data
+// sections (each internal map's initial value, a shared anonymous mapping
+// it unmaps at close) have been copied into the loader's blob and are not
+// read again. Their pages are released now (MADV_REMOVE frees a shared
+// anonymous mapping's backing; the range reads as zeroes after), so a large
+// .data is not held a third time while the blob is copied out. bpf_object's
+// API hands these images out writable (bpf_map__initial_value); zeroing one
+// after load changes nothing libbpf does with it.
+void release_section_images(bpf_object* obj) {
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) {
+    if (!bpf_map__is_internal(map)) continue;
+    size_t size = 0;
+    void* image = bpf_map__initial_value(map, &size);
+    if (image != nullptr) ::madvise(image, mmap_size_of(map), MADV_REMOVE);  // best effort: memory, not meaning
+  }
+}
+
+// The object, opened by libbpf from one read of the file ("-" is standard
+// input; a FIFO is refused, not waited on). The bytes read are released as
+// soon as libbpf has opened them: bpf_object_open copies what it keeps (BTF,
+// instructions, section data into the maps' images) and ends its ELF handle
+// before it returns, so a large object is not held through the load.
+template <class Fail>
+std::unique_ptr<bpf_object, ObjectCloser> open_object(const std::string& path, const std::string& name, const Fail& fail) {
+  InputFile in(path);
+  const InputFile::Contents object = in.read_contents(limits::kObjectFileSize);
+  // As bpftool: the object is named after the skeleton, which names the
+  // internal maps ("prog_bpf.bss") and so shapes the metadata blob.
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = name.c_str());
+  std::unique_ptr<bpf_object, ObjectCloser> obj(bpf_object__open_mem(object.bytes().data(), object.bytes().size(), &open_opts));
+  if (!obj) throw fail(errno ? errno : EINVAL, "not a loadable BPF object");
+  return obj;
 }
 
 }  // namespace
@@ -287,15 +321,9 @@ GeneratedLoader generate_loader(const std::string& path, const std::string& name
     return Error(errno_of_libbpf(err), "bpf_object", path + ": " + what + (why.empty() ? "" : ": " + why));
   };
 
-  // Read once, through the one input reader ("-" is standard input; a FIFO is refused, not waited on).
-  const Bytes object = read_file(path, limits::kObjectFileSize);
   GeneratedLoader out;
   out.name = name.empty() ? skeleton_name_for(is_stdio(path) ? "stdin" : path) : name;
-  // As bpftool: the object is named after the skeleton, which names the
-  // internal maps ("prog_bpf.bss") and so shapes the metadata blob.
-  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = out.name.c_str());
-  std::unique_ptr<bpf_object, ObjectCloser> obj(bpf_object__open_mem(object.data(), object.size(), &open_opts));
-  if (!obj) throw fail(errno ? errno : EINVAL, "not a loadable BPF object");
+  std::unique_ptr<bpf_object, ObjectCloser> obj = open_object(path, out.name, fail);
 
   bpf_map* map;
   bpf_object__for_each_map(map, obj.get())
@@ -314,6 +342,7 @@ GeneratedLoader generate_loader(const std::string& path, const std::string& name
     throw fail(EINVAL, "gen_loader produced no loader");
   const auto* insns = reinterpret_cast<const uint8_t*>(opts.insns);
   const auto* data = reinterpret_cast<const uint8_t*>(opts.data);
+  release_section_images(obj.get());
   out.insns.assign(insns, insns + opts.insns_sz);
   out.data.assign(data, data + opts.data_sz);
   out.api = describe_api(obj.get(), path);

@@ -172,8 +172,6 @@ void attach_initial_values(const SignedLoader& loader, const BlobTracker& t, con
                          " (" + std::to_string(m.value_size) + " bytes) is past the blob");
     m.has_initial_value = true;
     m.initial_value_offset = value->second;
-    m.initial_value.assign(loader.data.begin() + static_cast<std::ptrdiff_t>(value->second),
-                           loader.data.begin() + static_cast<std::ptrdiff_t>(value->second + m.value_size));
   }
 }
 
@@ -182,6 +180,16 @@ std::string hex_byte(uint8_t b) { return "0x" + to_hex(ByteView(&b, 1)); }
 }  // namespace
 
 std::vector<SignedMap> signed_maps(const SignedLoader& loader) {
+  std::vector<SignedMap> maps = signed_map_layout(loader);
+  for (SignedMap& m : maps)
+    if (m.has_initial_value) {
+      const ByteView value = ByteView(loader.data).subspan(m.initial_value_offset, m.value_size);
+      m.initial_value.assign(value.begin(), value.end());
+    }
+  return maps;
+}
+
+std::vector<SignedMap> signed_map_layout(const SignedLoader& loader) {
   std::vector<isa::Insn> prog = isa::decode(loader.insns, "loader");
   BlobTracker t(prog);
   t.run();

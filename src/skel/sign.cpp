@@ -50,6 +50,17 @@ crypto::Digest prog_digest(ByteView insns) {
   return crypto::sha256(copy);
 }
 
+namespace {
+
+// bpftool's signature over the scheme's content, hashed where it lies
+// (the load-time scheme's insns || metadata is not joined into a copy).
+Bytes sign_content_parts(const SignedLoader& l, const X509* cert, EVP_PKEY* key) {
+  crypto::Digest storage{};
+  return crypto::sign_bpftool(signed_content_parts(l, &storage), cert, key);
+}
+
+}  // namespace
+
 SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* key, const SignOptions& opts) {
   // What each scheme's loader carries (docs/signing.md): loader-hash and
   // hash-chain keep libbpf's hash-match block (the series leaves gen_loader's
@@ -101,7 +112,7 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
   if (opts.scheme == Scheme::kHashChain) out.signature_maps = {0};  // fd_array[0]: the metadata map
   // Hornet signs with gen_sig's CMS profile (src/skel/sign_hornet.cpp), the others with bpftool's.
   out.signature = opts.scheme == Scheme::kHornet ? hornet_signature(out, opts.hornet_format, cert, key)
-                                                 : crypto::sign_bpftool(signed_content(out), cert, key);
+                                                 : sign_content_parts(out, cert, key);
   if (opts.embed_cert) out.signer_cert = crypto::certificate_der(cert);
   seal_bundle(out, key);  // last: the seal covers everything above
   return out;
