@@ -172,7 +172,7 @@ class ArrayMap : public Map {
     // bpf_percpu_array_update copies whole 8-byte-rounded slots, padding
     // included (measured on 6.18.44: the padding reads back as written).
     for (uint32_t cpu = 0; cpu < cpus_; ++cpu)
-      std::copy_n(value.data() + static_cast<size_t>(cpu) * elem_size_, elem_size_, element(index, cpu));
+      std::memmove(element(index, cpu), value.data() + static_cast<size_t>(cpu) * elem_size_, elem_size_);
   }
 
   void remove(ByteView) override { fail(EINVAL, kDelete, "array elements cannot be deleted"); }
@@ -225,6 +225,10 @@ class HashMap : public Map {
   void update(ByteView key, ByteView value, uint64_t flags, const FdResolver& resolve) override {
     if (flags > kExist) fail(EINVAL, kUpdate, "unknown update flags");
     Bytes k(key.begin(), key.end());
+    // The value is copied first, as the kernel copies it from the caller
+    // before it touches the map: it may lie in this map's own storage, in
+    // the element an LRU eviction below frees.
+    Bytes v(value.begin(), value.end());
     std::shared_ptr<Map> inner;
     if (attr_.type == kMapHashOfMaps) inner = inner_map_from_fd(*this, value, resolve);  // before the lookup
     bool exists = elems_.count(k) != 0;
@@ -235,7 +239,6 @@ class HashMap : public Map {
       Bytes victim = order_.front();  // LRU: make room
       erase(victim);
     }
-    Bytes v(value.begin(), value.end());
     if (is_percpu_hash(attr_.type)) v.resize(syscall_value_size(), 0);
     elems_[k] = std::move(v);
     if (inner) inner_[k] = std::move(inner);
