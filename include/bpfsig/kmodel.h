@@ -614,6 +614,12 @@ struct SkeletonResult {
 // (Kernel::nested_failure) when there is one.
 SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
                              const SkeletonOptions& options = {});
+// The same for a caller done with the loader (bpfsig run): its metadata
+// (loader.data, left empty) is freed once the metadata map holds its copy,
+// so a large bundle's metadata is not held three times while the loader
+// copies it into its maps (issue 17). The rest of the loader is unchanged.
+SkeletonResult load_skeleton(Kernel& kernel, Process& proc, skel::SignedLoader&& loader,
+                             const SkeletonOptions& options = {});
 // The ctx load_skeleton runs the loader with: struct bpf_loader_ctx (sz = the
 // unrounded size) and the descriptors, with options' initial_values and
 // max_entries. Error(EINVAL, "load_skeleton") for a map index the loader lacks.

@@ -378,7 +378,7 @@ void Kernel::mmap_write(MmapHandle handle, size_t offset, ByteView bytes) {
   auto it = mappings_.find(handle);
   if (it == mappings_.end()) fail(EINVAL, "mmap write", "no such mapping");
   if (!it->second->writable) fail(EFAULT, "mmap write", "the mapping is read-only");
-  Bytes& area = *it->second->map->mmapable_area();
+  std::span<uint8_t> area = *it->second->map->mmapable_area();
   if (offset > area.size() || bytes.size() > area.size() - offset) fail(EFAULT, "mmap write", "past the map's values");
   std::copy(bytes.begin(), bytes.end(), area.begin() + static_cast<std::ptrdiff_t>(offset));
 }

@@ -3,12 +3,16 @@
 // map_alloc) and the element operations the syscall side reaches
 // (kernel/bpf/arraymap.c, hashtab.c, ringbuf.c of Linux 6.18).
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <cctype>
 #include <climits>
 #include <deque>
 #include <map>
+#include <memory>
+#include <new>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -111,13 +115,33 @@ Bytes Map::lookup_and_delete(ByteView, uint64_t) {
 
 namespace {
 
+// A map's zeroed storage, from calloc: glibc hands out memory it has just
+// taken from the system (a new mapping, or the heap just grown) without
+// writing it, so a large array is not cleared once here and again by the
+// page allocator, and costs resident memory as it is written (issue 17).
+class ZeroedBytes {
+ public:
+  explicit ZeroedBytes(size_t size) : bytes_(static_cast<uint8_t*>(std::calloc(std::max<size_t>(size, 1), 1))), size_(size) {
+    if (!bytes_) throw std::bad_alloc();
+  }
+  std::span<uint8_t> span() const { return {bytes_.get(), size_}; }
+  uint8_t* data() const { return bytes_.get(); }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t[], Free> bytes_;
+  size_t size_;
+};
+
 // ---- ARRAY and PERCPU_ARRAY: round_up(value_size, 8)-byte elements, zeroed
 // at creation; per-CPU maps keep nr_cpus copies of each element.
 class ArrayMap : public Map {
  public:
   ArrayMap(uint32_t id, const MapCreateAttr& attr, uint32_t cpus)
       : Map(id, attr), cpus_(cpus), elem_size_(round_up8(attr.value_size)),
-        data_(static_cast<size_t>(elem_size_) * attr.max_entries * cpus, 0) {}
+        data_(static_cast<size_t>(elem_size_) * attr.max_entries * cpus) {}
 
   size_t syscall_value_size() const override {
     return percpu() ? static_cast<size_t>(elem_size_) * cpus_ : attr_.value_size;
@@ -140,13 +164,15 @@ class ArrayMap : public Map {
     if (index >= attr_.max_entries) fail(E2BIG, kUpdate, "index " + std::to_string(index) + " is past max_entries");
     if (flags == kNoExist) fail(EEXIST, kUpdate, "array elements always exist (BPF_NOEXIST)");
     if (!percpu()) {
-      std::copy_n(value.data(), attr_.value_size, element(index, 0));
+      // memmove: the syscall layer hands a program's value where it lies,
+      // which may be this map's own storage (the kernel copies it out first).
+      std::memmove(element(index, 0), value.data(), attr_.value_size);
       return;
     }
     // bpf_percpu_array_update copies whole 8-byte-rounded slots, padding
     // included (measured on 6.18.44: the padding reads back as written).
     for (uint32_t cpu = 0; cpu < cpus_; ++cpu)
-      std::copy_n(value.data() + static_cast<size_t>(cpu) * elem_size_, elem_size_, element(index, cpu));
+      std::memmove(element(index, cpu), value.data() + static_cast<size_t>(cpu) * elem_size_, elem_size_);
   }
 
   void remove(ByteView) override { fail(EINVAL, kDelete, "array elements cannot be deleted"); }
@@ -154,10 +180,13 @@ class ArrayMap : public Map {
 
   std::optional<crypto::Digest> content_hash() const override {
     if (percpu()) return std::nullopt;
-    return crypto::sha256(data_);  // array_map_get_hash: every element, padding included
+    return crypto::sha256(data_.span());  // array_map_get_hash: every element, padding included
   }
 
-  Bytes* mmapable_area() override { return percpu() ? nullptr : &data_; }
+  std::optional<std::span<uint8_t>> mmapable_area() override {
+    if (percpu()) return std::nullopt;
+    return data_.span();
+  }
 
  private:
   bool percpu() const { return attr_.type == kMapPercpuArray; }
@@ -167,7 +196,7 @@ class ArrayMap : public Map {
 
   uint32_t cpus_;  // 1 for a plain ARRAY
   uint32_t elem_size_;
-  Bytes data_;
+  ZeroedBytes data_;
 };
 
 // ---- HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH, HASH_OF_MAPS: at most
@@ -196,6 +225,10 @@ class HashMap : public Map {
   void update(ByteView key, ByteView value, uint64_t flags, const FdResolver& resolve) override {
     if (flags > kExist) fail(EINVAL, kUpdate, "unknown update flags");
     Bytes k(key.begin(), key.end());
+    // The value is copied first, as the kernel copies it from the caller
+    // before it touches the map: it may lie in this map's own storage, in
+    // the element an LRU eviction below frees.
+    Bytes v(value.begin(), value.end());
     std::shared_ptr<Map> inner;
     if (attr_.type == kMapHashOfMaps) inner = inner_map_from_fd(*this, value, resolve);  // before the lookup
     bool exists = elems_.count(k) != 0;
@@ -206,7 +239,6 @@ class HashMap : public Map {
       Bytes victim = order_.front();  // LRU: make room
       erase(victim);
     }
-    Bytes v(value.begin(), value.end());
     if (is_percpu_hash(attr_.type)) v.resize(syscall_value_size(), 0);
     elems_[k] = std::move(v);
     if (inner) inner_[k] = std::move(inner);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "bpfsig/error.h"
@@ -87,8 +88,9 @@ class Map : public Object {
   virtual Bytes lookup_and_delete(ByteView key, uint64_t flags);
   // array_map_get_hash; nullopt for types without map_get_hash.
   virtual std::optional<crypto::Digest> content_hash() const { return std::nullopt; }
-  // The bytes an mmap() shows; null when the type has no map_mmap op.
-  virtual Bytes* mmapable_area() { return nullptr; }
+  // The bytes an mmap() shows (the map's own storage, which a program's
+  // map-value pointers address); nullopt when the type has no map_mmap op.
+  virtual std::optional<std::span<uint8_t>> mmapable_area() { return std::nullopt; }
   // map_release_uref: called when no fd or mmap of any process refers to the
   // map any more (programs may still hold it through used_maps).
   virtual void release_uref() {}

@@ -249,16 +249,18 @@ std::vector<std::shared_ptr<Map>> bind_fd_array(const ProgLoadAttr& attr, bool i
 }
 
 // insns || value of map 0 || value of map 1 ...: each map's value through
-// map_direct_value_addr (one-entry ARRAY only, else ENOTSUPP), value_size bytes.
-Bytes signed_content(const ProgLoadAttr& attr, const std::vector<std::shared_ptr<Map>>& folded) {
-  Bytes content = attr.insns;
+// map_direct_value_addr (one-entry ARRAY only, else ENOTSUPP), value_size
+// bytes. The parts are views of the attr and of the maps' own storage (the
+// kernel hashes the values where they lie), valid while nothing writes them.
+std::vector<ByteView> signed_content(const ProgLoadAttr& attr, const std::vector<std::shared_ptr<Map>>& folded) {
+  std::vector<ByteView> parts{attr.insns};
   for (const auto& map : folded) {
     if (map->attr().max_entries != 1) fail(kENOTSUPP, kCmd, "a folded map needs max_entries == 1");
-    const Bytes* area = map->mmapable_area();
+    auto area = map->mmapable_area();
     if (!area || area->size() < map->attr().value_size) fail(EINVAL, kCmd, "map has no direct value address");
-    content.insert(content.end(), area->begin(), area->begin() + map->attr().value_size);
+    parts.push_back(area->first(map->attr().value_size));
   }
-  return content;
+  return parts;
 }
 
 // prog->aux->sig's keyring fields, classified from keyring_id alone.

@@ -142,13 +142,19 @@ Bytes loader_ctx(const skel::SignedLoader& loader, const SkeletonOptions& option
   return ctx;
 }
 
-SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
-                             const SkeletonOptions& options) {
+namespace {
+
+// The sequence. released_metadata, when given, is the caller's metadata
+// buffer, freed as soon as the metadata map holds its own copy: the kernel
+// copies the value in (map_update), so nothing after reads the caller's.
+SkeletonResult run_skeleton(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
+                            const SkeletonOptions& options, Bytes* released_metadata) {
   if (loader.insns.empty() || loader.insns.size() % 8 != 0 || loader.data.empty())
     fail(EINVAL, "load_skeleton", "the loader has no instructions or no metadata");
   SkeletonResult result;
   LoaderFds own(kernel, proc);
   int map_fd = own.keep(create_metadata_map(kernel, proc, loader, options));
+  if (released_metadata) Bytes().swap(*released_metadata);  // clear() would keep the capacity
   int prog_fd = own.keep(kernel.prog_load(proc, loader_prog_attr(loader, map_fd, options)));
   result.loader_map = kernel.map_info(proc, map_fd);
   result.loader_prog = kernel.prog_info(proc, prog_fd);
@@ -162,6 +168,18 @@ SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLo
   if (result.loader_retval < 0) loader_failed(result.loader_retval, kernel.nested_failure());
   take_created_fds(kernel, proc, loader, ctx, result);
   return result;
+}
+
+}  // namespace
+
+SkeletonResult load_skeleton(Kernel& kernel, Process& proc, const skel::SignedLoader& loader,
+                             const SkeletonOptions& options) {
+  return run_skeleton(kernel, proc, loader, options, nullptr);
+}
+
+SkeletonResult load_skeleton(Kernel& kernel, Process& proc, skel::SignedLoader&& loader,
+                             const SkeletonOptions& options) {
+  return run_skeleton(kernel, proc, loader, options, &loader.data);
 }
 
 }  // namespace bpfsig::kmodel

@@ -72,19 +72,33 @@ class Attr {
   Bytes bytes_;
 };
 
-// [addr, addr + len) of VM memory, or nullopt (the kernel's copy fault).
-std::optional<Bytes> vm_bytes(const vm::HelperContext& ctx, uint64_t addr, uint64_t len) {
-  if (len == 0) return Bytes{};
+// [addr, addr + len) of VM memory where it lies, or nullopt (the kernel's
+// copy fault). The view is valid while the VM's regions are: for the rest
+// of the command, whose callee copies what it keeps.
+std::optional<ByteView> vm_view(const vm::HelperContext& ctx, uint64_t addr, uint64_t len) {
+  if (len == 0) return ByteView{};
   vm::AccessFault fault;
   const uint8_t* p = ctx.memory().translate(addr, len, false, &fault);
   if (!p) return std::nullopt;
-  return Bytes(p, p + len);
+  return ByteView(p, static_cast<size_t>(len));
+}
+
+// The same bytes, copied (what the command keeps).
+std::optional<Bytes> vm_bytes(const vm::HelperContext& ctx, uint64_t addr, uint64_t len) {
+  auto view = vm_view(ctx, addr, len);
+  if (!view) return std::nullopt;
+  return Bytes(view->begin(), view->end());
+}
+
+ByteView vm_view_or_efault(vm::HelperContext& ctx, uint64_t addr, uint64_t len, const char* cmd, const char* what) {
+  auto view = vm_view(ctx, addr, len);
+  if (!view) fail(EFAULT, cmd, std::string(what) + " pointer is not readable");
+  return *view;
 }
 
 Bytes vm_bytes_or_efault(vm::HelperContext& ctx, uint64_t addr, uint64_t len, const char* cmd, const char* what) {
-  auto bytes = vm_bytes(ctx, addr, len);
-  if (!bytes) fail(EFAULT, cmd, std::string(what) + " pointer is not readable");
-  return *bytes;
+  ByteView view = vm_view_or_efault(ctx, addr, len, cmd, what);
+  return Bytes(view.begin(), view.end());
 }
 
 // strncpy_from_bpfptr(license, attr->license, sizeof(license) - 1)
@@ -140,7 +154,11 @@ int map_update(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr
   int fd = a.s32(0);
   MapInfo info = kernel.map_info(proc, fd);
   Bytes key = vm_bytes(ctx, a.u64(8), info.key_size).value_or(Bytes{});
-  Bytes value = vm_bytes(ctx, a.u64(16), value_bytes(info, kernel.profile())).value_or(Bytes{});
+  // The value is not copied out first (the kernel's kvmemdup_bpfptr): the
+  // map copies it in from where it lies, and a value that lies in the
+  // updated map's own storage is copied as a snapshot (ArrayMap::update
+  // moves overlapping bytes), so the result is the kernel's.
+  ByteView value = vm_view(ctx, a.u64(16), value_bytes(info, kernel.profile())).value_or(ByteView{});
   kernel.map_update(proc, fd, key, value, a.u64(24));
   return 0;
 }
@@ -165,7 +183,7 @@ int btf_load(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const Attr& 
   constexpr const char* cmd = "BPF_BTF_LOAD";
   a.check_unused_zero(40, cmd);
   if (a.u32(36)) not_modelled(cmd, "BPF tokens");
-  return kernel.btf_load(proc, vm_bytes_or_efault(ctx, a.u64(0), a.u32(16), cmd, "btf"));
+  return kernel.btf_load(proc, vm_view_or_efault(ctx, a.u64(0), a.u32(16), cmd, "btf"));  // Btf keeps its copy
 }
 
 // ---- BPF_PROG_LOAD -------------------------------------------------------------
@@ -204,8 +222,8 @@ void check_btf_info(Kernel& kernel, Process& proc, vm::HelperContext& ctx, const
   uint64_t line_info_len = uint64_t{a.u32(92)} * a.u32(104);
   if (!func_info_len && !line_info_len) return;
   kernel.btf_info(proc, a.s32(72));
-  vm_bytes_or_efault(ctx, a.u64(80), func_info_len, cmd, "func_info");
-  vm_bytes_or_efault(ctx, a.u64(96), line_info_len, cmd, "line_info");
+  vm_view_or_efault(ctx, a.u64(80), func_info_len, cmd, "func_info");
+  vm_view_or_efault(ctx, a.u64(96), line_info_len, cmd, "line_info");
 }
 
 // prog_btf_fd, the BTF info counts and the CO-RE records. 6.18 reads

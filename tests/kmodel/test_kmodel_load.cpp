@@ -431,6 +431,117 @@ TEST(KmodelProgLoad, IdsOnlyForLoadedProgramsAndTheFdHoldsThem) {
   EXPECT_FALSE(kernel.prog_alive(1));
 }
 
+// ---- bpf_sys_bpf(BPF_MAP_UPDATE_ELEM): the value is copied from where it lies --------
+
+isa::Insn store_imm(uint8_t size, int16_t off, int32_t imm) {
+  return isa::Insn{static_cast<uint8_t>(isa::kClassSt | size | isa::kModeMem), 10, 0, off, imm};
+}
+isa::Insn store_reg(uint8_t dst, uint8_t src, int16_t off) {
+  return isa::Insn{isa::kClassStx | isa::kSizeDW | isa::kModeMem, dst, src, off, 0};
+}
+
+// Builds union bpf_attr for BPF_MAP_UPDATE_ELEM at r10 - 32 (map_fd, key at
+// r10 - 40 = key_index, value = fd_array[0]'s value + value_offset) and
+// calls bpf_sys_bpf; r0 is its result. Leaves nothing else in registers.
+std::vector<isa::Insn> update_from_map_value(int map_fd, int32_t key_index, int32_t value_offset) {
+  return concat({{store_imm(isa::kSizeW, -40, key_index), store_imm(isa::kSizeDW, -32, map_fd), mov_reg(1, 10),
+                  add_imm(1, -40), store_reg(10, 1, -24)},
+                 isa::ld_imm64(1, isa::kPseudoMapIdxValue, 0),
+                 {add_imm(1, value_offset), store_reg(10, 1, -16), store_imm(isa::kSizeDW, -8, 0),
+                  isa::mov64_imm(1, 2 /* BPF_MAP_UPDATE_ELEM */), mov_reg(2, 10), add_imm(2, -32),
+                  isa::mov64_imm(3, 32), call(166)}});
+}
+
+Bytes counting_bytes(uint8_t first, size_t n) {
+  Bytes out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(first + i);
+  return out;
+}
+
+Bytes u32_key(uint32_t index) {
+  Bytes key(4);
+  store_le32(key.data(), index);
+  return key;
+}
+
+// A program may name its own map's storage as the value (a direct value
+// access is to a one-element array, so it is the element itself): the
+// element is rewritten with what it holds. A value that runs past the
+// storage is not readable as a whole: EFAULT, and the map is unchanged.
+TEST(KmodelSysBpf, UpdateFromTheUpdatedMapsOwnStorage) {
+  Kernel kernel(KernelProfile::linux_6_18());
+  Process& p = kernel.spawn("t");
+  int map = kernel.map_create(p, {kMapArray, 4, 16, 1, 0, "m", {}});
+  kernel.map_update(p, map, u32_key(0), counting_bytes(1, 16));
+  for (int32_t offset : {0, 8}) {
+    SCOPED_TRACE(offset);
+    ProgLoadAttr attr = syscall_attr(program(concat({update_from_map_value(map, 0, offset), {exit_insn()}})));
+    attr.fd_array = {map};
+    int prog = kernel.prog_load(p, attr);
+    Bytes ctx;
+    EXPECT_EQ(static_cast<int32_t>(kernel.prog_run(p, prog, ctx).retval), offset == 0 ? 0 : -EFAULT);
+    EXPECT_EQ(kernel.map_lookup(p, map, u32_key(0)), counting_bytes(1, 16));
+  }
+}
+
+// The updated map holds its own copy: the program writing the source value
+// afterwards changes the source only.
+TEST(KmodelSysBpf, UpdatedMapKeepsItsCopyWhenTheSourceIsWrittenLater) {
+  Kernel kernel(KernelProfile::linux_6_18());
+  Process& p = kernel.spawn("t");
+  int source = kernel.map_create(p, {kMapArray, 4, 16, 1, 0, "source", {}});
+  int target = kernel.map_create(p, {kMapArray, 4, 16, 1, 0, "target", {}});
+  kernel.map_update(p, source, u32_key(0), counting_bytes(1, 16));
+  // update target[0] = source's value; then *(u64 *)source's value = -1
+  ProgLoadAttr attr = syscall_attr(program(concat({update_from_map_value(target, 0, 0), {mov_reg(6, 0)},
+                                                   isa::ld_imm64(1, isa::kPseudoMapIdxValue, 0),
+                                                   {isa::Insn{isa::kClassSt | isa::kSizeDW | isa::kModeMem, 1, 0, 0, -1},
+                                                    mov_reg(0, 6), exit_insn()}})));
+  attr.fd_array = {source};
+  int prog = kernel.prog_load(p, attr);
+  Bytes ctx;
+  ASSERT_EQ(kernel.prog_run(p, prog, ctx).retval, 0u);
+  EXPECT_EQ(kernel.map_lookup(p, target, u32_key(0)), counting_bytes(1, 16));
+  Bytes written = counting_bytes(1, 16);
+  std::fill_n(written.begin(), 8, 0xff);
+  EXPECT_EQ(kernel.map_lookup(p, source, u32_key(0)), written);
+}
+
+// load_skeleton of a loader the caller gives up (bpfsig run): its metadata
+// is freed once the metadata map holds a copy, and the load is the same as
+// from a loader the caller keeps, down to the maps' initial values.
+TEST(KmodelSkeleton, MovedLoaderReleasesItsMetadataAndLoadsTheSame) {
+  for (const auto& name : kExamples) {
+    SCOPED_TRACE(name);
+    const skel::SignedLoader& kept = signed_example(name);
+    TrustingKernel a, b;
+    SkeletonResult from_kept = load_skeleton(a.kernel, a.proc, kept);
+    skel::SignedLoader given = kept;
+    SkeletonResult from_given = load_skeleton(b.kernel, b.proc, std::move(given));
+    EXPECT_TRUE(given.data.empty());
+    EXPECT_EQ(given.data.capacity(), 0u) << "the metadata is freed, not only cleared";
+    EXPECT_EQ(given.insns, kept.insns) << "only the metadata is given up";
+    EXPECT_EQ(given.signature, kept.signature);
+    EXPECT_EQ(from_given.loader_retval, 0);
+    EXPECT_EQ(from_given.loader_map.value_size, kept.data.size());
+    ASSERT_EQ(from_given.maps.size(), from_kept.maps.size());
+    for (size_t i = 0; i < from_kept.maps.size(); ++i) {
+      const MapInfo& m = from_kept.maps[i];
+      EXPECT_EQ(from_given.maps[i].name, m.name);
+      if (m.type != kMapArray || (m.flags & kFWronly)) continue;
+      for (uint32_t key = 0; key < m.max_entries; ++key)
+        EXPECT_EQ(b.kernel.map_lookup(b.proc, from_given.map_fds[i], u32_key(key)),
+                  a.kernel.map_lookup(a.proc, from_kept.map_fds[i], u32_key(key)))
+            << m.name << "[" << key << "]";
+    }
+    ASSERT_EQ(from_given.progs.size(), from_kept.progs.size());
+    for (size_t i = 0; i < from_kept.progs.size(); ++i) {
+      EXPECT_EQ(from_given.progs[i].digest, from_kept.progs[i].digest);
+      EXPECT_EQ(from_given.progs[i].insns, from_kept.progs[i].insns);
+    }
+  }
+}
+
 TEST(KmodelProgRun, HelpersTheModelProvides) {
   KernelProfile profile = KernelProfile::linux_6_18();
   profile.kallsyms["bpf_prog_put"] = 0xffffffff81234560;
