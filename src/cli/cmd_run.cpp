@@ -186,14 +186,14 @@ struct Outcome {
   std::optional<kmodel::NestedFailure> nested_failure;  // of the loader's run
 };
 
-Outcome run_in_model(kmodel::Kernel& kernel, const skel::SignedLoader& loader, const RunArgs& a) {
+Outcome run_in_model(kmodel::Kernel& kernel, skel::SignedLoader&& loader, const RunArgs& a) {
   Outcome o;
   kmodel::Process& proc = kernel.spawn("bpfsig");
   kmodel::SkeletonOptions opts;
   opts.send_signature = !a.no_signature;
   opts.keyring_id = prepare_keyring(kernel, a);
   try {
-    o.result = kmodel::load_skeleton(kernel, proc, loader, opts);
+    o.result = kmodel::load_skeleton(kernel, proc, std::move(loader), opts);  // frees its metadata once the model holds it
     o.loaded = true;
   } catch (const Error& e) {
     o.err = e.err();
@@ -255,7 +255,7 @@ void run_run(const RunArgs& args, const Common& common, const CLI::App& cmd) {
   std::shared_ptr<lsm::LsmStack> stack = make_stack(a);
   kernel.set_lsm_stack(stack);
   kernel.set_lsm_bpf_hooks(true);  // security_bpf and security_bpf_map_create too, as 6.18 calls them
-  Outcome o = run_in_model(kernel, loader, a);
+  Outcome o = run_in_model(kernel, std::move(loader), a);
   if (common.json) {
     Json audit = Json::array();
     for (const auto& r : stack->audit_log().records()) audit.push_back(Json::parse(r.to_json_line()));
