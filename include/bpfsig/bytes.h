@@ -22,6 +22,11 @@ int hex_digit_value(char c);
 // Parses hex (upper or lower case, no separators); throws Error(EINVAL, "hex").
 Bytes from_hex(const std::string& hex);
 
+// A copy of the bytes. A large one (1 MiB or more) has its pages populated
+// in one call before it is written instead of faulted in one at a time:
+// fresh memory is most of what copying a multi-MiB artifact costs.
+Bytes copy_of(ByteView bytes);
+
 // Reads a whole input once (InputFile in files.h): "-" is standard input; only
 // regular files otherwise. Refuses (EFBIG, "input_too_large") a file larger
 // than max_size before reading it. Errors name the path.

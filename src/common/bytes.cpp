@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bpfsig/bytes.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdint>
 
 #include "bpfsig/error.h"
 
@@ -23,6 +27,31 @@ int hex_digit_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+namespace {
+
+constexpr size_t kPopulateThreshold = size_t{1} << 20;
+
+// MADV_POPULATE_WRITE (Linux 5.14) over the whole pages of [p, p + size):
+// best effort, the copy is the same without it.
+void populate_for_writing(uint8_t* p, size_t size) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + size) & ~(page - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+}
+
+}  // namespace
+
+Bytes copy_of(ByteView bytes) {
+  Bytes out;
+  if (bytes.size() >= kPopulateThreshold) {
+    out.reserve(bytes.size());
+    populate_for_writing(out.data(), bytes.size());
+  }
+  out.assign(bytes.begin(), bytes.end());
+  return out;
 }
 
 Bytes from_hex(const std::string& hex) {

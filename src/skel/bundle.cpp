@@ -309,15 +309,15 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
           throw format_error(what, off, "skeleton name contains a NUL byte");
         l.name.assign(payload.begin(), payload.end());
         break;
-      case kSecInsns: l.insns.assign(payload.begin(), payload.end()); break;
-      case kSecData: l.data.assign(payload.begin(), payload.end()); break;
-      case kSecSignature: l.signature.assign(payload.begin(), payload.end()); break;
-      case kSecExclHash: l.excl_hash.assign(payload.begin(), payload.end()); break;
+      case kSecInsns: l.insns = copy_of(payload); break;
+      case kSecData: l.data = copy_of(payload); break;
+      case kSecSignature: l.signature = copy_of(payload); break;
+      case kSecExclHash: l.excl_hash = copy_of(payload); break;
       case kSecMapNames: l.map_names = split_names(payload, what, off); break;
       case kSecProgNames: l.prog_names = split_names(payload, what, off); break;
-      case kSecSignerCert: l.signer_cert.assign(payload.begin(), payload.end()); break;
+      case kSecSignerCert: l.signer_cert = copy_of(payload); break;
       case kSecSignatureMaps: l.signature_maps = decode_u32_list(payload, what, off); break;
-      case kSecSeal: l.seal.assign(payload.begin(), payload.end()); break;
+      case kSecSeal: l.seal = copy_of(payload); break;
       default:
         if (!(type & kOptionalSectionBit)) throw format_error(what, off, "unknown required section " + std::to_string(type));
         l.extensions.push_back({type, Bytes(payload.begin(), payload.end())});

@@ -344,7 +344,7 @@ GeneratedLoader generate_loader(const std::string& path, const std::string& name
   const auto* data = reinterpret_cast<const uint8_t*>(opts.data);
   release_section_images(obj.get());
   out.insns.assign(insns, insns + opts.insns_sz);
-  out.data.assign(data, data + opts.data_sz);
+  out.data = copy_of(ByteView(data, opts.data_sz));
   out.api = describe_api(obj.get(), path);
   return out;
 }
