@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "bpfsig/bytes.h"
@@ -81,4 +82,16 @@ TEST(Endian, LittleEndianHelpers) {
   EXPECT_EQ(load_le32(buf), 0xa1b2c3d4u);
   store_le16(buf, 0xbeef);
   EXPECT_EQ(load_le16(buf), 0xbeef);
+}
+
+TEST(CopyOf, SmallAndLargeCopiesHoldTheirBytes) {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{4095}, (size_t{1} << 20) - 1, size_t{1} << 20, (size_t{3} << 20) + 5}) {
+    Bytes source(size);
+    for (size_t i = 0; i < size; ++i) source[i] = static_cast<uint8_t>(i * 131 + (i >> 12));
+    // An odd start, so the populated range is not page-aligned with the data.
+    const ByteView view = size ? ByteView(source).subspan(1) : ByteView(source);
+    const Bytes copy = copy_of(view);
+    ASSERT_EQ(copy.size(), view.size()) << size;
+    EXPECT_TRUE(std::equal(copy.begin(), copy.end(), view.begin())) << size;
+  }
 }

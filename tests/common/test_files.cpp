@@ -377,3 +377,38 @@ TEST(FilesInputContents, AFileOverTheLimitIsRefusedBeforeItIsRead) {
     EXPECT_EQ(e.kind(), "input_too_large");
   }
 }
+
+// ---- outputs written as they are produced ------------------------------------
+
+TEST(FilesOutput, AProducedOutputIsWhatItsProducerHandsOver) {
+  test::TempDir d;
+  std::string expected;
+  for (int i = 0; i < 1000; ++i) expected += "piece " + std::to_string(i) + "\n";
+  write_outputs({produced_output(d.file("out"), [](const std::function<void(ByteView)>& put) {
+    for (int i = 0; i < 1000; ++i) {
+      const std::string piece = "piece " + std::to_string(i) + "\n";
+      put(ByteView(reinterpret_cast<const uint8_t*>(piece.data()), piece.size()));
+    }
+  })});
+  EXPECT_EQ(test::read_text(d.file("out")), expected);
+}
+
+TEST(FilesOutput, AProducerThatFailsMidwayChangesNothing) {
+  test::TempDir d;
+  test::write_text(d.file("out"), "old");
+  test::write_text(d.file("other"), "old other");
+  auto failing = [](const std::function<void(ByteView)>& put) {
+    const uint8_t some[4096] = {1};
+    put(ByteView(some, sizeof some));
+    throw Error(EIO, "test", "the producer failed after its first piece");
+  };
+  try {
+    write_outputs({Output{d.file("other"), Bytes{'n', 'e', 'w'}}, produced_output(d.file("out"), failing)});
+    FAIL() << "the producer's error was lost";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), "test");
+  }
+  EXPECT_EQ(test::read_text(d.file("out")), "old");
+  EXPECT_EQ(test::read_text(d.file("other")), "old other");
+  EXPECT_EQ(entries(d.path()), (std::set<std::string>{"out", "other"}));  // no temporary left behind
+}

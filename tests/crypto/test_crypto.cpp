@@ -498,6 +498,19 @@ TEST(Sign, RsaSignatureHasTheReferenceLayout) {
   EXPECT_EQ(sig, crypto::sign_bpftool(loader_like_content(), m.cert.get(), m.key.get()));
 }
 
+TEST(Sign, ContentInPartsIsSignedAsItsConcatenation) {
+  // The load-time scheme signs insns || metadata without joining them: the
+  // signature over the parts is the one over the joined bytes (PKCS#1 v1.5 is
+  // deterministic), for any split, an empty part included.
+  const Material& m = material(KeyAlgo::kRsa2048);
+  const Bytes whole = loader_like_content();
+  const Bytes expected = crypto::sign_bpftool(whole, m.cert.get(), m.key.get());
+  for (size_t cut : {size_t{0}, size_t{1}, whole.size() / 2, whole.size()}) {
+    const ByteView parts[] = {ByteView(whole).first(cut), ByteView(), ByteView(whole).subspan(cut)};
+    EXPECT_EQ(crypto::sign_bpftool(std::span<const ByteView>(parts), m.cert.get(), m.key.get()), expected) << cut;
+  }
+}
+
 TEST(Sign, RefusesCertWithoutSkidAndMismatchedKey) {
   const Material& m = material(KeyAlgo::kP256);
   const Material& other = material(KeyAlgo::kP256, "other");

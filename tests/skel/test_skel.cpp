@@ -459,6 +459,36 @@ TEST(Header, RenderThenParseIsIdentity) {
     EXPECT_LE(line.size(), 100u);
 }
 
+TEST(Header, WrittenInPiecesWithTheSignedInitialValues) {
+  // A load-time header written from the object: its __open literals (.bss,
+  // .data) are the values the signed loader gives the maps, taken from the
+  // signed metadata; write_header hands the text over in bounded pieces
+  // whose concatenation is render_header's text.
+  SignOptions o;
+  o.scheme = Scheme::kLoadtime;
+  const SignedLoader l = sign_object(example("execcount"), signer().cert.get(), signer().key.get(), o);
+  ASSERT_TRUE(l.api.present);
+  ASSERT_FALSE(l.api.sections.empty());
+  std::string pieces;
+  size_t largest = 0;
+  write_header(l, [&](ByteView piece) {
+    largest = std::max(largest, piece.size());
+    pieces.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+  });
+  EXPECT_EQ(pieces, render_header(l));
+  EXPECT_LE(largest, size_t{64} << 10);
+  const SignedLoader back = parse_header(pieces, "execcount.lskel.h");
+  ASSERT_EQ(back.header_initial_values.size(), l.api.sections.size());
+  const std::vector<SignedMap> maps = signed_maps(l);
+  for (const auto& literal : back.header_initial_values) {
+    auto m = std::find_if(maps.begin(), maps.end(), [&](const SignedMap& s) { return s.name == literal.map; });
+    ASSERT_NE(m, maps.end()) << literal.map;
+    ASSERT_TRUE(m->has_initial_value) << literal.map;
+    EXPECT_EQ(literal.value, m->initial_value) << literal.map;
+  }
+  check_header_initial_values(back, "execcount.lskel.h");  // what read_signed_file checks
+}
+
 TEST(Header, ReadsCEscapesLikeACompiler) {
   std::string text =
       "struct s {\n\tstruct bpf_loader_ctx ctx;\n\tstruct { struct bpf_prog_desc p; } progs;\n};\n"
