@@ -56,7 +56,13 @@ exec "$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$root
 WRAP
 chmod +x "$out.tmp/bpftool"
 rm -rf "$out" && mv "$out.tmp" "$out"
-version=$("$out/bpftool" version 2>&1 | head -n 1) || { echo "bpftool: does not run: $version" >&2; exit 1; }
+# The whole output, then its first line: `| head -n 1` under pipefail fails
+# whenever bpftool is still writing when head exits (SIGPIPE), which once
+# failed a CI configure with "does not run: bpftool v7.8.0".
+status=0
+output=$("$out/bpftool" version 2>&1) || status=$?
+[ "$status" -eq 0 ] || { echo "bpftool: does not run (exit status $status): $output" >&2; exit 1; }
+version=${output%%$'\n'*}
 case "$version" in
   *v7.8*) ;;
   *) echo "bpftool: unexpected version: $version" >&2; exit 1 ;;

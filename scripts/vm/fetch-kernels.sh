@@ -32,7 +32,7 @@ echo "$todo" | while read -r name suite package; do
   unpacked=$apt_dir/unpacked/$name
   rm -rf "$unpacked" && mkdir -p "$unpacked"
   dpkg -x "$apt_dir"/debs/"${package}"_*.deb "$unpacked"
-  vmlinuz=$(find "$unpacked" -name vmlinuz -o -name 'vmlinuz-*' | head -n 1)
+  vmlinuz=$(find "$unpacked" -name vmlinuz -o -name 'vmlinuz-*' | sed -n 1p)  # sed reads all: no SIGPIPE under pipefail
   [ -n "$vmlinuz" ] || { echo "fetch-kernels: no vmlinuz in $package" >&2; exit 1; }
   mkdir -p "$cache/$name"
   cp "$vmlinuz" "$cache/$name/vmlinuz.tmp" && mv "$cache/$name/vmlinuz.tmp" "$cache/$name/vmlinuz"
