@@ -5,8 +5,6 @@
 // command holds at once), not on timing: the child's peak resident set
 // (wait4's ru_maxrss) is the same on a loaded machine as on an idle one.
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,8 +13,6 @@
 #include <vector>
 
 #include "support/support.h"
-
-extern char** environ;
 
 using namespace bpfsig;
 
@@ -44,18 +40,9 @@ struct Peak {
 Peak run_measured(const std::vector<std::string>& args) {
   std::vector<std::string> argv{test::cli_path()};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> raw;
-  for (std::string& a : argv) raw.push_back(a.data());
-  raw.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  const int spawned = ::posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
   Peak peak;
-  if (spawned != 0) return peak;
+  const pid_t pid = test::spawn_quiet(argv);
+  if (pid < 0) return peak;
   int status = 0;
   struct rusage usage {};
   if (::wait4(pid, &status, 0, &usage) != pid) return peak;

@@ -4,10 +4,8 @@
 // file, SIGKILL at any point leaves the old file or a complete new one and,
 // with O_TMPFILE, next to no temp file), key files are 0600, group/world-readable keys are
 // refused, passphrases come in openssl's forms, and no error echoes a key.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,8 +20,6 @@
 #include "bpfsig/skel.h"
 #include "bpfsig/verify.h"
 #include "support/support.h"
-
-extern char** environ;
 
 using namespace bpfsig;
 
@@ -74,20 +70,6 @@ bool verifies(const std::string& path, const std::string& cert = keys().cert) {
   }
 }
 
-pid_t spawn(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  return rc == 0 ? pid : -1;
-}
-
 int wait_exit(pid_t pid) {
   int status = 0;
   if (::waitpid(pid, &status, 0) != pid) return -1;
@@ -132,7 +114,7 @@ TEST(Atomic, ParallelSignsLeaveOneCompleteVerifiableFile) {
   std::vector<pid_t> pids;
   // Different inputs, so a torn mix of two writers could not verify.
   const char* kExamples[] = {"execcount", "multimap", "xdpfilter"};
-  for (int i = 0; i < kWriters; ++i) pids.push_back(spawn(sign_argv(out, kExamples[i % 3], i % 2 ? "6.18" : "excl")));
+  for (int i = 0; i < kWriters; ++i) pids.push_back(test::spawn_quiet(sign_argv(out, kExamples[i % 3], i % 2 ? "6.18" : "excl")));
   for (pid_t p : pids) {
     ASSERT_GT(p, 0);
     EXPECT_EQ(wait_exit(p), 0);
@@ -144,13 +126,13 @@ TEST(Atomic, ParallelSignsLeaveOneCompleteVerifiableFile) {
 TEST(Atomic, SigkillAtRandomPointsLeavesOldOrCompleteNewFile) {
   test::TempDir d;
   const std::string out = d.file("victim.bpfsig");
-  ASSERT_EQ(wait_exit(spawn(sign_argv(out, "multimap", "6.18"))), 0);
+  ASSERT_EQ(wait_exit(test::spawn_quiet(sign_argv(out, "multimap", "6.18"))), 0);
   Bytes old_bytes = read_file(out);
   ASSERT_TRUE(verifies(out));
 
   // How long one run takes, to spread the kills over it.
   auto t0 = std::chrono::steady_clock::now();
-  ASSERT_EQ(wait_exit(spawn(sign_argv(d.file("timing.bpfsig")))), 0);
+  ASSERT_EQ(wait_exit(test::spawn_quiet(sign_argv(d.file("timing.bpfsig")))), 0);
   const auto run_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
   ::unlink(d.file("timing.bpfsig").c_str());
 
@@ -159,7 +141,7 @@ TEST(Atomic, SigkillAtRandomPointsLeavesOldOrCompleteNewFile) {
   int killed = 0, finished = 0, left_old = 0, complete_new = 0;
   size_t max_stray = 0;
   for (int i = 0; i < 50; ++i) {
-    pid_t p = spawn(sign_argv(out, i % 2 ? "execcount" : "xdpfilter"));
+    pid_t p = test::spawn_quiet(sign_argv(out, i % 2 ? "execcount" : "xdpfilter"));
     ASSERT_GT(p, 0);
     std::this_thread::sleep_for(std::chrono::microseconds(delay(rng)));
     ::kill(p, SIGKILL);
@@ -182,7 +164,7 @@ TEST(Atomic, SigkillAtRandomPointsLeavesOldOrCompleteNewFile) {
   // one step: a kill leaves a named temp file only in the microseconds
   // between link and rename, and nothing cleans up after another process
   // (issue 14: the old cleanup removed user files).
-  ASSERT_EQ(wait_exit(spawn(sign_argv(out))), 0);
+  ASSERT_EQ(wait_exit(test::spawn_quiet(sign_argv(out))), 0);
   EXPECT_TRUE(verifies(out));
   EXPECT_LE(temp_files(d.path()), 1u);
 }

@@ -86,8 +86,7 @@ TEST(Endian, LittleEndianHelpers) {
 
 TEST(CopyOf, SmallAndLargeCopiesHoldTheirBytes) {
   for (size_t size : {size_t{0}, size_t{1}, size_t{4095}, (size_t{1} << 20) - 1, size_t{1} << 20, (size_t{3} << 20) + 5}) {
-    Bytes source(size);
-    for (size_t i = 0; i < size; ++i) source[i] = static_cast<uint8_t>(i * 131 + (i >> 12));
+    const Bytes source = test::patterned(size);
     // An odd start, so the populated range is not page-aligned with the data.
     const ByteView view = size ? ByteView(source).subspan(1) : ByteView(source);
     const Bytes copy = copy_of(view);

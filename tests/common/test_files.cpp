@@ -299,20 +299,9 @@ TEST(CommandFiles, StdinForTwoInputsIsRefused) {
 
 }  // namespace
 
-namespace {
-
-// A file of n bytes with a pattern that shows which byte is which.
-Bytes patterned(size_t n) {
-  Bytes b(n);
-  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(i * 7 + i / 4096);
-  return b;
-}
-
-}  // namespace
-
 TEST(FilesInputContents, ALargeFileIsMappedAndHoldsItsBytes) {
   test::TempDir dir;
-  const Bytes content = patterned(size_t{3} << 20);
+  const Bytes content = test::patterned(size_t{3} << 20);
   write_file_atomic(dir.file("big"), content);
   InputFile in(dir.file("big"));
   InputFile::Contents c = in.read_contents(size_t{64} << 20);
@@ -322,7 +311,7 @@ TEST(FilesInputContents, ALargeFileIsMappedAndHoldsItsBytes) {
 
 TEST(FilesInputContents, ASmallFileIsReadIntoABuffer) {
   test::TempDir dir;
-  const Bytes content = patterned(4096);
+  const Bytes content = test::patterned(4096);
   write_file_atomic(dir.file("small"), content);
   InputFile in(dir.file("small"));
   InputFile::Contents c = in.read_contents(1 << 20);
@@ -335,7 +324,7 @@ TEST(FilesInputContents, ASmallFileIsReadIntoABuffer) {
 // private copy keeps the bytes as they were read.
 TEST(FilesInputContents, TruncatingOrRewritingTheFileAfterwardsChangesNothingRead) {
   test::TempDir dir;
-  const Bytes content = patterned(size_t{2} << 20);
+  const Bytes content = test::patterned(size_t{2} << 20);
   write_file_atomic(dir.file("big"), content);
   InputFile in(dir.file("big"));
   InputFile::Contents c = in.read_contents(size_t{64} << 20);
@@ -353,7 +342,7 @@ TEST(FilesInputContents, TruncatingOrRewritingTheFileAfterwardsChangesNothingRea
 
 TEST(FilesInputContents, MovedContentsKeepTheirBytes) {
   test::TempDir dir;
-  const Bytes small = patterned(100), large = patterned(size_t{1} << 20);
+  const Bytes small = test::patterned(100), large = test::patterned(size_t{1} << 20);
   write_file_atomic(dir.file("small"), small);
   write_file_atomic(dir.file("large"), large);
   InputFile a(dir.file("small")), b(dir.file("large"));
@@ -367,7 +356,7 @@ TEST(FilesInputContents, MovedContentsKeepTheirBytes) {
 
 TEST(FilesInputContents, AFileOverTheLimitIsRefusedBeforeItIsRead) {
   test::TempDir dir;
-  write_file_atomic(dir.file("big"), patterned(size_t{2} << 20));
+  write_file_atomic(dir.file("big"), test::patterned(size_t{2} << 20));
   InputFile in(dir.file("big"));
   try {
     in.read_contents(size_t{1} << 20);

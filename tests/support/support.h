@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "bpfsig/bytes.h"
+
 namespace bpfsig::test {
 
 // A fresh directory under $TMPDIR, removed with its content on destruction.
@@ -62,6 +64,11 @@ std::string read_text(const std::string& path);
 mode_t file_type(const std::string& path);
 mode_t file_mode(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
+// Starts argv[0] with argv, its standard output and error sent to /dev/null,
+// without waiting for it: its pid, or -1 when it could not be started.
+pid_t spawn_quiet(const std::vector<std::string>& argv);
+// n bytes with a pattern that shows which byte is which (for comparing copies).
+Bytes patterned(size_t n);
 
 }  // namespace bpfsig::test
 
