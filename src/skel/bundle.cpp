@@ -119,7 +119,7 @@ using Put = std::function<void(ByteView)>;
 // the same list, and only the encoder copies the payloads.
 class Sections {
  public:
-  Sections(const SignedLoader& l, bool with_seal) {
+  Sections(const SignedLoader& l, bool with_seal) : scheme_(l.scheme) {
     add(kSecName, view(l.name));
     add(kSecInsns, l.insns);
     add(kSecData, l.data);
@@ -161,8 +161,6 @@ class Sections {
     }
   }
 
-  void set_scheme(Scheme scheme) { scheme_ = scheme; }
-
  private:
   struct Section {
     uint32_t type;
@@ -174,30 +172,17 @@ class Sections {
     return owned_.back();
   }
 
-  Scheme scheme_ = Scheme::kLoaderHash;
+  Scheme scheme_;
   std::vector<Section> list_;
   std::deque<Bytes> owned_;  // a deque: views of earlier elements stay valid as it grows
 };
 
-void write_sections(const SignedLoader& l, bool with_seal, const Put& put) {
-  Sections sections(l, with_seal);
-  sections.set_scheme(l.scheme);
-  sections.write(put);
-}
-
 Bytes encode_sections(const SignedLoader& l, bool with_seal) {
   Sections sections(l, with_seal);
-  sections.set_scheme(l.scheme);
   Bytes out;
   out.reserve(sections.encoded_size());
   sections.write([&](ByteView piece) { out.insert(out.end(), piece.begin(), piece.end()); });
   return out;
-}
-
-// Every section but the seal, in the one order a bundle may have.
-Bytes encode_unsealed(const SignedLoader& l, const std::string& what) {
-  check_sizes(l, what);
-  return encode_sections(l, false);
 }
 
 // Signed bundles carry a seal and unsigned ones do not: there is no key to
@@ -210,27 +195,24 @@ void check_seal_presence(const SignedLoader& l, const std::string& what) {
     throw Error(EBADMSG, "bundle_format", what + ": SEAL section (10) in an unsigned bundle");
 }
 
+// What must hold before a loader is encoded as a whole bundle; `what` names
+// the input in errors (decode's one-encoding check runs them on the file).
+void check_bundle(const SignedLoader& l, const std::string& what) {
+  check_seal_presence(l, what);
+  check_sizes(l, what);
+}
+
 // The first offset where two encodings differ (for the error message).
 size_t first_difference(ByteView a, ByteView b) {
   return static_cast<size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
 }
 
-// The whole bundle; `what` names the input in errors (decode re-encodes
-// through here, so its checks run once and name the file).
-Bytes encode(const SignedLoader& l, const std::string& what) {
-  check_seal_presence(l, what);
-  check_sizes(l, what);
-  return encode_sections(l, true);
-}
-
 // The offset of the first byte where bytes is not the loader's encoding, or
-// nullopt when it is exactly that encoding: encode() compared without
+// nullopt when it is exactly that encoding: encode_bundle compared without
 // building a second copy of the bundle.
 std::optional<size_t> differs_from_encoding(const SignedLoader& l, ByteView bytes, const std::string& what) {
-  check_seal_presence(l, what);
-  check_sizes(l, what);
+  check_bundle(l, what);
   Sections sections(l, true);
-  sections.set_scheme(l.scheme);
   std::optional<size_t> difference;
   size_t at = 0;
   sections.write([&](ByteView piece) {
@@ -246,23 +228,29 @@ std::optional<size_t> differs_from_encoding(const SignedLoader& l, ByteView byte
 
 }  // namespace
 
-Bytes seal_content(const SignedLoader& l) { return encode_unsealed(l, "bundle"); }
+// Every section but the seal, in the one order a bundle may have.
+Bytes seal_content(const SignedLoader& l) {
+  check_sizes(l, "bundle");
+  return encode_sections(l, false);
+}
 
 void write_seal_content(const SignedLoader& l, const std::function<void(ByteView)>& put) {
   check_sizes(l, "bundle");
-  write_sections(l, false, put);
+  Sections(l, false).write(put);
 }
 
 void seal_bundle(SignedLoader& l, EVP_PKEY* key) {
   l.seal = crypto::sign_message([&](const Put& put) { write_seal_content(l, put); }, key);
 }
 
-Bytes encode_bundle(const SignedLoader& l) { return encode(l, "bundle"); }
+Bytes encode_bundle(const SignedLoader& l) {
+  check_bundle(l, "bundle");
+  return encode_sections(l, true);
+}
 
 void write_bundle(const SignedLoader& l, const Put& put) {
-  check_seal_presence(l, "bundle");
-  check_sizes(l, "bundle");
-  write_sections(l, true, put);
+  check_bundle(l, "bundle");
+  Sections(l, true).write(put);
 }
 
 bool looks_like_bundle(ByteView bytes) {
