@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -77,8 +78,7 @@ bool is_stdio(const std::string& path) { return path == "-"; }
 bool writes_stdout(const std::string& path) {
   if (is_stdio(path)) return true;
   struct stat st {}, out {};
-  return !path.empty() && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) &&
-         ::fstat(STDOUT_FILENO, &out) == 0 && same_inode(st, out);
+  return !path.empty() && ::stat(path.c_str(), &st) == 0 && ::fstat(STDOUT_FILENO, &out) == 0 && same_inode(st, out);
 }
 
 // ---- inputs -------------------------------------------------------------------
@@ -284,11 +284,27 @@ struct Target {
   TargetKind kind = TargetKind::kFile;
   bool exists = false;
   struct stat st {};
+  // The name a file's new content is put in place under: the output path,
+  // or where a symbolic link there leads. The link itself is never replaced
+  // (/dev/stderr is /dev's link to /proc/self/fd/2).
+  std::string place;
 };
+
+// Where a symbolic link at an existing output path leads, else the path.
+std::string placement_of(const std::string& path) {
+  struct stat link {};
+  if (::lstat(path.c_str(), &link) != 0 || !S_ISLNK(link.st_mode)) return path;
+  char* resolved = ::realpath(path.c_str(), nullptr);
+  if (resolved == nullptr) throw io_error(errno, path, "cannot resolve the symbolic link");
+  std::string place(resolved);
+  std::free(resolved);
+  return place;
+}
 
 Target examine_output(const Output& o) {
   Target t;
-  if (is_stdio(o.path)) {
+  t.place = o.path;
+  if (writes_stdout(o.path)) {  // "-", /dev/stdout, or the very file standard output goes to: written in place on it
     t.kind = TargetKind::kStdout;
     return t;
   }
@@ -303,6 +319,7 @@ Target examine_output(const Output& o) {
   if (!o.replace)
     throw Error(EEXIST, "output_exists", o.path + ": already exists; it is not replaced (keygen: --force replaces it)");
   t.kind = S_ISREG(t.st.st_mode) ? TargetKind::kFile : TargetKind::kStream;
+  if (t.kind == TargetKind::kFile) t.place = placement_of(o.path);
   return t;
 }
 
@@ -331,7 +348,7 @@ void write_stream(const Output& o, const Target& t) {
 class StagedFile {
  public:
   StagedFile(const Output& o, const Target& t) : out_(&o), target_(t) {
-    dir_ = Fd(::open(parent_dir(o.path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    dir_ = Fd(::open(parent_dir(t.place).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir_.ok()) throw io_error(errno, o.path, "cannot open its directory");
     create_temp();
     try {
@@ -388,7 +405,7 @@ class StagedFile {
   void sync_dir() const { ::fsync(dir_.get()); }
 
  private:
-  std::string base() const { return base_name(out_->path); }
+  std::string base() const { return base_name(target_.place); }
 
   void remove_temp() {
     if (!temp_.empty()) ::unlinkat(dir_.get(), temp_.c_str(), 0);

@@ -401,3 +401,53 @@ TEST(FilesOutput, AProducerThatFailsMidwayChangesNothing) {
   EXPECT_EQ(test::read_text(d.file("other")), "old other");
   EXPECT_EQ(entries(d.path()), (std::set<std::string>{"out", "other"}));  // no temporary left behind
 }
+
+// ---- symbolic links and standard output ---------------------------------------
+
+// An output path that is a symbolic link: the file it leads to gets the new
+// content, and the link stays a link (a link is never replaced by a file).
+TEST(FilesOutput, ASymlinkedOutputReplacesWhereTheLinkLeads) {
+  test::TempDir d;
+  ::mkdir(d.file("real").c_str(), 0755);
+  test::write_text(d.file("real/out"), "old");
+  ASSERT_EQ(::symlink("real/out", d.file("link").c_str()), 0);
+  write_file_atomic(d.file("link"), std::string("new"));
+  struct stat st {};
+  ASSERT_EQ(::lstat(d.file("link").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_EQ(test::read_text(d.file("real/out")), "new");
+  EXPECT_EQ(entries(d.path()), (std::set<std::string>{"link", "real"}));
+  EXPECT_EQ(entries(d.file("real")), std::set<std::string>{"out"});
+}
+
+// /dev/stdout with standard output redirected to a regular file: the output
+// is written on standard output, in place. Staging it beside the path replaced
+// /dev's own /dev/stdout link with a regular file.
+TEST(FilesOutput, DevStdoutRedirectedToAFileIsWrittenThroughStandardOutput) {
+  test::TempDir d;
+  const std::string redirected = d.file("redirected");
+  std::fflush(stdout);
+  const int saved = ::dup(STDOUT_FILENO);
+  ASSERT_GE(saved, 0);
+  const int fd = ::open(redirected.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ::dup2(fd, STDOUT_FILENO);
+  ::close(fd);
+  std::string error;
+  bool stdout_named = false;
+  try {
+    stdout_named = writes_stdout("/dev/stdout");
+    write_file_atomic("/dev/stdout", std::string("through stdout\n"));
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  std::fflush(stdout);
+  ::dup2(saved, STDOUT_FILENO);
+  ::close(saved);
+  EXPECT_EQ(error, "");
+  EXPECT_TRUE(stdout_named);
+  EXPECT_EQ(test::read_text(redirected), "through stdout\n");
+  struct stat st {};
+  ASSERT_EQ(::lstat("/dev/stdout", &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "/dev/stdout is no longer a symbolic link";
+}
