@@ -45,14 +45,19 @@ class BlobTracker {
     for (size_t pc = 0; pc < prog_.size(); ++pc) {
       const isa::Insn& i = prog_[pc];
       if (isa::is_ld_imm64(i) && pc + 1 < prog_.size()) {
-        clear(i.dst);
         // BPF_PSEUDO_MAP_IDX_VALUE with map index 0 (the metadata map): the
-        // second slot's imm is the offset into the blob.
-        if (i.src == isa::kPseudoMapIdxValue && i.imm == 0) blob_[i.dst] = static_cast<uint32_t>(prog_[pc + 1].imm);
+        // second slot's imm is the offset into the blob. (src is the pseudo
+        // kind here, not a register.)
+        if (i.dst < kRegs) {
+          clear(i.dst);
+          if (i.src == isa::kPseudoMapIdxValue && i.imm == 0) blob_[i.dst] = static_cast<uint32_t>(prog_[pc + 1].imm);
+        }
         ++pc;
         continue;
       }
-      step(i);
+      // A register past r10 is not one (the verifier refuses it): such an
+      // instruction tells nothing and must not index the register files.
+      if (i.dst < kRegs && i.src < kRegs) step(i);
     }
   }
 
@@ -63,7 +68,6 @@ class BlobTracker {
 
  private:
   void clear(uint8_t reg) {
-    if (reg >= kRegs) return;
     blob_[reg].reset();
     imm_[reg].reset();
     loaded_[reg].reset();
@@ -76,13 +80,13 @@ class BlobTracker {
       clear(i.dst);
       imm_[i.dst] = i.imm;
     } else if (cls == isa::kClassAlu64 && (i.code & 0xf8) == (isa::kAluMov | isa::kSrcX)) {
-      const auto blob = i.src < kRegs ? blob_[i.src] : std::nullopt;
-      const auto imm = i.src < kRegs ? imm_[i.src] : std::nullopt;
+      const auto blob = blob_[i.src];
+      const auto imm = imm_[i.src];
       clear(i.dst);
       blob_[i.dst] = blob;
       imm_[i.dst] = imm;
     } else if (cls == isa::kClassLdx && mode == isa::kModeMem) {
-      const auto base = i.src < kRegs ? blob_[i.src] : std::nullopt;
+      const auto base = blob_[i.src];
       clear(i.dst);
       if (base) loaded_[i.dst] = *base + static_cast<size_t>(i.off);
     } else if (cls == isa::kClassStx && mode == isa::kModeMem) {
@@ -95,7 +99,7 @@ class BlobTracker {
   }
 
   void store(const isa::Insn& i) {
-    if (i.dst >= kRegs || i.src >= kRegs || !blob_[i.dst]) return;
+    if (!blob_[i.dst]) return;
     const size_t target = *blob_[i.dst] + static_cast<size_t>(i.off);
     if (blob_[i.src]) pointer_stored[target] = *blob_[i.src];
     if (loaded_[i.src]) copied_from[target] = *loaded_[i.src];
