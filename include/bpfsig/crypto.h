@@ -180,6 +180,9 @@ struct CertInfo {
   std::string not_after;
   std::string sha256_hex;   // fingerprint of the DER
 };
+// The description is computed once per X509 object and kept with it (its
+// ex_data): describe a certificate once it is complete, never one still being
+// built.
 CertInfo describe(const X509* cert);
 
 // bpftool's profile (tools/bpf/bpftool/sign.c): detached, no certificates, no

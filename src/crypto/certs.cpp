@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "bpfsig/crypto.h"
@@ -215,9 +216,9 @@ Bytes certificate_der(const X509* cert) {
   return ossl::der_of(cert, i2d_X509);
 }
 
-CertInfo describe(const X509* cert) {
-  ossl::ErrorQueueGuard guard;
-  if (cert == nullptr) throw Error(EINVAL, "bad_argument", "no certificate");
+namespace {
+
+CertInfo describe_now(const X509* cert) {
   CertInfo info;
   info.subject = ossl::name_rfc2253(X509_get_subject_name(cert));
   info.issuer = ossl::name_rfc2253(X509_get_issuer_name(cert));
@@ -230,6 +231,48 @@ CertInfo describe(const X509* cert) {
   info.not_before = iso8601(X509_get0_notBefore(cert));
   info.not_after = iso8601(X509_get0_notAfter(cert));
   info.sha256_hex = to_hex(sha256(ossl::der_of(cert, i2d_X509)));
+  return info;
+}
+
+// A verify describes the trusted certificate that vouched for the signer, the
+// same one every time (formatting its names, dates and fingerprint was 5% of
+// a verify). The description is kept with the certificate, in its ex_data,
+// and freed with it; the mutex makes the first description of a certificate
+// shared between threads safe (ex_data itself is not).
+void free_description(void*, void* description, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<CertInfo*>(description);
+}
+
+int description_slot() {
+  static const int slot = X509_get_ex_new_index(0, nullptr, nullptr, nullptr, free_description);
+  return slot;
+}
+
+std::mutex description_mutex;
+
+const CertInfo* kept_description(const X509* cert, int slot) {
+  std::lock_guard<std::mutex> lock(description_mutex);
+  return static_cast<const CertInfo*>(X509_get_ex_data(cert, slot));
+}
+
+void keep_description(const X509* cert, int slot, const CertInfo& info) {
+  std::lock_guard<std::mutex> lock(description_mutex);
+  X509* owner = const_cast<X509*>(cert);  // ex_data only: the certificate is unchanged
+  if (X509_get_ex_data(owner, slot) != nullptr) return;
+  auto kept = std::make_unique<CertInfo>(info);
+  if (X509_set_ex_data(owner, slot, kept.get()) == 1) kept.release();
+}
+
+}  // namespace
+
+CertInfo describe(const X509* cert) {
+  ossl::ErrorQueueGuard guard;
+  if (cert == nullptr) throw Error(EINVAL, "bad_argument", "no certificate");
+  const int slot = description_slot();
+  if (slot < 0) return describe_now(cert);
+  if (const CertInfo* kept = kept_description(cert, slot)) return *kept;
+  CertInfo info = describe_now(cert);
+  keep_description(cert, slot, info);
   return info;
 }
 

@@ -13,7 +13,7 @@ Digest sha256(ByteView data) {
   // EVP_Digest wants a non-null pointer even for empty input.
   static const uint8_t kEmpty = 0;
   const void* base = data.empty() ? &kEmpty : data.data();
-  if (EVP_Digest(base, data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1 || len != out.size())
+  if (EVP_Digest(base, data.size(), out.data(), &len, ossl::sha256_md(), nullptr) != 1 || len != out.size())
     throw ossl::failure(EIO, "crypto", "SHA-256 failed");
   return out;
 }
@@ -21,7 +21,7 @@ Digest sha256(ByteView data) {
 Digest sha256(const std::vector<ByteView>& parts) {
   ossl::ErrorQueueGuard guard;
   ossl::MdCtx ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), ossl::sha256_md(), nullptr) != 1)
     throw ossl::failure(ENOMEM, "crypto", "cannot start SHA-256");
   for (ByteView part : parts)
     if (!part.empty() && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) != 1)

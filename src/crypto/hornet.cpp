@@ -87,10 +87,12 @@ class Asn1Value {
 
 using Asn1Object = ossl::Owned<ASN1_OBJECT, ASN1_OBJECT_free>;
 
-Asn1Object hornet_oid() {
-  Asn1Object oid(OBJ_txt2obj(kHornetAttributeOid, 1));
+// Built once per process: OBJ_txt2obj goes through BIGNUMs for the UUID arc,
+// and a Hornet verify looks for the attribute on every call.
+const ASN1_OBJECT* hornet_oid() {
+  static const Asn1Object oid(OBJ_txt2obj(kHornetAttributeOid, 1));
   if (!oid) throw ossl::failure(EIO, "internal", "cannot build the Hornet OID");
-  return oid;
+  return oid.get();
 }
 
 void set_map_fields(ASN1_VALUE* map, const HornetMapHash& hash, HornetFormat format) {
@@ -165,14 +167,14 @@ std::optional<std::vector<HornetMapHash>> decode_value(ByteView value, HornetFor
 // The last value of the last Hornet attribute of the first signer that has
 // one, as pkcs7_get_authattr()'s decoder leaves it.
 std::optional<Bytes> find_attribute_value(CMS_ContentInfo* cms) {
-  Asn1Object oid = hornet_oid();
+  const ASN1_OBJECT* oid = hornet_oid();
   STACK_OF(CMS_SignerInfo)* signers = CMS_get0_SignerInfos(cms);
   for (int i = 0; i < sk_CMS_SignerInfo_num(signers); ++i) {
     CMS_SignerInfo* si = sk_CMS_SignerInfo_value(signers, i);
     std::optional<Bytes> found;
     for (int a = 0; a < CMS_signed_get_attr_count(si); ++a) {
       X509_ATTRIBUTE* attr = CMS_signed_get_attr(si, a);
-      if (OBJ_cmp(X509_ATTRIBUTE_get0_object(attr), oid.get()) != 0) continue;
+      if (OBJ_cmp(X509_ATTRIBUTE_get0_object(attr), oid) != 0) continue;
       for (int v = 0; v < X509_ATTRIBUTE_count(attr); ++v) {
         ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr, v);
         if (value->type != V_ASN1_SEQUENCE)
@@ -247,8 +249,8 @@ Bytes sign_hornet(ByteView data, const std::vector<HornetMapHash>& maps, HornetF
   // CMS_add1_signer only reads the certificate; its prototype is not const.
   CMS_SignerInfo* si = CMS_add1_signer(cms.get(), const_cast<X509*>(cert), key, EVP_sha256(), kGenSigSignerFlags);
   if (si == nullptr) throw ossl::failure(EIO, "sign_failed", "CMS_add1_signer failed");
-  Asn1Object oid = hornet_oid();
-  if (CMS_signed_add1_attr_by_OBJ(si, oid.get(), V_ASN1_SEQUENCE, value.data(), static_cast<int>(value.size())) != 1)
+  const ASN1_OBJECT* oid = hornet_oid();
+  if (CMS_signed_add1_attr_by_OBJ(si, oid, V_ASN1_SEQUENCE, value.data(), static_cast<int>(value.size())) != 1)
     throw ossl::failure(EIO, "sign_failed", "cannot add the Hornet signed attribute");
   ossl::Bio in = ossl::memory_bio(data);
   if (CMS_final(cms.get(), in.get(), nullptr, kGenSigFinalFlags) != 1) throw ossl::failure(EIO, "sign_failed", "CMS_final failed");

@@ -15,8 +15,10 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include <array>
 #include <climits>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 #include <new>
 
@@ -521,18 +523,25 @@ Rejection parse_message(ByteView der, Message& msg) {
 // The signed content: the concatenation of these views, never built.
 using Content = std::vector<ByteView>;
 
-ossl::Md fetch_digest(const DigestAlgo& d) {
+// Each digest is fetched once per process, the first time a signature names
+// it: EVP_MD_fetch takes the library's locks on every call.
+const EVP_MD* fetch_digest(const DigestAlgo& d) {
   if (d.openssl_name == nullptr) return nullptr;
-  ossl::Md md(EVP_MD_fetch(nullptr, d.openssl_name, nullptr));
-  ERR_clear_error();
-  return md;
+  static std::array<std::once_flag, std::size(kDigests)> once;
+  static std::array<ossl::Md, std::size(kDigests)> fetched;
+  const size_t i = static_cast<size_t>(&d - kDigests);
+  std::call_once(once[i], [&] {
+    fetched[i].reset(EVP_MD_fetch(nullptr, d.openssl_name, nullptr));
+    ERR_clear_error();
+  });
+  return fetched[i].get();
 }
 
 // The digest of the parts' concatenation, hashed part by part.
 std::optional<Bytes> digest_of(const DigestAlgo& d, const Content& content) {
-  ossl::Md md = fetch_digest(d);
+  const EVP_MD* md = fetch_digest(d);
   ossl::MdCtx ctx(EVP_MD_CTX_new());
-  if (!md || !ctx || EVP_DigestInit_ex(ctx.get(), md.get(), nullptr) != 1) {
+  if (!md || !ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) {
     ERR_clear_error();
     return std::nullopt;
   }
@@ -558,11 +567,11 @@ std::optional<Bytes> digest_of(const DigestAlgo& d, const Content& content) {
 bool digest_signature_verifies(const Signer& s, EVP_PKEY* key, const Content& content) {
   const ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(s.si);
   std::optional<Bytes> digest = s.content_digest ? s.content_digest : digest_of(*s.digest, content);
-  ossl::Md md = fetch_digest(*s.digest);
+  const EVP_MD* md = fetch_digest(*s.digest);
   ossl::PkeyCtx ctx(EVP_PKEY_CTX_new(key, nullptr));
   if (!sig || !digest || !md || !ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return false;
   if (s.kind == SigKind::kRsa && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return false;
-  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), md.get()) != 1) return false;
+  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), md) != 1) return false;
   return EVP_PKEY_verify(ctx.get(), sig->data, static_cast<size_t>(sig->length), digest->data(), digest->size()) == 1;
 }
 
@@ -572,11 +581,11 @@ bool digest_signature_verifies(const Signer& s, EVP_PKEY* key, const Content& co
 // CMS_SignerInfo_verify() would check.
 bool attrs_signature_verifies(const Signer& s, EVP_PKEY* key) {
   const ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(s.si);
-  ossl::Md md = fetch_digest(*s.digest);
+  const EVP_MD* md = fetch_digest(*s.digest);
   ossl::MdCtx ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   if (!sig || !md || !ctx || s.signed_attrs.empty()) return false;
-  if (EVP_DigestVerifyInit(ctx.get(), &pctx, md.get(), nullptr, key) != 1) return false;
+  if (EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, key) != 1) return false;
   if (s.kind == SigKind::kRsa && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) return false;
   return EVP_DigestVerify(ctx.get(), sig->data, static_cast<size_t>(sig->length), s.signed_attrs.data(),
                           s.signed_attrs.size()) == 1;

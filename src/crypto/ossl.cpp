@@ -5,6 +5,8 @@
 
 #include <cctype>
 #include <climits>
+#include <cstdint>
+#include <optional>
 
 namespace bpfsig::crypto::ossl {
 
@@ -42,8 +44,50 @@ Bio memory_bio(ByteView data) {
   return bio;
 }
 
-std::string oid_dotted(const ASN1_OBJECT* oid) {
-  if (oid == nullptr) return "";
+namespace {
+
+// Decimal text of an arc. std::to_string stops at 64 bits; a longer arc is
+// split into 19-digit chunks, each a 64-bit division (a 128-bit division per
+// digit was 1% of a Hornet verify).
+std::string arc_text(unsigned __int128 arc) {
+  if (arc <= UINT64_MAX) return std::to_string(static_cast<uint64_t>(arc));
+  constexpr uint64_t kChunk = 10000000000000000000ull;  // 10^19
+  std::string low = std::to_string(static_cast<uint64_t>(arc % kChunk));
+  return arc_text(arc / kChunk) + std::string(19 - low.size(), '0') + low;
+}
+
+// The dotted text of an OID's content octets (X.690 8.19): every
+// subidentifier base 128, the first one holding the first two arcs. Arcs up
+// to 128 bits (a UUID under 2.25, as the Hornet attribute's OID is). nullopt
+// for a longer arc or an encoding that is not minimal or ends inside a
+// subidentifier; OpenSSL's text is taken then.
+std::optional<std::string> dotted_from_content(ByteView content) {
+  if (content.empty() || (content.back() & 0x80) != 0) return std::nullopt;
+  using Arc = unsigned __int128;
+  constexpr Arc kMaxBeforeShift = ~Arc{0} >> 7;
+  std::string out;
+  Arc arc = 0;
+  bool starting = true, first = true;
+  for (uint8_t b : content) {
+    if (starting && b == 0x80) return std::nullopt;  // a leading zero septet
+    if (arc > kMaxBeforeShift) return std::nullopt;
+    arc = arc << 7 | (b & 0x7f);
+    starting = (b & 0x80) == 0;
+    if (!starting) continue;
+    if (first) {
+      const Arc top = arc < 40 ? 0 : arc < 80 ? 1 : 2;
+      out = arc_text(top) + '.' + arc_text(arc - 40 * top);
+      first = false;
+    } else {
+      out += '.';
+      out += arc_text(arc);
+    }
+    arc = 0;
+  }
+  return out;
+}
+
+std::string openssl_dotted(const ASN1_OBJECT* oid) {
   char buf[256];
   int len = OBJ_obj2txt(buf, sizeof buf, oid, 1);
   if (len <= 0) return "";
@@ -52,6 +96,31 @@ std::string oid_dotted(const ASN1_OBJECT* oid) {
   OBJ_obj2txt(big.data(), static_cast<int>(big.size()), oid, 1);
   big.resize(static_cast<size_t>(len));
   return big;
+}
+
+}  // namespace
+
+// Formatted here rather than by OBJ_obj2txt, which goes through BIGNUMs and
+// a BIO for every arc: a verify names a dozen OIDs, and that was 2% of it.
+std::string oid_dotted(const ASN1_OBJECT* oid) {
+  if (oid == nullptr) return "";
+  const unsigned char* data = OBJ_get0_data(oid);
+  const size_t len = OBJ_length(oid);
+  if (data != nullptr && len != 0)
+    if (std::optional<std::string> text = dotted_from_content(ByteView(data, len))) return *text;
+  return openssl_dotted(oid);
+}
+
+const EVP_MD* sha256_md() {
+  // Fetched once: EVP_sha256() makes EVP_DigestInit_ex fetch the provider's
+  // implementation on every call, under the library's locks. Freed at exit,
+  // before OpenSSL's own cleanup (registered earlier, so run later).
+  static const Md fetched = [] {
+    Md md(EVP_MD_fetch(nullptr, "SHA2-256", nullptr));
+    ERR_clear_error();
+    return md;
+  }();
+  return fetched ? fetched.get() : EVP_sha256();
 }
 
 Bytes der_content(ByteView tlv) {

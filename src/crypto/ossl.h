@@ -54,12 +54,19 @@ using OsslBytes = Owned<unsigned char, ossl_bytes_free>;
 // Clears the thread's OpenSSL error queue when a public function starts and
 // again when it returns or throws: a failure in one call must never be
 // reported by (or confuse) a later one.
+// (ERR_clear_error walks every slot of the queue; it runs only when there is
+// something to clear, which a successful call rarely leaves.)
 class ErrorQueueGuard {
  public:
-  ErrorQueueGuard() { ERR_clear_error(); }
-  ~ErrorQueueGuard() { ERR_clear_error(); }
+  ErrorQueueGuard() { clear(); }
+  ~ErrorQueueGuard() { clear(); }
   ErrorQueueGuard(const ErrorQueueGuard&) = delete;
   ErrorQueueGuard& operator=(const ErrorQueueGuard&) = delete;
+
+ private:
+  static void clear() {
+    if (ERR_peek_error() != 0) ERR_clear_error();
+  }
 };
 
 // Drains the error queue into one line ("...: reason; reason") and clears it.
@@ -76,6 +83,9 @@ Bio memory_bio(ByteView data);
 
 // Dotted text of an OID, never its name ("1.2.840.113549.1.7.1").
 std::string oid_dotted(const ASN1_OBJECT* oid);
+
+// SHA-256 from the default provider, fetched once per process.
+const EVP_MD* sha256_md();
 
 // DER encoding of an object through its i2d function.
 template <typename T>

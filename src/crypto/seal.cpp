@@ -55,7 +55,7 @@ bool message_signature_verifies(ByteView signature, const MessageWriter& write, 
   EVP_PKEY* key = cert ? X509_get0_pubkey(cert) : nullptr;
   ossl::MdCtx ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
-  if (!key || !ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key) != 1 ||
+  if (!key || !ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, ossl::sha256_md(), nullptr, key) != 1 ||
       !set_padding(pctx, key))
     return false;
   bool hashed = true;

@@ -15,6 +15,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "bpfsig/bytes.h"
 #include "bpfsig/crypto.h"
@@ -291,6 +293,33 @@ TEST(Keygen, PemWhenThePathSaysPemAndDatesFollowDays) {
   ASSERT_NE(strptime(info.not_after.c_str(), "%Y-%m-%dT%H:%M:%SZ", &to), nullptr) << info.not_after;
   EXPECT_EQ(timegm(&to) - timegm(&from), 10 * 86400);
   EXPECT_LE(std::abs(static_cast<long>(timegm(&from) - std::time(nullptr))), 60l);
+}
+
+// describe() keeps a certificate's description with it: the kept one is the
+// one computed fresh, for any thread asking at once, and goes with the X509.
+TEST(Describe, KeptWithTheCertificateTheSameForEveryThread) {
+  test::TempDir dir;
+  crypto::KeygenOptions opts;
+  opts.algo = KeyAlgo::kP256;
+  keygen(opts, dir.file("k.pem"), dir.file("c.der"));
+  crypto::Certificate cert = crypto::load_certificate(dir.file("c.der"));
+  std::vector<crypto::CertInfo> seen(4);
+  std::vector<std::thread> threads;
+  for (crypto::CertInfo& out : seen) threads.emplace_back([&] { out = crypto::describe(cert.get()); });
+  for (std::thread& t : threads) t.join();
+  const crypto::CertInfo fresh = crypto::describe(crypto::load_certificate(dir.file("c.der")).get());
+  for (const crypto::CertInfo& info : seen) {
+    EXPECT_EQ(info.subject, fresh.subject);
+    EXPECT_EQ(info.serial_hex, fresh.serial_hex);
+    EXPECT_EQ(info.not_after, fresh.not_after);
+    EXPECT_EQ(info.sha256_hex, fresh.sha256_hex);
+  }
+  EXPECT_EQ(fresh.sha256_hex, to_hex(crypto::sha256(read_file(dir.file("c.der")))));
+  // Another certificate in the same process is described as itself.
+  keygen(opts, dir.file("k2.pem"), dir.file("c2.der"));
+  crypto::Certificate other = crypto::load_certificate(dir.file("c2.der"));
+  EXPECT_EQ(crypto::describe(other.get()).sha256_hex, to_hex(crypto::sha256(read_file(dir.file("c2.der")))));
+  EXPECT_EQ(crypto::describe(cert.get()).sha256_hex, fresh.sha256_hex);
 }
 
 TEST(Keygen, RefusesBadSubjectsDaysAndPaths) {
