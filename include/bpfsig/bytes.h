@@ -26,6 +26,9 @@ Bytes from_hex(const std::string& hex);
 // in one call before it is written instead of faulted in one at a time:
 // fresh memory is most of what copying a multi-MiB artifact costs.
 Bytes copy_of(ByteView bytes);
+// size zero bytes, to be written over: a large buffer's pages are populated
+// in one call, as copy_of's are.
+Bytes populated_bytes(size_t size);
 
 // Reads a whole input once (InputFile in files.h): "-" is standard input; only
 // regular files otherwise. Refuses (EFBIG, "input_too_large") a file larger

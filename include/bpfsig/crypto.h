@@ -203,6 +203,8 @@ bool message_signature_verifies(ByteView signature, ByteView message, const X509
 using MessageWriter = std::function<void(const std::function<void(ByteView)>& put)>;
 Bytes sign_message(const MessageWriter& write, EVP_PKEY* key);
 bool message_signature_verifies(ByteView signature, const MessageWriter& write, const X509* cert);
+// SHA-256 of a message handed over piece by piece, as above.
+Digest sha256(const MessageWriter& write);
 
 struct SignerSummary {
   bool by_skid = false;       // signer identified by subjectKeyIdentifier

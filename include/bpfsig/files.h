@@ -61,6 +61,12 @@ class InputFile {
   // meanwhile) is read with read_all instead. The result owns its bytes.
   class Contents;
   Contents read_contents(size_t max_size);
+  // A regular file's bytes [offset, offset + out.size()) into out, wherever
+  // the file position is. A file that ends before them changed while it was
+  // read: EIO "io", naming the file and the offset.
+  void read_at(uint64_t offset, std::span<uint8_t> out) const;
+  // True when a regular file has no byte at offset (it ends there or before).
+  bool ends_by(uint64_t offset) const;
 
  private:
   template <class Buffer>

@@ -54,6 +54,16 @@ Bytes copy_of(ByteView bytes) {
   return out;
 }
 
+Bytes populated_bytes(size_t size) {
+  Bytes out;
+  if (size >= kPopulateThreshold) {
+    out.reserve(size);
+    populate_for_writing(out.data(), size);
+  }
+  out.resize(size);
+  return out;
+}
+
 Bytes from_hex(const std::string& hex) {
   if (hex.size() % 2 != 0) throw Error(EINVAL, "hex", "hex string has an odd length (" + std::to_string(hex.size()) + ")");
   Bytes out(hex.size() / 2);

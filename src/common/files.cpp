@@ -230,6 +230,28 @@ InputFile::Contents InputFile::read_contents(size_t max_size) {
   return Contents(read_all(max_size));
 }
 
+void InputFile::read_at(uint64_t offset, std::span<uint8_t> out) const {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw io_error(errno, name_, "read failed");
+    if (n == 0)
+      throw Error(EIO, "io", name_ + ": offset " + std::to_string(offset + done) +
+                                 ": the file ends early (it changed while it was read)");
+    done += static_cast<size_t>(n);
+  }
+}
+
+bool InputFile::ends_by(uint64_t offset) const {
+  uint8_t byte = 0;
+  ssize_t n;
+  do n = ::pread(fd_, &byte, 1, static_cast<off_t>(offset));
+  while (n < 0 && errno == EINTR);
+  if (n < 0) throw io_error(errno, name_, "read failed");
+  return n == 0;
+}
+
 Bytes read_file(const std::string& path, size_t max_size) { return InputFile(path).read_all(max_size); }
 
 Bytes read_file_checked(const std::string& path, size_t max_size, const InputCheck& check) {

@@ -33,6 +33,22 @@ Digest sha256(const std::vector<ByteView>& parts) {
   return out;
 }
 
+Digest sha256(const MessageWriter& write) {
+  ossl::ErrorQueueGuard guard;
+  ossl::MdCtx ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), ossl::sha256_md(), nullptr) != 1)
+    throw ossl::failure(ENOMEM, "crypto", "cannot start SHA-256");
+  bool hashed = true;
+  write([&](ByteView piece) {
+    if (hashed && !piece.empty()) hashed = EVP_DigestUpdate(ctx.get(), piece.data(), piece.size()) == 1;
+  });
+  Digest out{};
+  unsigned int len = 0;
+  if (!hashed || EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size())
+    throw ossl::failure(EIO, "crypto", "SHA-256 failed");
+  return out;
+}
+
 Digest sha256_padded8(ByteView data) {
   // The kernel hashes elem_size = round_up(value_size, 8) bytes; the tail is zero.
   static const uint8_t kZeros[8] = {};

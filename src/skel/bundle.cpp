@@ -8,6 +8,7 @@
 #include <optional>
 #include <map>
 #include <set>
+#include <span>
 
 #include "bpfsig/error.h"
 #include "bpfsig/skel.h"
@@ -202,29 +203,77 @@ void check_bundle(const SignedLoader& l, const std::string& what) {
   check_sizes(l, what);
 }
 
-// The first offset where two encodings differ (for the error message).
-size_t first_difference(ByteView a, ByteView b) {
-  return static_cast<size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
-}
+// Where decode_bundle reads a bundle from: bytes in memory, or a large
+// regular file, whose sections are read straight into the loader's fields
+// (the file is never held whole: each payload byte is copied once, from the
+// page cache into its field).
+class BundleSource {
+ public:
+  explicit BundleSource(ByteView bytes) : bytes_(bytes), size_(bytes.size()) {}
+  BundleSource(const InputFile& file, size_t size) : file_(&file), size_(size) {}
 
-// The offset of the first byte where bytes is not the loader's encoding, or
-// nullopt when it is exactly that encoding: encode_bundle compared without
-// building a second copy of the bundle.
-std::optional<size_t> differs_from_encoding(const SignedLoader& l, ByteView bytes, const std::string& what) {
+  size_t size() const { return size_; }
+
+  // [offset, offset + out.size()) into out; the caller has checked the range.
+  void read(size_t offset, std::span<uint8_t> out) const {
+    if (file_ != nullptr) return file_->read_at(offset, out);
+    std::copy_n(bytes_.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
+  }
+
+  // A payload as its own bytes: the loader's field.
+  Bytes take(size_t offset, size_t len) const {
+    if (file_ == nullptr) return copy_of(bytes_.subspan(offset, len));
+    Bytes out = populated_bytes(len);
+    read(offset, out);
+    return out;
+  }
+
+  // The offset of the first byte from offset on that differs from expected
+  // (its length when they are equal), reading a file in small pieces.
+  size_t matches_up_to(size_t offset, ByteView expected) const {
+    if (file_ == nullptr)
+      return first_difference(bytes_.subspan(offset, expected.size()), expected);
+    uint8_t piece[65536];
+    for (size_t done = 0; done < expected.size();) {
+      const size_t n = std::min(sizeof piece, expected.size() - done);
+      read(offset + done, std::span<uint8_t>(piece, n));
+      const size_t same = first_difference(ByteView(piece, n), expected.subspan(done, n));
+      if (same != n) return done + same;
+      done += n;
+    }
+    return expected.size();
+  }
+
+ private:
+  static size_t first_difference(ByteView a, ByteView b) {
+    return static_cast<size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
+  }
+
+  ByteView bytes_;
+  const InputFile* file_ = nullptr;
+  size_t size_ = 0;
+};
+
+// The offset of the first byte where the source is not the loader's
+// encoding, or nullopt when it is exactly that encoding: encode_bundle
+// compared without building a second copy of the bundle.
+std::optional<size_t> differs_from_encoding(const SignedLoader& l, const BundleSource& source, const std::string& what) {
   check_bundle(l, what);
   Sections sections(l, true);
   std::optional<size_t> difference;
   size_t at = 0;
   sections.write([&](ByteView piece) {
     if (difference) return;
-    ByteView mine = bytes.subspan(std::min(at, bytes.size()), std::min(piece.size(), bytes.size() - std::min(at, bytes.size())));
-    if (mine.size() != piece.size() || !std::equal(piece.begin(), piece.end(), mine.begin()))
-      difference = at + first_difference(mine, piece);
+    const size_t available = at < source.size() ? source.size() - at : 0;
+    const size_t same = source.matches_up_to(at, piece.first(std::min(piece.size(), available)));
+    if (same != piece.size()) difference = at + same;
     at += piece.size();
   });
-  if (!difference && at != bytes.size()) difference = std::min(at, bytes.size());
+  if (!difference && at != source.size()) difference = std::min(at, source.size());
   return difference;
 }
+
+SignedLoader decode_from(const BundleSource& source, const std::string& what);
 
 }  // namespace
 
@@ -257,39 +306,57 @@ bool looks_like_bundle(ByteView bytes) {
   return bytes.size() >= sizeof kMagic && std::equal(std::begin(kMagic), std::end(kMagic), bytes.begin());
 }
 
-SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
-  if (bytes.size() > kMaxBundleSize)
-    throw Error(EFBIG, "input_too_large", what + ": " + std::to_string(bytes.size()) + " bytes, over the bundle limit of " + std::to_string(kMaxBundleSize));
-  if (!looks_like_bundle(bytes)) throw format_error(what, 0, "not a bpfsig bundle (bad magic)");
-  if (bytes.size() < kHeaderSize) throw format_error(what, 0, "truncated header");
-  uint16_t version = load_le16(&bytes[8]);
+SignedLoader decode_bundle(ByteView bytes, const std::string& what) { return decode_from(BundleSource(bytes), what); }
+
+SignedLoader decode_bundle(const InputFile& file, size_t size, const std::string& what) {
+  SignedLoader l = decode_from(BundleSource(file, size), what);
+  // A byte past the size the file had when it was opened: it grew meanwhile.
+  if (!file.ends_by(size)) throw format_error(what, size, "trailing bytes after the last section (the file grew while it was read)");
+  return l;
+}
+
+namespace {
+
+SignedLoader decode_from(const BundleSource& source, const std::string& what) {
+  const size_t size = source.size();
+  if (size > kMaxBundleSize)
+    throw Error(EFBIG, "input_too_large", what + ": " + std::to_string(size) + " bytes, over the bundle limit of " + std::to_string(kMaxBundleSize));
+  uint8_t header[kHeaderSize] = {};
+  source.read(0, std::span<uint8_t>(header, std::min(size, kHeaderSize)));
+  if (!looks_like_bundle(ByteView(header, std::min(size, kHeaderSize)))) throw format_error(what, 0, "not a bpfsig bundle (bad magic)");
+  if (size < kHeaderSize) throw format_error(what, 0, "truncated header");
+  uint16_t version = load_le16(&header[8]);
   if (version != kVersion)
     throw Error(EINVAL, "bundle_version", what + ": offset 8: bundle version " + std::to_string(version) + " is not supported (this bpfsig reads version " + std::to_string(kVersion) + ")");
-  uint16_t scheme = load_le16(&bytes[10]);
+  uint16_t scheme = load_le16(&header[10]);
   if (!known_scheme(scheme))
     throw Error(EINVAL, "unknown_scheme", what + ": offset 10: unknown signing scheme " + std::to_string(scheme));
-  uint32_t count = load_le32(&bytes[12]);
+  uint32_t count = load_le32(&header[12]);
   if (count > limits::kBundleSections)
     throw format_error(what, 12, std::to_string(count) + " sections, over the limit of " + std::to_string(limits::kBundleSections));
-  uint32_t total = load_le32(&bytes[16]);
-  if (total != bytes.size())
-    throw format_error(what, 16, "length field says " + std::to_string(total) + " bytes, the file has " + std::to_string(bytes.size()));
-  if (load_le32(&bytes[20]) != 0) throw format_error(what, 20, "reserved field is not zero");
+  uint32_t total = load_le32(&header[16]);
+  if (total != size)
+    throw format_error(what, 16, "length field says " + std::to_string(total) + " bytes, the file has " + std::to_string(size));
+  if (load_le32(&header[20]) != 0) throw format_error(what, 20, "reserved field is not zero");
 
   SignedLoader l;
   l.scheme = static_cast<Scheme>(scheme);
   std::set<uint32_t> seen;
   size_t off = kHeaderSize;
   for (uint32_t i = 0; i < count; ++i) {
-    if (bytes.size() - off < kSectionHeaderSize) throw format_error(what, off, "truncated section header");
-    uint32_t type = load_le32(&bytes[off]);
-    uint32_t len = load_le32(&bytes[off + 4]);
+    if (size - off < kSectionHeaderSize) throw format_error(what, off, "truncated section header");
+    uint8_t section_header[kSectionHeaderSize];
+    source.read(off, section_header);
+    uint32_t type = load_le32(&section_header[0]);
+    uint32_t len = load_le32(&section_header[4]);
     size_t body = off + kSectionHeaderSize;
-    if (bytes.size() - body < padded8(len)) throw format_error(what, off, "section " + std::to_string(type) + " runs past the end");
+    if (size - body < padded8(len)) throw format_error(what, off, "section " + std::to_string(type) + " runs past the end");
     if (!seen.insert(type).second) throw format_error(what, off, "duplicate section " + std::to_string(type));
-    ByteView payload = bytes.subspan(body, len);
-    for (size_t p = body + len; p < body + padded8(len); ++p)
-      if (bytes[p] != 0) throw format_error(what, p, "non-zero padding");
+    uint8_t padding[8] = {};
+    source.read(body + len, std::span<uint8_t>(padding, padded8(len) - len));
+    for (size_t p = 0; p < padded8(len) - len; ++p)
+      if (padding[p] != 0) throw format_error(what, body + len + p, "non-zero padding");
+    Bytes payload = source.take(body, len);
     switch (type) {
       case kSecName:
         // The name becomes C identifiers in generated headers: no NULs.
@@ -297,30 +364,33 @@ SignedLoader decode_bundle(ByteView bytes, const std::string& what) {
           throw format_error(what, off, "skeleton name contains a NUL byte");
         l.name.assign(payload.begin(), payload.end());
         break;
-      case kSecInsns: l.insns = copy_of(payload); break;
-      case kSecData: l.data = copy_of(payload); break;
-      case kSecSignature: l.signature = copy_of(payload); break;
-      case kSecExclHash: l.excl_hash = copy_of(payload); break;
+      case kSecInsns: l.insns = std::move(payload); break;
+      case kSecData: l.data = std::move(payload); break;
+      case kSecSignature: l.signature = std::move(payload); break;
+      case kSecExclHash: l.excl_hash = std::move(payload); break;
       case kSecMapNames: l.map_names = split_names(payload, what, off); break;
       case kSecProgNames: l.prog_names = split_names(payload, what, off); break;
-      case kSecSignerCert: l.signer_cert = copy_of(payload); break;
+      case kSecSignerCert: l.signer_cert = std::move(payload); break;
       case kSecSignatureMaps: l.signature_maps = decode_u32_list(payload, what, off); break;
-      case kSecSeal: l.seal = copy_of(payload); break;
+      case kSecSeal: l.seal = std::move(payload); break;
       default:
         if (!(type & kOptionalSectionBit)) throw format_error(what, off, "unknown required section " + std::to_string(type));
-        l.extensions.push_back({type, Bytes(payload.begin(), payload.end())});
+        l.extensions.push_back({type, std::move(payload)});
     }
     off = body + padded8(len);
   }
-  if (off != bytes.size()) throw format_error(what, off, "trailing bytes after the last section");
+  if (off != size) throw format_error(what, off, "trailing bytes after the last section");
   for (uint32_t required : {kSecName, kSecInsns, kSecData, kSecSignature, kSecExclHash, kSecMapNames, kSecProgNames})
     if (!seen.count(required)) throw format_error(what, kHeaderSize, "missing section " + std::to_string(required));
   // One encoding per bundle: what the seal signs is re-encoded from the
   // decoded fields, so a second spelling of the same fields (another section
-  // order, an empty optional section) must not exist.
-  if (std::optional<size_t> at = differs_from_encoding(l, bytes, what))
+  // order, an empty optional section) must not exist. A file is read a
+  // second time here, in small pieces, against the fields read from it.
+  if (std::optional<size_t> at = differs_from_encoding(l, source, what))
     throw format_error(what, *at, "not in canonical form (sections out of order, or an empty optional section)");
   return l;
 }
+
+}  // namespace
 
 }  // namespace bpfsig::skel

@@ -39,4 +39,8 @@ bool is_c_identifier(const std::string& name);
 // True when the bytes start with the bundle magic.
 bool looks_like_bundle(ByteView bytes);
 
+// decode_bundle of the first size bytes of a regular file, each section read
+// from the file straight into its field; the file must end there.
+SignedLoader decode_bundle(const InputFile& file, size_t size, const std::string& what);
+
 }  // namespace bpfsig::skel

@@ -121,6 +121,10 @@ SignedLoader sign_object(const std::string& path, const X509* cert, EVP_PKEY* ke
 // Plain verify does not hash the whole file: only the manifest names it.
 SignedLoader read_signed_file(const std::string& path) { return read_signed_input(path, false).loader; }
 
+// From this size on a bundle is decoded from its file in place (below it,
+// one read of the whole file costs less than a read per section).
+constexpr uint64_t kReadInPlaceSize = uint64_t{1} << 20;
+
 SignedInput read_signed_input(const std::string& path, bool hash_input) {
   auto file_digest = [hash_input](ByteView bytes) { return hash_input ? crypto::sha256(bytes) : crypto::Digest{}; };
   // Read once ("-" and /dev/stdin cannot be read twice). A bundle's limit is a
@@ -128,10 +132,19 @@ SignedInput read_signed_input(const std::string& path, bool hash_input) {
   // oversized bundle is refused before it is read.
   InputFile in(path);
   const std::string& what = in.name();
-  // A large bundle is mapped (a private copy, InputFile::read_contents) and
-  // decoded from the map, which is released as soon as the loader holds its
-  // fields: the bytes are in memory twice at most, and only while decoding.
+  // A large bundle is decoded from the file, each section read straight into
+  // its field: the bytes are in memory once. Its digest is the digest of the
+  // fields' encoding, which the decoder has just found to be the file's
+  // bytes, so it names what was verified even if the file changes later.
   if (looks_like_bundle(in.peek(8))) {
+    if (in.is_regular() && static_cast<uint64_t>(in.status().st_size) >= kReadInPlaceSize) {
+      if (static_cast<uint64_t>(in.status().st_size) > kMaxBundleSize)
+        throw Error(EFBIG, "input_too_large", what + ": " + std::to_string(in.status().st_size) +
+                                                  " bytes, over the limit of " + std::to_string(kMaxBundleSize));
+      SignedLoader l = decode_bundle(in, static_cast<size_t>(in.status().st_size), what);
+      const crypto::Digest digest = hash_input ? crypto::sha256([&](const auto& put) { write_bundle(l, put); }) : crypto::Digest{};
+      return SignedInput{std::move(l), "bundle", digest};
+    }
     const auto contents = in.read_contents(kMaxBundleSize);
     return SignedInput{decode_bundle(contents.bytes(), what), "bundle", file_digest(contents.bytes())};
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <map>
 
 #include "bpfsig/crypto.h"
@@ -320,6 +321,27 @@ TEST(Bundle, RejectsWhatItCannotRead) {
 
 namespace {
 
+// What decoding did: "ok", or the error's kind and message.
+std::string decode_outcome(const std::function<void()>& decode) {
+  try {
+    decode();
+  } catch (const Error& e) {
+    return e.kind() + ": " + e.what();
+  }
+  return "ok";
+}
+
+// A bundle over 1 MiB, which read_signed_input decodes from its file.
+Bytes large_bundle() {
+  SignedLoader l = sign_example("execcount");
+  l.data = test::patterned(2u << 20);
+  return encode_bundle(l);
+}
+
+}  // namespace
+
+namespace {
+
 // The offset of each section header of an encoded bundle, by type.
 std::map<uint32_t, size_t> section_offsets(const Bytes& b) {
   std::map<uint32_t, size_t> at;
@@ -334,6 +356,63 @@ std::map<uint32_t, size_t> section_offsets(const Bytes& b) {
 size_t section_size(const Bytes& b, size_t at) { return 8 + ((load_le32(&b[at + 4]) + 7) & ~size_t{7}); }
 
 }  // namespace
+
+TEST(Bundle, ALargeFileIsDecodedInPlaceAsItsBytesAre) {
+  const Bytes good = large_bundle();
+  test::TempDir dir;
+  const std::string path = dir.file("big.bpfsig");
+  write_file_atomic(path, good);
+  const SignedInput in = read_signed_input(path);
+  const SignedLoader from_bytes = decode_bundle(good, path);
+  expect_same_loader(in.loader, from_bytes);
+  EXPECT_EQ(in.loader.seal, from_bytes.seal);
+  EXPECT_EQ(in.loader.signer_cert, from_bytes.signer_cert);
+  EXPECT_EQ(in.format, "bundle");
+  EXPECT_EQ(in.sha256, crypto::sha256(good));
+  EXPECT_EQ(read_signed_input(path, false).sha256, crypto::Digest{});
+}
+
+TEST(Bundle, ALargeFileIsRefusedExactlyAsItsBytesAre) {
+  const Bytes good = large_bundle();
+  const std::map<uint32_t, size_t> at = section_offsets(good);
+  const size_t data = at.at(2), seal = at.at(10);
+  test::TempDir dir;
+  const std::string path = dir.file("big.bpfsig");
+  auto same_refusal = [&](const Bytes& b, const std::string& what) {
+    write_file_atomic(path, b);
+    const std::string from_file = decode_outcome([&] { read_signed_input(path, false); });
+    EXPECT_NE(from_file, "ok") << what;
+    EXPECT_EQ(from_file, decode_outcome([&] { decode_bundle(b, path); })) << what;
+  };
+  Bytes b = good;
+  b[8] = 3;
+  same_refusal(b, "version");
+  b = good;
+  b[16] ^= 1;
+  same_refusal(b, "length field");
+  b = good;
+  b[20] = 1;
+  same_refusal(b, "reserved field");
+  b = good;
+  b[data + 4] ^= 8;  // the metadata's length: runs into the next section
+  same_refusal(b, "section length");
+  b = good;
+  store_le32(&b[at.at(1)], 2);  // a second metadata section
+  same_refusal(b, "duplicate section");
+  b = good;
+  b[seal - 1] = 1;  // the byte before the seal: padding, or the certificate's last
+  same_refusal(b, "the byte before the seal");
+  b = good;
+  b.push_back(0);
+  same_refusal(b, "a trailing byte");
+  b.assign(good.begin(), good.end() - 1);
+  same_refusal(b, "one byte short");
+  b.assign(good.begin(), good.begin() + static_cast<long>(good.size() * 3 / 4));
+  same_refusal(b, "cut inside the metadata");
+  b = good;
+  store_le32(&b[12], load_le32(&b[12]) - 1);  // the seal is left over
+  same_refusal(b, "a section too few");
+}
 
 TEST(Bundle, SignedBundleIsSealedOverEverythingElse) {
   SignedLoader l = sign_example("execcount");
