@@ -53,20 +53,17 @@ using OsslBytes = Owned<unsigned char, ossl_bytes_free>;
 
 // Clears the thread's OpenSSL error queue when a public function starts and
 // again when it returns or throws: a failure in one call must never be
-// reported by (or confuse) a later one.
-// (ERR_clear_error walks every slot of the queue; it runs only when there is
-// something to clear, which a successful call rarely leaves.)
+// reported by (or confuse) a later one. Always, not only when ERR_peek_error
+// reports an error: OpenSSL copies each error's file and function names
+// (ERR_set_debug), and without the clear those copies outlived the call that
+// raised them, so libFuzzer ran a leak check after nearly every input
+// (fuzz_cms fell from ~4,300 to 125 executions a second).
 class ErrorQueueGuard {
  public:
-  ErrorQueueGuard() { clear(); }
-  ~ErrorQueueGuard() { clear(); }
+  ErrorQueueGuard() { ERR_clear_error(); }
+  ~ErrorQueueGuard() { ERR_clear_error(); }
   ErrorQueueGuard(const ErrorQueueGuard&) = delete;
   ErrorQueueGuard& operator=(const ErrorQueueGuard&) = delete;
-
- private:
-  static void clear() {
-    if (ERR_peek_error() != 0) ERR_clear_error();
-  }
 };
 
 // Drains the error queue into one line ("...: reason; reason") and clears it.
