@@ -138,9 +138,6 @@ SignedInput read_signed_input(const std::string& path, bool hash_input) {
   // bytes, so it names what was verified even if the file changes later.
   if (looks_like_bundle(in.peek(8))) {
     if (in.is_regular() && static_cast<uint64_t>(in.status().st_size) >= kReadInPlaceSize) {
-      if (static_cast<uint64_t>(in.status().st_size) > kMaxBundleSize)
-        throw Error(EFBIG, "input_too_large", what + ": " + std::to_string(in.status().st_size) +
-                                                  " bytes, over the limit of " + std::to_string(kMaxBundleSize));
       SignedLoader l = decode_bundle(in, static_cast<size_t>(in.status().st_size), what);
       const crypto::Digest digest = hash_input ? crypto::sha256([&](const auto& put) { write_bundle(l, put); }) : crypto::Digest{};
       return SignedInput{std::move(l), "bundle", digest};
