@@ -18,21 +18,6 @@ Digest sha256(ByteView data) {
   return out;
 }
 
-Digest sha256(const std::vector<ByteView>& parts) {
-  ossl::ErrorQueueGuard guard;
-  ossl::MdCtx ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), ossl::sha256_md(), nullptr) != 1)
-    throw ossl::failure(ENOMEM, "crypto", "cannot start SHA-256");
-  for (ByteView part : parts)
-    if (!part.empty() && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) != 1)
-      throw ossl::failure(EIO, "crypto", "SHA-256 update failed");
-  Digest out{};
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size())
-    throw ossl::failure(EIO, "crypto", "SHA-256 final failed");
-  return out;
-}
-
 Digest sha256(const MessageWriter& write) {
   ossl::ErrorQueueGuard guard;
   ossl::MdCtx ctx(EVP_MD_CTX_new());
@@ -47,6 +32,12 @@ Digest sha256(const MessageWriter& write) {
   if (!hashed || EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size())
     throw ossl::failure(EIO, "crypto", "SHA-256 failed");
   return out;
+}
+
+Digest sha256(const std::vector<ByteView>& parts) {
+  return sha256([&](const std::function<void(ByteView)>& put) {
+    for (ByteView part : parts) put(part);
+  });
 }
 
 Digest sha256_padded8(ByteView data) {
