@@ -88,7 +88,7 @@ void BM_Deep_Verify(benchmark::State& state, size_t index) {
     if (report.err != 0) state.SkipWithError("verification failed");
     benchmark::DoNotOptimize(report);
   }
-  bench::record("verify/" + in.name, cpu.per_iteration(state));
+  bench::record("verify/" + in.name, cpu.per_iteration(state), state);
 }
 
 // The same load in the model without provenance tracking (what `bpfsig run`
@@ -106,7 +106,7 @@ void BM_Deep_ModelLoad(benchmark::State& state, size_t index) {
     kmodel::SkeletonResult result = kmodel::load_skeleton(kernel, proc, loader);
     benchmark::DoNotOptimize(result.loader_retval);
   }
-  bench::record("model/" + in.name, cpu.per_iteration(state));
+  bench::record("model/" + in.name, cpu.per_iteration(state), state);
 }
 
 void BM_Deep_DeepVerify(benchmark::State& state, size_t index) {

@@ -118,7 +118,7 @@ void BM_Kmodel_Model(benchmark::State& state, const std::string& name, bool with
   }
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   report_ratio(state, name, elapsed.count(), state.iterations());
-  if (!with_signature) bench::record("unsigned/" + name, cpu.per_iteration(state));
+  if (!with_signature) bench::record("unsigned/" + name, cpu.per_iteration(state), state);
   if (with_signature)
     bench::report_ratio(state, "over_unsigned_plus_verify", cpu.per_iteration(state),
                         {"unsigned/" + name, "sigverify/" + name});
@@ -134,7 +134,7 @@ void BM_Kmodel_SigVerify(benchmark::State& state, const std::string& name) {
     if (check.err != 0) state.SkipWithError("verification failed");
     benchmark::DoNotOptimize(check);
   }
-  bench::record("sigverify/" + name, cpu.per_iteration(state));
+  bench::record("sigverify/" + name, cpu.per_iteration(state), state);
 }
 
 [[maybe_unused]] const bool kKmodelRegistered = [] {

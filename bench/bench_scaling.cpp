@@ -97,7 +97,7 @@ void report_scaling(benchmark::State& state, const std::string& op, int k, doubl
   state.counters["ns_per_byte"] = per_byte * 1e9;
   state.counters["input_kib"] = static_cast<double>(bytes) / 1024;
   const std::string name = "scale/" + op;
-  if (k == 1) bench::record(name, per_byte);
+  if (k == 1) bench::record(name, per_byte, state);
   bench::report_ratio(state, "over_1x", per_byte, {name});
 }
 

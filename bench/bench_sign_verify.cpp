@@ -127,7 +127,7 @@ void BM_Verify_Floor(benchmark::State& state) {
     EVP_MD_CTX_free(ctx);
     benchmark::DoNotOptimize(md);
   }
-  bench::record("floor", cpu.per_iteration(state));
+  bench::record("floor", cpu.per_iteration(state), state);
 }
 BENCHMARK(BM_Verify_Floor);
 
@@ -166,7 +166,7 @@ void BM_Verify_FloorEveryDigest(benchmark::State& state) {
     hash_once({l.insns});
     hash_once({sealed});
   }
-  bench::record("floor_every_digest", cpu.per_iteration(state));
+  bench::record("floor_every_digest", cpu.per_iteration(state), state);
 }
 BENCHMARK(BM_Verify_FloorEveryDigest);
 
@@ -179,7 +179,7 @@ void BM_Verify_Bpfsig(benchmark::State& state) {
     benchmark::DoNotOptimize(r);
   }
   const double mine = cpu.per_iteration(state);
-  bench::record("verify", mine);
+  bench::record("verify", mine, state);
   bench::report_ratio(state, "over_floor", mine, {"floor"});
   bench::report_ratio(state, "over_every_digest", mine, {"floor_every_digest"});
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * fx().loader.insns.size()));
@@ -260,7 +260,7 @@ void start(benchmark::State& state, const std::vector<std::string>& argv, const 
   if (state.iterations() == 0) return;
   const double cpu = cpu_total / static_cast<double>(state.iterations());
   state.counters["cpu_ms"] = cpu * 1e3;
-  bench::record(name, cpu);
+  bench::record(name, cpu, state);
   if (name != "bpfsig --version") return;
   bench::report_ratio(state, "over_true", cpu, {"true"});
   if (bench::recorded_seconds("true") > 0) state.counters["ms_over_true"] = (cpu - bench::recorded_seconds("true")) * 1e3;

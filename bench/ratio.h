@@ -19,18 +19,37 @@ inline double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// CPU seconds per iteration of the benchmarks recorded so far, by name.
-inline std::map<std::string, double>& recorded() {
-  static std::map<std::string, double> seconds;
-  return seconds;
+// A baseline's figure over every run of it so far: Google Benchmark calls a
+// benchmark several times (its short estimation runs, then once per
+// repetition), and each call records its figure with its iteration count.
+struct Figure {
+  double weighted_sum = 0;  // figure x iterations, summed over the runs
+  double iterations = 0;
+  double value() const { return iterations > 0 ? weighted_sum / iterations : -1; }
+};
+
+inline std::map<std::string, Figure>& recorded() {
+  static std::map<std::string, Figure> figures;
+  return figures;
 }
 
-inline void record(const std::string& name, double seconds_per_iteration) { recorded()[name] = seconds_per_iteration; }
+// Records a run of the baseline name: its figure (CPU seconds per iteration,
+// or per byte) and how many iterations it took. The baseline is then the mean
+// of all its runs weighted by their iterations, i.e. its CPU time over its
+// iterations: every repetition counts, not only the last one, which on a
+// shared machine is as likely as any other to be the one that was disturbed,
+// and the estimation runs count for their few iterations.
+inline void record(const std::string& name, double figure, const benchmark::State& state) {
+  if (state.iterations() <= 0) return;
+  Figure& f = recorded()[name];
+  f.weighted_sum += figure * static_cast<double>(state.iterations());
+  f.iterations += static_cast<double>(state.iterations());
+}
 
 // The recorded figure, or a negative number when that benchmark did not run.
 inline double recorded_seconds(const std::string& name) {
   auto it = recorded().find(name);
-  return it == recorded().end() ? -1 : it->second;
+  return it == recorded().end() ? -1 : it->second.value();
 }
 
 // counters[counter] = mine / (sum of the named baselines); absent unless all ran.

@@ -30,15 +30,17 @@ struct Common {
 // program too, so they work before the subcommand as well as after it.
 void add_output_flags(CLI::App& cmd, Common& common);
 
-void add_keygen(CLI::App& app, Common& common);
-void add_sign(CLI::App& app, Common& common);
-void add_verify(CLI::App& app, Common& common);
-void add_inspect(CLI::App& app, Common& common);
-void add_load(CLI::App& app, Common& common);
-void add_run(CLI::App& app, Common& common);
-void add_policy(CLI::App& app, Common& common);
-void add_sim(CLI::App& app, Common& common);
-void add_enforce(CLI::App& app, Common& common);
+// A top-level command: the name and description that the program's help and
+// its usage errors list, and what gives the command its options, subcommands
+// and callback (main does that only for a command the command line names).
+struct Command {
+  const char* name;
+  const char* description;
+  void (*define)(CLI::App* cmd, Common& common);
+};
+
+extern const Command kCommandKeygen, kCommandSign, kCommandVerify, kCommandInspect, kCommandLoad, kCommandRun,
+    kCommandPolicy, kCommandSim, kCommandEnforce;
 
 // Shared rendering. Every JSON document goes out through print_json (or, for
 // sim, json_text directly): never nlohmann's throwing dump().

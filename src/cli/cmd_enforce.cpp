@@ -145,11 +145,8 @@ void run_log(const EnforceArgs& a, const Common& common) {
   });
 }
 
-}  // namespace
-
-void add_enforce(CLI::App& app, Common& common) {
+void define_enforce(CLI::App* sub, Common& common) {
   auto args = std::make_shared<EnforceArgs>();
-  CLI::App* sub = app.add_subcommand("enforce", "Signature policy on the running kernel through a BPF-LSM program");
   sub->require_subcommand(1);
 
   CLI::App* start = sub->add_subcommand("start", "Load, attach and pin the enforcer with a policy");
@@ -184,5 +181,9 @@ void add_enforce(CLI::App& app, Common& common) {
   add_output_flags(*log, common);
   log->callback([args, &common] { run_log(*args, common); });
 }
+
+}  // namespace
+
+const Command kCommandEnforce{"enforce", "Signature policy on the running kernel through a BPF-LSM program", define_enforce};
 
 }  // namespace bpfsig::cli

@@ -236,15 +236,16 @@ void run_inspect(const InspectArgs& a, const Common& common) {
     print_human(a.file, l, c, j);
 }
 
-}  // namespace
-
-void add_inspect(CLI::App& app, Common& common) {
+void define_inspect(CLI::App* sub, Common& common) {
   auto args = std::make_shared<InspectArgs>();
-  CLI::App* sub = app.add_subcommand("inspect", "Show everything in a bundle or signed header");
   sub->add_option("file", args->file, "Bundle or signed light-skeleton header (- for standard input)")->required();
   sub->add_flag("--no-disasm", args->no_disasm, "Leave out the disassembly");
   add_output_flags(*sub, common);
   sub->callback([args, &common] { run_inspect(*args, common); });
 }
+
+}  // namespace
+
+const Command kCommandInspect{"inspect", "Show everything in a bundle or signed header", define_inspect};
 
 }  // namespace bpfsig::cli

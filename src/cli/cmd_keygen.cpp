@@ -99,11 +99,8 @@ void run_keygen(const KeygenArgs& a, const Common& common, const CLI::App& cmd) 
     run_file_keygen(a, opts, common);
 }
 
-}  // namespace
-
-void add_keygen(CLI::App& app, Common& common) {
+void define_keygen(CLI::App* sub, Common& common) {
   auto args = std::make_shared<KeygenArgs>();
-  CLI::App* sub = app.add_subcommand("keygen", "Generate a signing key and a self-signed X.509 certificate");
   sub->add_option("-k,--key", args->key_path, "Private key output (PEM, mode 0600), or a key made in a token: pkcs11:token=T;object=O")->required();
   sub->add_option("--cert", args->cert_path, "Certificate output (DER; PEM when the name ends in .pem)")->required();
   sub->add_option("--algo", args->algo, "rsa2048 (default), rsa3072, rsa4096, p256 or p384")
@@ -116,5 +113,9 @@ void add_keygen(CLI::App& app, Common& common) {
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_keygen(*args, common, *sub); });
 }
+
+}  // namespace
+
+const Command kCommandKeygen{"keygen", "Generate a signing key and a self-signed X.509 certificate", define_keygen};
 
 }  // namespace bpfsig::cli

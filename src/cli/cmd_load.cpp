@@ -146,11 +146,8 @@ void run_load(const LoadArgs& a, const Common& common, const CLI::App& cmd) {
   sys::close_fds(r);
 }
 
-}  // namespace
-
-void add_load(CLI::App& app, Common& common) {
+void define_load(CLI::App* sub, Common& common) {
   auto args = std::make_shared<LoadArgs>();
-  CLI::App* sub = app.add_subcommand("load", "Load a signed bundle or header into the running kernel");
   sub->add_option("--keyring", args->keyring,
                   "own (a new keyring holding only the -i certificates, removed afterwards), session, user, "
                   "builtin, secondary, platform, or a key serial");
@@ -171,5 +168,9 @@ void add_load(CLI::App& app, Common& common) {
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_load(*args, common, *sub); });
 }
+
+}  // namespace
+
+const Command kCommandLoad{"load", "Load a signed bundle or header into the running kernel", define_load};
 
 }  // namespace bpfsig::cli

@@ -361,10 +361,7 @@ void run_eval_manifest(const EvalArgs& a, const Common& common) {
   if (!refused.empty()) g_exit_code = 1;
 }
 
-}  // namespace
-
-void add_policy(CLI::App& app, Common& common) {
-  CLI::App* sub = app.add_subcommand("policy", "Check IPE policies and evaluate events against them (model)");
+void define_policy(CLI::App* sub, Common& common) {
   sub->require_subcommand(1);
   add_output_flags(*sub, common);
 
@@ -398,5 +395,9 @@ void add_policy(CLI::App& app, Common& common) {
       run_eval_manifest(*eval, common);
   });
 }
+
+}  // namespace
+
+const Command kCommandPolicy{"policy", "Check IPE policies and evaluate events against them (model)", define_policy};
 
 }  // namespace bpfsig::cli

@@ -281,11 +281,8 @@ void run_run(const RunArgs& args, const Common& common, const CLI::App& cmd) {
   }
 }
 
-}  // namespace
-
-void add_run(CLI::App& app, Common& common) {
+void define_run(CLI::App* sub, Common& common) {
   auto args = std::make_shared<RunArgs>();
-  CLI::App* sub = app.add_subcommand("run", "Load and run a signed loader in the kernel model (no privileges needed)");
   sub->add_option("--kernel", args->kernel, "Kernel profile: 6.18, 6.18-toctou (before the Feb 2026 fix), loadtime (bpf-next 2026), hash-chain (the Sep 2025 series) or hornet (6.18 + the Hornet LSM); default: the one FILE's scheme is for (loader-hash: 6.18)")
       ->check(one_of({"6.18", "6.18-toctou", "loadtime", "hash-chain", "hornet"}));
   sub->add_option("--lsm", args->lsm, "LSM stack, in lsm= order: capability, signed-only, hornet, ipe, enforce")
@@ -308,5 +305,9 @@ void add_run(CLI::App& app, Common& common) {
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_run(*args, common, *sub); });
 }
+
+}  // namespace
+
+const Command kCommandRun{"run", "Load and run a signed loader in the kernel model (no privileges needed)", define_run};
 
 }  // namespace bpfsig::cli

@@ -189,11 +189,8 @@ void run_sign(SignArgs a, const Common& common, const CLI::App& cmd) {
     print_signed(report, object, loader, opts, a.out_path, a.header_path);
 }
 
-}  // namespace
-
-void add_sign(CLI::App& app, Common& common) {
+void define_sign(CLI::App* sub, Common& common) {
   auto args = std::make_shared<SignArgs>();
-  CLI::App* sub = app.add_subcommand("sign", "Generate, hash-chain and sign the light-skeleton loader of a BPF object");
   sub->add_option("-k,--key", args->key_path, "Private key (PEM or DER), or a key in a token: pkcs11:token=T;object=O")->required();
   sub->add_option("-i,--cert", args->cert_path, "Signer certificate (with subjectKeyIdentifier)")->required();
   sub->add_option("--pass", args->pass, "Key passphrase: pass:TEXT, env:VAR, fd:N or file:PATH (default: $BPFSIG_KEY_PASS)");
@@ -224,5 +221,9 @@ void add_sign(CLI::App& app, Common& common) {
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_sign(*args, common, *sub); });
 }
+
+}  // namespace
+
+const Command kCommandSign{"sign", "Generate, hash-chain and sign the light-skeleton loader of a BPF object", define_sign};
 
 }  // namespace bpfsig::cli

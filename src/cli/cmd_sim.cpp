@@ -101,11 +101,8 @@ void run_sim(const SimArgs& a, const Common& common, const CLI::App& cmd) {
   }
 }
 
-}  // namespace
-
-void add_sim(CLI::App& app, Common& common) {
+void define_sim(CLI::App* sub, Common& common) {
   auto args = std::make_shared<SimArgs>();
-  CLI::App* sub = app.add_subcommand("sim", "Run attack/defence scenarios (TOML) on the kernel model");
   sub->add_option("files", args->files, "Scenario files (- for standard input)");
   sub->add_option("--matrix", args->matrix, "Run every *.toml in DIR with every scheme it lists: attack x scheme table");
   sub->add_flag("--markdown", args->markdown, "With --matrix: a Markdown table");
@@ -115,5 +112,9 @@ void add_sim(CLI::App& app, Common& common) {
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_sim(*args, common, *sub); });
 }
+
+}  // namespace
+
+const Command kCommandSim{"sim", "Run attack/defence scenarios (TOML) on the kernel model", define_sim};
 
 }  // namespace bpfsig::cli

@@ -247,11 +247,8 @@ void run_verify(const VerifyArgs& a, const Common& common, const CLI::App& cmd) 
   }
 }
 
-}  // namespace
-
-void add_verify(CLI::App& app, Common& common) {
+void define_verify(CLI::App* sub, Common& common) {
   auto args = std::make_shared<VerifyArgs>();
-  CLI::App* sub = app.add_subcommand("verify", "Verify a signed loader offline, with the kernel's rules");
   sub->add_option("-i,--cert", args->trusted, "Trusted certificate file or directory (repeatable)")
       ->allow_extra_args(false);
   sub->add_option("--insns", args->insns, "Raw loader instructions");
@@ -272,5 +269,9 @@ void add_verify(CLI::App& app, Common& common) {
   add_output_flags(*sub, common);
   sub->callback([args, &common, sub] { run_verify(*args, common, *sub); });
 }
+
+}  // namespace
+
+const Command kCommandVerify{"verify", "Verify a signed loader offline, with the kernel's rules", define_verify};
 
 }  // namespace bpfsig::cli

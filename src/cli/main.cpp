@@ -81,6 +81,33 @@ void add_help(CLI::App& app) {
   });
 }
 
+// The commands whose options help, man and completion print.
+bool prints_every_command(const std::string& word) { return word == "help" || word == "man" || word == "completion"; }
+
+// Every command is added with its name and description, which is all the
+// program's help and its usage errors read; only the command the command line
+// names gets its options, subcommands and callback (every command does for
+// help, man and completion). Defining all of them was most of the work of a
+// small command's start: CLI11 builds each option's names, validators and
+// help text as it is added (issue 17, docs/performance.md).
+void add_commands(CLI::App& app, Common& common, const std::string& word) {
+  static const Command* const kCommands[] = {&kCommandKeygen, &kCommandSign,   &kCommandVerify,
+                                             &kCommandInspect, &kCommandLoad,   &kCommandRun,
+                                             &kCommandPolicy, &kCommandSim,    &kCommandEnforce};
+  for (const Command* c : kCommands) {
+    CLI::App* sub = app.add_subcommand(c->name, c->description);
+    if (word == c->name || prints_every_command(word)) {
+      c->define(sub, common);
+    } else {
+      // CLI11 selects the first word that is not an option, as command_word
+      // does: a command left undefined is never the one that runs.
+      sub->callback([name = std::string(c->name)] {
+        throw bpfsig::Error(EIO, "internal", "command '" + name + "' was parsed without its options");
+      });
+    }
+  }
+}
+
 // glibc raises its mmap threshold to the size of each mmapped block freed,
 // up to 32 MiB: after the first multi-MiB input is released, the next ones
 // come from the heap, whose freed top is kept (the trim threshold doubles
@@ -99,20 +126,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Common common;
   add_output_flags(app, common);
-  add_keygen(app, common);
-  add_sign(app, common);
-  add_verify(app, common);
-  add_inspect(app, common);
-  add_load(app, common);
-  add_run(app, common);
-  add_policy(app, common);
-  add_sim(app, common);
-  add_enforce(app, common);
+  const std::string command = command_word(argc, argv);
+  add_commands(app, common, command);
   add_version(app, common);
   add_help(app);
   add_docgen(app, kVersion);
 
-  const std::string command = command_word(argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -81,6 +81,26 @@ TEST(CliDocs, ManPageHasEveryCommandAndOptionOfHelp) {
   }
 }
 
+// A command's options are defined only when the command line names it
+// (main.cpp, add_commands); `bpfsig help` defines every command. The help of
+// each must not tell which: the program's list of commands comes from the
+// undefined ones' names and descriptions, a command's help from its own
+// definition alone.
+TEST(CliDocs, EveryCommandIsDescribedTheSameAloneAsBesideTheOthers) {
+  EXPECT_EQ(test::bpfsig_cmd({"--help"}).out, test::bpfsig_cmd({"help"}).out);
+  const std::vector<std::vector<std::string>> paths = command_paths();
+  ASSERT_GE(paths.size(), 12u);
+  for (const auto& path : paths) {
+    std::vector<std::string> beside = {"help"}, alone = path;
+    beside.insert(beside.end(), path.begin(), path.end());
+    alone.push_back("--help");
+    const auto with_every = test::bpfsig_cmd(beside), by_itself = test::bpfsig_cmd(alone);
+    EXPECT_EQ(with_every.exit_code, 0) << path.front();
+    EXPECT_EQ(by_itself.exit_code, 0) << path.front();
+    EXPECT_EQ(by_itself.out, with_every.out) << path.front();
+  }
+}
+
 TEST(CliDocs, ManPageNamesEveryEnvironmentVariableTheSourcesRead) {
   const std::string page = man_page();
   const std::string env = page.substr(page.find(".SH ENVIRONMENT"));
