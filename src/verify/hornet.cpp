@@ -52,8 +52,8 @@ Report verify_hornet(const skel::SignedLoader& loader, const std::vector<crypto:
   const lsm::HornetDesign design = design_of(message);
   lsm::HornetSigCheck h =
       lsm::hornet_check_message(loader.insns, loader.signature.empty() ? nullptr : &message, &trusted, design);
-  r.signature = h.signature;
-  r.hornet = h.attribute;
+  r.signature = std::move(h.signature);
+  r.hornet = std::move(h.attribute);
   const Verdict v = from_lsm(h.verdict);
   const std::string prefix = "Hornet (" + lsm::hornet_design_name(design) + ") reports " + verdict_name(v) + ": ";
   switch (h.verdict) {
@@ -70,7 +70,7 @@ Report verify_hornet(const skel::SignedLoader& loader, const std::vector<crypto:
                   "exclusive-map hash " + to_hex(c.excl_hash) + " is not the loader's digest " + to_hex(c.loader_digest) +
                       ": the kernel refuses the load with EACCES");
   // The loader's only map when it loads is the metadata map, in fd_array[0].
-  for (const crypto::HornetMapHash& m : h.attribute->maps) {
+  for (const crypto::HornetMapHash& m : r.hornet->maps) {
     if (design == lsm::HornetDesign::kV7 && m.sha.empty()) continue;  // v7 skips an empty hash
     if (design == lsm::HornetDesign::kV7 && m.index != 0)
       return decide(std::move(r), Verdict::kFault, EPERM, "fault",
@@ -84,7 +84,7 @@ Report verify_hornet(const skel::SignedLoader& loader, const std::vector<crypto:
   }
   return decide(std::move(r), Verdict::kOk, 0, "ok",
                 "signature good over the instructions; the Hornet attribute covers the metadata map (" +
-                    std::to_string(h.attribute->maps.size()) + " signed hash(es), " + lsm::hornet_design_name(design) +
+                    std::to_string(r.hornet->maps.size()) + " signed hash(es), " + lsm::hornet_design_name(design) +
                     " design)");
 }
 
