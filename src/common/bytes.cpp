@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <utility>
 
 #include "bpfsig/error.h"
 
@@ -32,13 +33,26 @@ int hex_digit_value(char c) {
 namespace {
 
 constexpr size_t kPopulateThreshold = size_t{1} << 20;
+constexpr uintptr_t kHugePage = uintptr_t{2} << 20;  // x86-64's and arm64's (4K pages) PMD size
 
-// MADV_POPULATE_WRITE (Linux 5.14) over the whole pages of [p, p + size):
-// best effort, the copy is the same without it.
+// [p, p + size) shrunk to whole units of `unit` (a power of two), empty when none fits.
+std::pair<uintptr_t, uintptr_t> whole_units(const uint8_t* p, size_t size, uintptr_t unit) {
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + unit - 1) & ~(unit - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + size) & ~(unit - 1);
+  return {begin, end > begin ? end : begin};
+}
+
+// MADV_POPULATE_WRITE (Linux 5.14) over the whole pages of [p, p + size),
+// after MADV_HUGEPAGE over its whole 2 MiB blocks: a transparent huge page is
+// one fault where 4 KiB pages are 512, and under a hypervisor the first
+// write to each fresh 4 KiB page is what a large buffer costs most (3 MiB:
+// 8.5-9 ms in 4 KiB pages, populated or not; docs/performance.md). Only
+// blocks wholly inside the buffer are advised, so no memory outside it is
+// touched. Best effort: the copy is the same without either.
 void populate_for_writing(uint8_t* p, size_t size) {
-  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + size) & ~(page - 1);
+  const auto [huge_begin, huge_end] = whole_units(p, size, kHugePage);
+  if (huge_end > huge_begin) ::madvise(reinterpret_cast<void*>(huge_begin), huge_end - huge_begin, MADV_HUGEPAGE);
+  const auto [begin, end] = whole_units(p, size, static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE)));
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
 }
 
