@@ -23,8 +23,9 @@ int hex_digit_value(char c);
 Bytes from_hex(const std::string& hex);
 
 // A copy of the bytes. A large one (1 MiB or more) has its pages populated
-// in one call before it is written instead of faulted in one at a time:
-// fresh memory is most of what copying a multi-MiB artifact costs.
+// in one call before it is written instead of faulted in one at a time, and
+// the 2 MiB blocks wholly inside it advised as transparent huge pages: fresh
+// memory is most of what copying a multi-MiB artifact costs.
 Bytes copy_of(ByteView bytes);
 // size zero bytes, to be written over: a large buffer's pages are populated
 // in one call, as copy_of's are.
