@@ -7,9 +7,12 @@
 //   BM_Sign / BM_VerifySig per KiB of loader (bytes_per_second)
 //   BM_Verify_Floor: what any verify must do, with OpenSSL: two public-key
 //     verifies (the signature and the seal) and one SHA-256 pass over the
-//     instructions and the metadata. BM_Verify_Bpfsig reports "over_floor"
-//     (target <= 1.2) and BM_Verify_Hornet "over_loader_hash" (target <= 1.1),
-//     both in thread CPU time (bench/ratio.h).
+//     instructions and the metadata. BM_Verify_Bpfsig (the load-time scheme)
+//     reports "over_floor" (target <= 1.2), in thread CPU time (bench/ratio.h).
+//   BM_Verify_Hornet against the same program in each other scheme:
+//     "over_loadtime" (BM_Verify_Bpfsig), "over_loader_hash"
+//     (BM_Verify_LoaderHash) and "over_hash_chain" (BM_Verify_HashChain);
+//     target <= 1.1 for each.
 //   BM_Verify_FloorEveryDigest: the same two public-key verifies and each of
 //     the four digests a verify must compute hashed once (the floor above
 //     hashes only the signed content); BM_Verify_Bpfsig's "over_every_digest".
@@ -46,7 +49,9 @@ struct Fixture {
   std::string dir;
   crypto::PrivateKey key;
   crypto::Certificate cert;
-  skel::SignedLoader loader;
+  skel::SignedLoader loader;  // the default scheme, load-time (insns || metadata)
+  skel::SignedLoader loader_hash;
+  skel::SignedLoader hash_chain;
   skel::SignedLoader hornet;
   Fixture() {
     char templ[] = "/tmp/bpfsig-bench.XXXXXX";
@@ -55,12 +60,17 @@ struct Fixture {
     key = crypto::load_private_key(dir + "/k.pem");
     cert = crypto::load_certificate(dir + "/c.der");
     loader = skel::sign_object(std::string(BPFSIG_EXAMPLES_DIR) + "/multimap.bpf.o", cert.get(), key.get(), {});
-    skel::SignOptions hornet_options;
-    hornet_options.scheme = skel::Scheme::kHornet;
-    hornet = skel::sign_object(std::string(BPFSIG_EXAMPLES_DIR) + "/multimap.bpf.o", cert.get(), key.get(), hornet_options);
+    loader_hash = sign_as(skel::Scheme::kLoaderHash);
+    hash_chain = sign_as(skel::Scheme::kHashChain);
+    hornet = sign_as(skel::Scheme::kHornet);
     write_file_atomic(dir + "/x.bpfsig", skel::encode_bundle(loader));
     write_file_atomic(dir + "/insns.bin", loader.insns);
     write_file_atomic(dir + "/sig.p7s", loader.signature);
+  }
+  skel::SignedLoader sign_as(skel::Scheme scheme) const {
+    skel::SignOptions options;
+    options.scheme = scheme;
+    return skel::sign_object(std::string(BPFSIG_EXAMPLES_DIR) + "/multimap.bpf.o", cert.get(), key.get(), options);
   }
   ~Fixture() {
     std::error_code ec;
@@ -187,16 +197,36 @@ void BM_Verify_Bpfsig(benchmark::State& state) {
 }
 BENCHMARK(BM_Verify_Bpfsig);
 
-// The same program signed with the Hornet scheme, against BM_Verify_Bpfsig (loader-hash).
-void BM_Verify_Hornet(benchmark::State& state) {
+// One verify of loader per iteration, its CPU time per verify.
+double verify_each_iteration(benchmark::State& state, const skel::SignedLoader& loader) {
   auto certs = trusted();
   CpuTimer cpu;
   for (auto _ : state) {
-    verify::Report r = verify::verify_loader(fx().hornet, certs);
+    verify::Report r = verify::verify_loader(loader, certs);
     if (r.err != 0) state.SkipWithError("verification failed");
     benchmark::DoNotOptimize(r);
   }
-  bench::report_ratio(state, "over_loader_hash", cpu.per_iteration(state), {"verify"});
+  return cpu.per_iteration(state);
+}
+
+// The same program in the other schemes without signed attributes:
+// BM_Verify_Bpfsig above is the load-time scheme (the default).
+void BM_Verify_LoaderHash(benchmark::State& state) {
+  bench::record("verify_loader_hash", verify_each_iteration(state, fx().loader_hash), state);
+}
+BENCHMARK(BM_Verify_LoaderHash);
+
+void BM_Verify_HashChain(benchmark::State& state) {
+  bench::record("verify_hash_chain", verify_each_iteration(state, fx().hash_chain), state);
+}
+BENCHMARK(BM_Verify_HashChain);
+
+// The same program signed with the Hornet scheme, against each other scheme.
+void BM_Verify_Hornet(benchmark::State& state) {
+  const double mine = verify_each_iteration(state, fx().hornet);
+  bench::report_ratio(state, "over_loadtime", mine, {"verify"});
+  bench::report_ratio(state, "over_loader_hash", mine, {"verify_loader_hash"});
+  bench::report_ratio(state, "over_hash_chain", mine, {"verify_hash_chain"});
 }
 BENCHMARK(BM_Verify_Hornet);
 
