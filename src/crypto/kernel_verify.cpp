@@ -15,6 +15,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstring>
@@ -36,12 +37,34 @@ namespace {
 constexpr const char* kOidSignedData = "1.2.840.113549.1.7.2";
 constexpr const char* kOidData = "1.2.840.113549.1.7.1";
 constexpr const char* kOidMsIndirectData = "1.3.6.1.4.1.311.2.1.4";
-constexpr const char* kOidContentType = "1.2.840.113549.1.9.3";
-constexpr const char* kOidMessageDigest = "1.2.840.113549.1.9.4";
-constexpr const char* kOidSigningTime = "1.2.840.113549.1.9.5";
-constexpr const char* kOidSmimeCapabilities = "1.2.840.113549.1.9.15";
-constexpr const char* kOidMsStatementType = "1.3.6.1.4.1.311.2.1.11";
-constexpr const char* kOidMsSpOpusInfo = "1.3.6.1.4.1.311.2.1.12";
+
+// The signed attributes pkcs7_sig_note_authenticated_attr() acts on. Like the
+// kernel's look_up_OID(), they are told apart by their OID's content octets:
+// an attribute is put in words only when a message must name it.
+enum class AttrId { kOther, kContentType, kMessageDigest, kSigningTime, kSmimeCapabilities, kMsStatementType, kMsSpOpusInfo };
+
+AttrId attribute_id(const ASN1_OBJECT* oid) {
+  static constexpr uint8_t kPkcs9[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09};   // 1.2.840.113549.1.9
+  static constexpr uint8_t kMsSpc[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x01};  // 1.3.6.1.4.1.311.2.1
+  const unsigned char* p = OBJ_get0_data(oid);
+  const size_t n = p == nullptr ? 0 : static_cast<size_t>(OBJ_length(oid));
+  // One more arc under the prefix, below 128: a single content octet.
+  auto last_arc_under = [&](ByteView prefix) -> int {
+    if (n != prefix.size() + 1 || !std::equal(prefix.begin(), prefix.end(), p)) return -1;
+    return p[n - 1];
+  };
+  switch (last_arc_under(kPkcs9)) {
+    case 3: return AttrId::kContentType;
+    case 4: return AttrId::kMessageDigest;
+    case 5: return AttrId::kSigningTime;
+    case 15: return AttrId::kSmimeCapabilities;
+  }
+  switch (last_arc_under(kMsSpc)) {
+    case 11: return AttrId::kMsStatementType;
+    case 12: return AttrId::kMsSpOpusInfo;
+  }
+  return AttrId::kOther;
+}
 
 // pkcs7_sig_note_digest_algo(): every digest the parser knows. The OpenSSL
 // name is null for the ones OpenSSL cannot compute (Streebog).
@@ -393,9 +416,10 @@ class AttributeRules {
     const int count = CMS_signed_get_attr_count(signer_.si);
     for (int i = 0; i < count; ++i) {
       X509_ATTRIBUTE* attr = CMS_signed_get_attr(signer_.si, i);
-      std::string oid = ossl::oid_dotted(X509_ATTRIBUTE_get0_object(attr));
-      for (int j = 0; j < X509_ATTRIBUTE_count(attr); ++j)
-        if (auto r = note(oid, X509_ATTRIBUTE_get0_type(attr, j))) return r;
+      const ASN1_OBJECT* oid = X509_ATTRIBUTE_get0_object(attr);
+      const AttrId id = attribute_id(oid);
+      for (int j = 0; id != AttrId::kOther && j < X509_ATTRIBUTE_count(attr); ++j)
+        if (auto r = note(id, oid, X509_ATTRIBUTE_get0_type(attr, j))) return r;
     }
     if (!content_type_ || !message_digest_)
       return reject(EBADMSG, "cms_attrs", where() + "signed attributes lack contentType or messageDigest");
@@ -405,37 +429,46 @@ class AttributeRules {
  private:
   std::string where() const { return nth(signer_.index) + ": "; }
 
-  Rejection once(bool& seen, const std::string& oid) {
+  Rejection once(bool& seen, const ASN1_OBJECT* oid) {
     if (!seen) {
       seen = true;
       return std::nullopt;
     }
-    return reject(EKEYREJECTED, "cms_attrs", where() + "signed attribute " + oid + " is repeated or multi-valued");
+    return reject(EKEYREJECTED, "cms_attrs", where() + "signed attribute " + ossl::oid_dotted(oid) + " is repeated or multi-valued");
   }
 
-  Rejection note(const std::string& oid, const ASN1_TYPE* value) {
-    if (oid == kOidContentType) {
-      if (auto r = once(content_type_, oid)) return r;
-      if (attribute_value_content(value) != msg_.content_type)
-        return reject(EBADMSG, "cms_attrs", where() + "the contentType attribute differs from the encapsulated content type");
-    } else if (oid == kOidSigningTime) {
-      if (auto r = once(signing_time_, oid)) return r;
-      const bool is_time = value->type == V_ASN1_UTCTIME || value->type == V_ASN1_GENERALIZEDTIME;
-      if (is_time) signer_.signing_time = kernel_decode_time(value->type, string_bytes(value->value.asn1_string));
-      if (!signer_.signing_time) return reject(EBADMSG, "cms_attrs", where() + "the signingTime attribute is not a time the kernel reads");
-    } else if (oid == kOidMessageDigest) {
-      if (auto r = once(message_digest_, oid)) return r;
-      if (value->type != V_ASN1_OCTET_STRING)
-        return reject(EBADMSG, "cms_attrs", where() + "the messageDigest attribute is not an OCTET STRING");
-      signer_.message_digest = string_bytes(value->value.octet_string);
-    } else if (oid == kOidSmimeCapabilities) {
-      if (auto r = once(smime_caps_, oid)) return r;
-      if (!msg_.authenticode)
-        return reject(EKEYREJECTED, "cms_attrs", where() + "an S/MIME capabilities attribute is only allowed with Authenticode");
-    } else if (oid == kOidMsSpOpusInfo || oid == kOidMsStatementType) {
-      if (auto r = once(oid == kOidMsSpOpusInfo ? opus_info_ : statement_type_, oid)) return r;
-      if (!msg_.authenticode)
-        return reject(EKEYREJECTED, "cms_attrs", where() + "an Authenticode attribute is only allowed with Authenticode");
+  Rejection note(AttrId id, const ASN1_OBJECT* oid, const ASN1_TYPE* value) {
+    switch (id) {
+      case AttrId::kContentType:
+        if (auto r = once(content_type_, oid)) return r;
+        if (attribute_value_content(value) != msg_.content_type)
+          return reject(EBADMSG, "cms_attrs", where() + "the contentType attribute differs from the encapsulated content type");
+        break;
+      case AttrId::kSigningTime: {
+        if (auto r = once(signing_time_, oid)) return r;
+        const bool is_time = value->type == V_ASN1_UTCTIME || value->type == V_ASN1_GENERALIZEDTIME;
+        if (is_time) signer_.signing_time = kernel_decode_time(value->type, string_bytes(value->value.asn1_string));
+        if (!signer_.signing_time) return reject(EBADMSG, "cms_attrs", where() + "the signingTime attribute is not a time the kernel reads");
+        break;
+      }
+      case AttrId::kMessageDigest:
+        if (auto r = once(message_digest_, oid)) return r;
+        if (value->type != V_ASN1_OCTET_STRING)
+          return reject(EBADMSG, "cms_attrs", where() + "the messageDigest attribute is not an OCTET STRING");
+        signer_.message_digest = string_bytes(value->value.octet_string);
+        break;
+      case AttrId::kSmimeCapabilities:
+        if (auto r = once(smime_caps_, oid)) return r;
+        if (!msg_.authenticode)
+          return reject(EKEYREJECTED, "cms_attrs", where() + "an S/MIME capabilities attribute is only allowed with Authenticode");
+        break;
+      case AttrId::kMsSpOpusInfo:
+      case AttrId::kMsStatementType:
+        if (auto r = once(id == AttrId::kMsSpOpusInfo ? opus_info_ : statement_type_, oid)) return r;
+        if (!msg_.authenticode)
+          return reject(EKEYREJECTED, "cms_attrs", where() + "an Authenticode attribute is only allowed with Authenticode");
+        break;
+      case AttrId::kOther: break;
     }
     return std::nullopt;
   }
@@ -507,7 +540,7 @@ Rejection parse_message(ByteView der, Message& msg) {
     s.index = i + 1;
     if (auto r = parse_signer(msg, s, layout->signer_versions[static_cast<size_t>(i)], layout->signed_data_version[0], scratch))
       return r;
-    s.signed_attrs = layout->signed_attrs_as_set[static_cast<size_t>(i)];
+    s.signed_attrs = std::move(layout->signed_attrs_as_set[static_cast<size_t>(i)]);
     msg.signers.push_back(std::move(s));
   }
   // pkcs7_check_authattrs(): at least one signer, and signed attributes on all or none.
@@ -560,13 +593,22 @@ std::optional<Bytes> digest_of(const DigestAlgo& d, const Content& content) {
   return Bytes(out, out + len);
 }
 
-// Without signed attributes the signature covers the content's digest, which
-// verify_one() has computed already: check it against that digest, as the
-// kernel's public_key_verify_signature() does, instead of hashing the content
-// a second time.
+// The digest the signature signs, as the kernel's pkcs7_digest() gives it to
+// public_key_verify_signature(): with signed attributes, theirs exactly as
+// they were received, their [0] tag read as SET (not a re-encoding of them,
+// which is what CMS_SignerInfo_verify() would check); without, the content's,
+// which verify_one() has computed already.
+std::optional<Bytes> signed_digest(const Signer& s, const Content& content) {
+  if (s.has_attrs) return s.signed_attrs.empty() ? std::nullopt : digest_of(*s.digest, Content{ByteView(s.signed_attrs)});
+  return s.content_digest ? s.content_digest : digest_of(*s.digest, content);
+}
+
+// The signature checked against that digest with the digest fetched once
+// (ossl digest table), not hashed again inside an EVP_DigestVerify, whose
+// provider context fetches its digest by name on every init.
 bool digest_signature_verifies(const Signer& s, EVP_PKEY* key, const Content& content) {
   const ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(s.si);
-  std::optional<Bytes> digest = s.content_digest ? s.content_digest : digest_of(*s.digest, content);
+  std::optional<Bytes> digest = signed_digest(s, content);
   const EVP_MD* md = fetch_digest(*s.digest);
   ossl::PkeyCtx ctx(EVP_PKEY_CTX_new(key, nullptr));
   if (!sig || !digest || !md || !ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return false;
@@ -575,34 +617,13 @@ bool digest_signature_verifies(const Signer& s, EVP_PKEY* key, const Content& co
   return EVP_PKEY_verify(ctx.get(), sig->data, static_cast<size_t>(sig->length), digest->data(), digest->size()) == 1;
 }
 
-// With signed attributes the signature covers the attributes exactly as they
-// were received, their [0] tag read as SET (pkcs7_digest() hashes 0x31 and
-// then the rest of the element): not a re-encoding of them, which is what
-// CMS_SignerInfo_verify() would check.
-bool attrs_signature_verifies(const Signer& s, EVP_PKEY* key) {
-  const ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(s.si);
-  const EVP_MD* md = fetch_digest(*s.digest);
-  ossl::MdCtx ctx(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (!sig || !md || !ctx || s.signed_attrs.empty()) return false;
-  if (EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, key) != 1) return false;
-  if (s.kind == SigKind::kRsa && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) return false;
-  return EVP_DigestVerify(ctx.get(), sig->data, static_cast<size_t>(sig->length), s.signed_attrs.data(),
-                          s.signed_attrs.size()) == 1;
-}
-
 bool signature_verifies(const Signer& s, X509* cert, const Content& content) {
   EVP_PKEY* key = X509_get0_pubkey(cert);
   if (!key_fits(key, s.kind) || !kernel_verifier_takes_hash(s.digest->kernel_name)) {
     ERR_clear_error();
     return false;
   }
-  bool ok = false;
-  if (s.has_attrs) {
-    ok = attrs_signature_verifies(s, key);
-  } else {
-    ok = digest_signature_verifies(s, key, content);
-  }
+  const bool ok = digest_signature_verifies(s, key, content);
   ERR_clear_error();
   return ok;
 }
@@ -798,7 +819,11 @@ struct KernelMessage::Impl {
   // Kept only when the kernel's decoder refused the bytes before OpenSSL
   // decoded them: hornet_attribute() still reads such a message as before.
   Bytes undecoded;
-  std::once_flag attribute_once;
+  // The attribute is decoded on first use. A mutex, not std::call_once: glibc
+  // ends every pthread_once that ran its routine with a futex_wake system
+  // call, one per message here, where an uncontended mutex stays in user space.
+  std::mutex attribute_mutex;
+  bool attribute_decoded = false;
   std::optional<HornetAttribute> attribute;
   std::optional<Error> attribute_error;
 };
@@ -824,15 +849,19 @@ SigCheck KernelMessage::verify(const std::vector<ByteView>& content_parts, const
 }
 
 const std::optional<HornetAttribute>& KernelMessage::hornet_attribute() const {
-  std::call_once(impl_->attribute_once, [this] {
-    ossl::ErrorQueueGuard guard;
-    try {
-      impl_->attribute = impl_->msg.cms ? detail::hornet_attribute_of(impl_->msg.cms.get())
-                                        : crypto::hornet_attribute(impl_->undecoded);
-    } catch (const Error& e) {
-      impl_->attribute_error = e;
+  {
+    const std::lock_guard<std::mutex> lock(impl_->attribute_mutex);
+    if (!impl_->attribute_decoded) {
+      ossl::ErrorQueueGuard guard;
+      try {
+        impl_->attribute = impl_->msg.cms ? detail::hornet_attribute_of(impl_->msg.cms.get())
+                                          : crypto::hornet_attribute(impl_->undecoded);
+      } catch (const Error& e) {
+        impl_->attribute_error = e;
+      }
+      impl_->attribute_decoded = true;
     }
-  });
+  }
   if (impl_->attribute_error) throw *impl_->attribute_error;
   return impl_->attribute;
 }

@@ -859,6 +859,52 @@ TEST(KernelRules, SmimeCapabilitiesAttributeIsRejected) {
   EXPECT_VERDICT(crypto::verify_kernel_rules(sig, content, trust(m.cert.get())), EKEYREJECTED, "cms_attrs");
 }
 
+TEST(KernelRules, SignedAttributesByIdentifier) {
+  // pkcs7_sig_note_authenticated_attr() acts on the attributes it knows by
+  // their OID and ignores the rest; each known one may appear once.
+  const Material& m = material(KeyAlgo::kP256);
+  Bytes content = loader_like_content();
+  auto signed_with = [&](const std::vector<std::pair<const char*, int>>& attrs) {
+    CmsPtr cms = partial_cms();
+    CMS_SignerInfo* si = CMS_add1_signer(cms.get(), m.cert.get(), m.key.get(), EVP_sha256(), kWithAttrs);
+    EXPECT_NE(si, nullptr);
+    for (const auto& [oid, times] : attrs)
+      for (int i = 0; i < times; ++i) {
+        ASN1_OBJECT* type = OBJ_txt2obj(oid, 1);
+        EXPECT_EQ(CMS_signed_add1_attr_by_OBJ(si, type, V_ASN1_OCTET_STRING, "x", 1), 1);
+        ASN1_OBJECT_free(type);
+      }
+    return finish(cms.get(), content);
+  };
+  // An attribute the kernel does not know, under the same arcs as the known
+  // ones (PKCS#9 and Microsoft's SPC), is ignored, however often it appears.
+  EXPECT_VERDICT(crypto::verify_kernel_rules(signed_with({{"1.2.840.113549.1.9.7", 2}, {"1.3.6.1.4.1.311.2.1.13", 2}}),
+                                             content, trust(m.cert.get())),
+                 0, "ok");
+  // Microsoft's statement type and opus info are for Authenticode only.
+  EXPECT_VERDICT(crypto::verify_kernel_rules(signed_with({{"1.3.6.1.4.1.311.2.1.11", 1}}), content, trust(m.cert.get())),
+                 EKEYREJECTED, "cms_attrs");
+  EXPECT_VERDICT(crypto::verify_kernel_rules(signed_with({{"1.3.6.1.4.1.311.2.1.12", 1}}), content, trust(m.cert.get())),
+                 EKEYREJECTED, "cms_attrs");
+  // In Authenticode, where they are allowed, a known attribute twice: the
+  // kernel's "repeated" check, which names it (OpenSSL itself refuses to sign
+  // a repeated attribute it knows, such as signingTime).
+  CmsPtr cms = partial_cms();
+  ASN1_OBJECT* authenticode = OBJ_txt2obj("1.3.6.1.4.1.311.2.1.4", 1);
+  ASSERT_EQ(CMS_set1_eContentType(cms.get(), authenticode), 1);
+  ASN1_OBJECT_free(authenticode);
+  CMS_SignerInfo* si = CMS_add1_signer(cms.get(), m.cert.get(), m.key.get(), EVP_sha256(), kWithAttrs);
+  ASSERT_NE(si, nullptr);
+  for (int i = 0; i < 2; ++i) {
+    ASN1_OBJECT* type = OBJ_txt2obj("1.3.6.1.4.1.311.2.1.11", 1);
+    ASSERT_EQ(CMS_signed_add1_attr_by_OBJ(si, type, V_ASN1_OCTET_STRING, "x", 1), 1);
+    ASN1_OBJECT_free(type);
+  }
+  crypto::SigCheck twice = crypto::verify_kernel_rules(finish(cms.get(), content), content, trust(m.cert.get()));
+  EXPECT_VERDICT(twice, EKEYREJECTED, "cms_attrs");
+  EXPECT_NE(twice.detail.find("signed attribute 1.3.6.1.4.1.311.2.1.11 is repeated"), std::string::npos) << twice.detail;
+}
+
 TEST(KernelRules, CarriedSignerCertificate) {
   // CMS_sign's defaults (without S/MIME capabilities): the certificate travels
   // in the message and the signer is named by issuer and serial.
