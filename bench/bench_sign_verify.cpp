@@ -49,7 +49,7 @@ struct Fixture {
   std::string dir;
   crypto::PrivateKey key;
   crypto::Certificate cert;
-  skel::SignedLoader loader;  // the default scheme, load-time (insns || metadata)
+  skel::SignedLoader loader;  // load-time (insns || metadata), the default scheme
   skel::SignedLoader loader_hash;
   skel::SignedLoader hash_chain;
   skel::SignedLoader hornet;
@@ -59,7 +59,7 @@ struct Fixture {
     crypto::keygen({}, dir + "/k.pem", dir + "/c.der");
     key = crypto::load_private_key(dir + "/k.pem");
     cert = crypto::load_certificate(dir + "/c.der");
-    loader = skel::sign_object(std::string(BPFSIG_EXAMPLES_DIR) + "/multimap.bpf.o", cert.get(), key.get(), {});
+    loader = sign_as(skel::Scheme::kLoadtime);
     loader_hash = sign_as(skel::Scheme::kLoaderHash);
     hash_chain = sign_as(skel::Scheme::kHashChain);
     hornet = sign_as(skel::Scheme::kHornet);

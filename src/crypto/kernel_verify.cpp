@@ -603,9 +603,9 @@ std::optional<Bytes> signed_digest(const Signer& s, const Content& content) {
   return s.content_digest ? s.content_digest : digest_of(*s.digest, content);
 }
 
-// The signature checked against that digest with the digest fetched once
-// (ossl digest table), not hashed again inside an EVP_DigestVerify, whose
-// provider context fetches its digest by name on every init.
+// The signature checked against that digest, one path with or without
+// signed attributes (a signature over a digest is the same check for the
+// RSA and ECDSA keys the kernel takes, whichever bytes were hashed).
 bool digest_signature_verifies(const Signer& s, EVP_PKEY* key, const Content& content) {
   const ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(s.si);
   std::optional<Bytes> digest = signed_digest(s, content);

@@ -864,8 +864,15 @@ TEST(KernelRules, SignedAttributesByIdentifier) {
   // their OID and ignores the rest; each known one may appear once.
   const Material& m = material(KeyAlgo::kP256);
   Bytes content = loader_like_content();
-  auto signed_with = [&](const std::vector<std::pair<const char*, int>>& attrs) {
+  // Signed with each attribute added `times` times (an OCTET STRING value),
+  // over eContentType content_type when one is given.
+  auto signed_with = [&](const std::vector<std::pair<const char*, int>>& attrs, const char* content_type = nullptr) {
     CmsPtr cms = partial_cms();
+    if (content_type != nullptr) {
+      ASN1_OBJECT* type = OBJ_txt2obj(content_type, 1);
+      EXPECT_EQ(CMS_set1_eContentType(cms.get(), type), 1);
+      ASN1_OBJECT_free(type);
+    }
     CMS_SignerInfo* si = CMS_add1_signer(cms.get(), m.cert.get(), m.key.get(), EVP_sha256(), kWithAttrs);
     EXPECT_NE(si, nullptr);
     for (const auto& [oid, times] : attrs)
@@ -889,18 +896,8 @@ TEST(KernelRules, SignedAttributesByIdentifier) {
   // In Authenticode, where they are allowed, a known attribute twice: the
   // kernel's "repeated" check, which names it (OpenSSL itself refuses to sign
   // a repeated attribute it knows, such as signingTime).
-  CmsPtr cms = partial_cms();
-  ASN1_OBJECT* authenticode = OBJ_txt2obj("1.3.6.1.4.1.311.2.1.4", 1);
-  ASSERT_EQ(CMS_set1_eContentType(cms.get(), authenticode), 1);
-  ASN1_OBJECT_free(authenticode);
-  CMS_SignerInfo* si = CMS_add1_signer(cms.get(), m.cert.get(), m.key.get(), EVP_sha256(), kWithAttrs);
-  ASSERT_NE(si, nullptr);
-  for (int i = 0; i < 2; ++i) {
-    ASN1_OBJECT* type = OBJ_txt2obj("1.3.6.1.4.1.311.2.1.11", 1);
-    ASSERT_EQ(CMS_signed_add1_attr_by_OBJ(si, type, V_ASN1_OCTET_STRING, "x", 1), 1);
-    ASN1_OBJECT_free(type);
-  }
-  crypto::SigCheck twice = crypto::verify_kernel_rules(finish(cms.get(), content), content, trust(m.cert.get()));
+  crypto::SigCheck twice = crypto::verify_kernel_rules(signed_with({{"1.3.6.1.4.1.311.2.1.11", 2}}, "1.3.6.1.4.1.311.2.1.4"),
+                                                       content, trust(m.cert.get()));
   EXPECT_VERDICT(twice, EKEYREJECTED, "cms_attrs");
   EXPECT_NE(twice.detail.find("signed attribute 1.3.6.1.4.1.311.2.1.11 is repeated"), std::string::npos) << twice.detail;
 }
